@@ -1,0 +1,148 @@
+import { z } from 'zod';
+
+/**
+ * The one description of quietcut's configuration. Every option has a default and a description;
+ * the README's configuration reference and config/quietcut.example.yaml are generated from it.
+ * Objects are strict: an unknown key is an error naming the key.
+ */
+
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:6432');
+const cronExpr = z.string().min(1);
+const hhmmRange = z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/, 'expected HH:MM-HH:MM, e.g. 01:00-07:00');
+
+export const windowModeSchema = z.enum(['hold', 'reject']).describe('hold: queue writes during the window; reject: answer them with an error');
+export const releaseRuleSchema = z
+  .enum(['after-snapshot', 'after-dump'])
+  .describe('after-snapshot: release held writes as soon as the snapshot is pinned; after-dump: when pg_dump has finished');
+
+const partitionOverride = z.strictObject({
+  mode: windowModeSchema.optional(),
+  release: releaseRuleSchema.optional(),
+  maxHoldMs: z.number().int().positive().optional().describe('disruption budget: longest a window may hold this partition'),
+  maxQueuedRequests: z.number().int().positive().optional(),
+  maxQueuedBytes: z.number().int().positive().optional(),
+});
+export type PartitionOverride = z.infer<typeof partitionOverride>;
+
+export const configSchema = z.strictObject({
+  listen: hostPort.default('127.0.0.1:6432').describe('where applications connect'),
+  upstream: z
+    .strictObject({
+      url: z
+        .string()
+        .nullable()
+        .default(null)
+        .describe('PostgreSQL to proxy to, postgres://host:port/dbname (no password here: use PGPASSWORD/PGPASSFILE). null: start a private local PostgreSQL with a demo table'),
+      connectTimeoutMs: z.number().int().positive().default(5000).describe('time allowed to open a server connection'),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      user: z.string().nullable().default(null).describe("role quietcut uses for its own connections (catalog, stats, snapshots, pg_dump); null: the upstream URL's user, else 'postgres'"),
+      database: z.string().nullable().default(null).describe("database quietcut manages; null: the upstream URL's database"),
+    })
+    .prefault({})
+    .describe('passwords come from QUIETCUT_ADMIN_PASSWORD, PGPASSWORD or a passfile (PGPASSFILE), never from this file'),
+  tls: z
+    .strictObject({
+      cert: z.string().nullable().default(null).describe('PEM certificate file; with key, clients may connect with TLS'),
+      key: z.string().nullable().default(null).describe('PEM private key file'),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxClientConnections: z.number().int().positive().default(1000).describe('more clients than this get SQLSTATE 53300'),
+      maxMessageBytes: z.number().int().positive().default(256 * 1024 * 1024).describe('largest client message the proxy buffers (Query, Parse, Bind); larger closes the connection with 08P01'),
+      startupTimeoutMs: z.number().int().positive().default(10_000).describe('a client must finish its startup packet in this time'),
+    })
+    .prefault({}),
+  shutdownTimeoutMs: z.number().int().nonnegative().default(30_000).describe('on SIGTERM/SIGINT, how long sessions may finish before they are closed'),
+  metrics: z
+    .strictObject({
+      listen: hostPort.nullable().default('127.0.0.1:9187').describe('metrics and admin HTTP endpoint; null disables it'),
+      maxPartitionLabels: z.number().int().positive().default(2000).describe('cap on distinct partition label values; further partitions are summed under partition="_other"'),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      pretty: z.boolean().nullable().default(null).describe('human-readable logs; null: when stdout is a terminal'),
+    })
+    .prefault({}),
+  catalog: z
+    .strictObject({
+      schemas: z.array(z.string()).default([]).describe('schemas whose partitioned tables quietcut manages; empty: all'),
+      plainTables: z.array(z.string()).default([]).describe('plain tables treated as one-partition tables (schema.table)'),
+      refreshIntervalMs: z.number().int().positive().default(60_000).describe('how often the partition catalog is reloaded (also right after DDL seen through the proxy)'),
+    })
+    .prefault({}),
+  sql: z
+    .strictObject({
+      writingFunctions: z
+        .record(z.string(), z.array(z.string()))
+        .default({})
+        .describe('functions that write tables, e.g. {"public.archive_events": ["public.events"]}; a call counts as writing every partition of those tables'),
+      statementCacheSize: z.number().int().nonnegative().default(5000).describe('parsed statements kept per process'),
+    })
+    .prefault({}),
+  stats: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('record per-partition write rates in the quietcut schema'),
+      flushIntervalMs: z.number().int().positive().default(10_000).describe('how often per-minute buckets are written to the database'),
+      tableStatsIntervalMs: z.number().int().positive().default(60_000).describe('how often pg_stat_user_tables is sampled (cross-check, bypassing writes)'),
+      retentionDays: z.number().int().positive().default(70).describe('history kept for the forecast'),
+    })
+    .prefault({}),
+  windows: z
+    .strictObject({
+      mode: windowModeSchema.default('hold'),
+      release: releaseRuleSchema.default('after-snapshot'),
+      rejectSqlState: z.string().regex(/^[0-9A-Z]{5}$/).default('55P03').describe('SQLSTATE sent to writes rejected in reject mode'),
+      maxHoldMs: z.number().int().positive().default(5000).describe('default disruption budget per partition'),
+      maxQueuedRequests: z.number().int().positive().default(10_000).describe('held requests per partition before overflow is rejected'),
+      maxQueuedBytes: z.number().int().positive().default(64 * 1024 * 1024).describe('held bytes per partition before overflow is rejected'),
+      groups: z
+        .union([z.enum(['partition', 'table']), z.record(z.string(), z.array(z.string()))])
+        .default('partition')
+        .describe("consistency groups: 'partition' (each alone), 'table' (all partitions of a table), or named lists of schema.partition"),
+      partitions: z.record(z.string(), partitionOverride).default({}).describe('per-partition overrides, keyed by schema.partition'),
+    })
+    .prefault({}),
+  backup: z
+    .strictObject({
+      dir: z.string().default('./backups').describe('where runs are written: <dir>/<run-id>/<schema>.<partition>.dump and manifest.json'),
+      schedule: cronExpr.nullable().default(null).describe('cron expression for backup runs (node-cron syntax); null: only on demand'),
+      planAt: cronExpr.nullable().default(null).describe('cron expression for planning the next interval; null: plan at each schedule tick'),
+      interval: hhmmRange.default('01:00-07:00').describe('the daily interval in which windows are planned'),
+      timezone: z.string().default('UTC'),
+      maxConcurrentDumps: z.number().int().positive().default(2).describe('dumps running at once per server'),
+      lockWaitTimeoutMs: z.number().int().positive().default(5000).describe('pg_dump --lock-wait-timeout'),
+      compression: z.number().int().min(0).max(9).default(6).describe('pg_dump -Z level for -Fc archives'),
+      keepRuns: z.number().int().positive().default(7).describe('good runs kept per partition'),
+      skipUnchanged: z.boolean().default(true).describe('skip partitions with no writes since their last good backup'),
+      defaultThroughputBytesPerSec: z.number().positive().default(50 * 1024 * 1024).describe('dump speed assumed before a partition has been dumped'),
+    })
+    .prefault({}),
+  forecast: z
+    .strictObject({
+      stepMinutes: z.number().int().positive().default(5),
+      quantile: z.number().gt(0.5).lt(1).default(0.9).describe('upper quantile the planner uses to be careful'),
+      historyDays: z.number().int().positive().default(56),
+    })
+    .prefault({}),
+  planner: z
+    .strictObject({
+      heldWeight: z.number().nonnegative().default(1).describe('weight of predicted held writes in the cost'),
+      overlapWeight: z.number().nonnegative().default(0.1).describe('weight of predicted load overlapping each dump'),
+      clockSkewMs: z.number().nonnegative().default(0).describe('extra margin for clock skew between nodes (measured when several nodes run)'),
+      minRoundTripMs: z.number().nonnegative().default(0).describe('minimum client round trip; shortens the needed overlap'),
+    })
+    .prefault({}),
+  servers: z
+    .record(z.string(), z.strictObject({ url: z.string().describe('connection for backups of this foreign server (no password)') }))
+    .default({})
+    .describe('foreign servers (postgres_fdw) by name, for cross-server cuts'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

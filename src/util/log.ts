@@ -1,0 +1,27 @@
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger };
+
+export interface LogOptions {
+  level?: string;
+  /** Human-readable output; defaults to on when stdout is a terminal. */
+  pretty?: boolean;
+}
+
+/** JSON logs for machines, pino-pretty when a person is watching the terminal. */
+export function createLogger(opts: LogOptions = {}): Logger {
+  const level = opts.level ?? process.env.QUIETCUT_LOG_LEVEL ?? 'info';
+  const pretty = opts.pretty ?? Boolean(process.stdout.isTTY);
+  const base: LoggerOptions = {
+    level,
+    base: { name: 'quietcut' },
+    redact: { paths: ['password', '*.password', 'url', '*.url'], censor: '[redacted]' },
+  };
+  if (pretty) {
+    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' } } });
+  }
+  return pino(base);
+}
+
+/** A logger that writes nothing: for tests and library callers that pass none. */
+export const silentLogger: Logger = pino({ level: 'silent' });
