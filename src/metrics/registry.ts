@@ -1,0 +1,65 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric quietcut exports, in one place: the README's metrics reference and the Grafana
+ * dashboard test read this list, so names cannot drift.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly partitionLabels = new Set<string>();
+
+  constructor(private readonly maxPartitionLabels = 2000) {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Bounded label cardinality: past the cap, partitions share the label "_other". */
+  partition(name: string): string {
+    if (this.partitionLabels.has(name)) return name;
+    if (this.partitionLabels.size >= this.maxPartitionLabels) return '_other';
+    this.partitionLabels.add(name);
+    return name;
+  }
+
+  // --- proxy
+  readonly clientConnections = new Gauge({ name: 'quietcut_client_connections', help: 'Client connections open now', registers: [this.registry] });
+  readonly serverConnections = new Gauge({ name: 'quietcut_server_connections', help: 'Server (upstream) connections open now', registers: [this.registry] });
+  readonly bytes = new Counter({ name: 'quietcut_bytes_total', help: 'Bytes forwarded, by direction (client_to_server, server_to_client)', labelNames: ['direction'] as const, registers: [this.registry] });
+  readonly clientErrors = new Counter({ name: 'quietcut_client_errors_total', help: 'Connections refused or closed by the proxy, by SQLSTATE', labelNames: ['sqlstate'] as const, registers: [this.registry] });
+
+  // --- sql / stats
+  readonly unclassifiedStatements = new Counter({ name: 'quietcut_unclassified_statements_total', help: 'Statements the proxy could not classify (unparsable SQL, unknown targets)', registers: [this.registry] });
+  readonly writes = new Counter({ name: 'quietcut_writes_total', help: 'Write statements forwarded, per partition', labelNames: ['table', 'partition'] as const, registers: [this.registry] });
+  readonly writeRows = new Counter({ name: 'quietcut_write_rows_total', help: 'Rows written (from CommandComplete), per partition', labelNames: ['table', 'partition'] as const, registers: [this.registry] });
+  readonly bypassRows = new Gauge({ name: 'quietcut_bypass_rows', help: 'Rows changed per pg_stat_user_tables minus rows written through this proxy, last sample interval', labelNames: ['partition'] as const, registers: [this.registry] });
+
+  // --- windows
+  readonly windowState = new Gauge({ name: 'quietcut_window_state', help: 'Window state per partition: 0 idle, 1 armed, 2 holding, 3 drained, 4 pinned, 5 released, 6 dumped, 7 aborted', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly heldWrites = new Counter({ name: 'quietcut_held_writes_total', help: 'Write requests held by a window', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly rejectedWrites = new Counter({ name: 'quietcut_rejected_writes_total', help: 'Write requests rejected (reject mode or queue overflow)', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly holdSeconds = new Histogram({ name: 'quietcut_hold_seconds', help: 'Added latency per held request', labelNames: ['partition'] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] });
+  readonly holdQueueDepth = new Gauge({ name: 'quietcut_hold_queue_depth', help: 'Requests waiting in the hold queue now', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly windowSeconds = new Histogram({ name: 'quietcut_window_seconds', help: 'Length of windows (hold start to release)', labelNames: ['partition'] as const, buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300], registers: [this.registry] });
+  readonly windowsAborted = new Counter({ name: 'quietcut_windows_aborted_total', help: 'Windows aborted (budget exceeded, export or dump failure)', labelNames: ['partition', 'reason'] as const, registers: [this.registry] });
+
+  // --- backup
+  readonly backupDuration = new Histogram({ name: 'quietcut_backup_duration_seconds', help: 'pg_dump duration per partition', labelNames: ['partition'] as const, buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600], registers: [this.registry] });
+  readonly backupBytes = new Gauge({ name: 'quietcut_backup_bytes', help: 'Size of the last dump file per partition', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly backupLastSuccess = new Gauge({ name: 'quietcut_backup_last_success_timestamp_seconds', help: 'Unix time of the last good backup per partition', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly backupFailures = new Counter({ name: 'quietcut_backup_failures_total', help: 'Failed or aborted backups per partition', labelNames: ['partition'] as const, registers: [this.registry] });
+
+  // --- planner
+  readonly plannedHeldWrites = new Gauge({ name: 'quietcut_planned_held_writes', help: 'Writes the current plan expects to hold per partition', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly planInfeasible = new Gauge({ name: 'quietcut_plan_infeasible_partitions', help: 'Partitions the current plan cannot fit in their budget', registers: [this.registry] });
+  readonly forecastErrorRatio = new Gauge({ name: 'quietcut_forecast_error_ratio', help: 'Actual over predicted writes in the last window per partition', labelNames: ['partition'] as const, registers: [this.registry] });
+}
+
+export const WINDOW_STATE_VALUE = {
+  idle: 0,
+  armed: 1,
+  holding: 2,
+  drained: 3,
+  pinned: 4,
+  released: 5,
+  dumped: 6,
+  aborted: 7,
+} as const;

@@ -1,0 +1,102 @@
+/**
+ * The `quietcut` schema in the managed database: versioned migrations, applied in order inside one
+ * transaction under an advisory lock, so several nodes starting at once migrate exactly once.
+ *
+ * Add a migration by appending to MIGRATIONS; never edit one that has shipped.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'history, runs, requests, plans',
+    sql: `
+      CREATE TABLE quietcut.write_minutes (
+        partition   text        NOT NULL,          -- schema-qualified leaf, e.g. public.events_2026_11
+        minute      timestamptz NOT NULL,          -- start of the minute (UTC)
+        node        text        NOT NULL,
+        statements  bigint      NOT NULL DEFAULT 0,
+        rows        bigint      NOT NULL DEFAULT 0,
+        PRIMARY KEY (partition, minute, node)
+      );
+      CREATE TABLE quietcut.table_stat_minutes (
+        partition   text        NOT NULL,
+        minute      timestamptz NOT NULL,
+        n_tup_ins   bigint      NOT NULL,
+        n_tup_upd   bigint      NOT NULL,
+        n_tup_del   bigint      NOT NULL,
+        delta_rows  bigint      NOT NULL,          -- ins+upd+del since the previous sample
+        PRIMARY KEY (partition, minute)
+      );
+      CREATE TABLE quietcut.runs (
+        run_id      text        PRIMARY KEY,
+        started_at  timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz,
+        status      text        NOT NULL DEFAULT 'running',  -- running | good | failed
+        trigger     text        NOT NULL,                    -- manual | schedule | plan
+        node        text        NOT NULL,
+        dir         text        NOT NULL,
+        detail      jsonb
+      );
+      CREATE TABLE quietcut.run_partitions (
+        run_id      text        NOT NULL REFERENCES quietcut.runs ON DELETE CASCADE,
+        partition   text        NOT NULL,
+        grp         text        NOT NULL,
+        status      text        NOT NULL,          -- good | failed | aborted
+        reason      text,
+        cut_at      timestamptz,
+        window_start timestamptz,
+        window_end  timestamptz,
+        held        bigint      NOT NULL DEFAULT 0,
+        rejected    bigint      NOT NULL DEFAULT 0,
+        rows        bigint,
+        bytes       bigint,
+        dump_ms     double precision,
+        file        text,
+        PRIMARY KEY (run_id, partition)
+      );
+      CREATE TABLE quietcut.backup_requests (
+        id          bigserial   PRIMARY KEY,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        partitions  text[]      NOT NULL,
+        mode        text,
+        release     text,
+        claimed_by  text,
+        claimed_at  timestamptz,
+        run_id      text,
+        done_at     timestamptz,
+        result      jsonb
+      );
+      CREATE TABLE quietcut.plans (
+        plan_id     bigserial   PRIMARY KEY,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        interval_start timestamptz NOT NULL,
+        interval_end   timestamptz NOT NULL,
+        node        text        NOT NULL,
+        plan        jsonb       NOT NULL
+      );
+      CREATE TABLE quietcut.plan_windows (
+        plan_id     bigint      NOT NULL REFERENCES quietcut.plans ON DELETE CASCADE,
+        partition   text        NOT NULL,
+        grp         text        NOT NULL,
+        window_start timestamptz NOT NULL,
+        cut_at      timestamptz NOT NULL,
+        window_end  timestamptz NOT NULL,
+        predicted_held double precision,
+        status      text        NOT NULL DEFAULT 'planned',  -- planned | armed | done | failed | infeasible | skipped
+        reason      text,
+        PRIMARY KEY (plan_id, partition)
+      );
+      CREATE TABLE quietcut.nodes (
+        node        text        PRIMARY KEY,
+        seen_at     timestamptz NOT NULL DEFAULT now(),
+        clock_offset_ms double precision,
+        admin_url   text
+      );
+    `,
+  },
+];
