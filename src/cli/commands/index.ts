@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { registerStart } from './start.js';
 
 /** One line per command; each command lives in its own file in this folder. */
 export function registerCommands(program: Command): void {
-  void program;
+  registerStart(program);
 }

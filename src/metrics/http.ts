@@ -1,0 +1,53 @@
+import { createServer, type Server } from 'node:http';
+import type { Metrics } from './registry.js';
+
+export interface MetricsHttpOptions {
+  host: string;
+  port: number;
+  metrics: Metrics;
+  /** Called before each scrape to move hot-path counters into the registry. */
+  beforeScrape?: () => void;
+  /** JSON for GET /status (quietcut status). */
+  status?: () => unknown;
+}
+
+/** /metrics for Prometheus, /status for `quietcut status`, /healthz for service managers. */
+export async function startMetricsHttp(opts: MetricsHttpOptions): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405).end();
+      return;
+    }
+    if (path === '/metrics') {
+      opts.beforeScrape?.();
+      opts.metrics.registry
+        .metrics()
+        .then((text) => {
+          res.writeHead(200, { 'content-type': opts.metrics.registry.contentType });
+          res.end(text);
+        })
+        .catch((err: unknown) => {
+          res.writeHead(500).end(String(err));
+        });
+      return;
+    }
+    if (path === '/status') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(opts.status?.() ?? {}));
+      return;
+    }
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const a = server.address();
+  const port = typeof a === 'object' && a ? a.port : opts.port;
+  return { server, port, close: () => new Promise<void>((r) => server.close(() => r())) };
+}

@@ -1,0 +1,71 @@
+import { Backend, type TxStatus } from './codes.js';
+import type { ProxyError } from './sqlstate.js';
+
+/**
+ * Encoders for the few messages the proxy itself sends. Everything else is forwarded as received.
+ */
+
+function fieldsMessage(type: number, fields: Array<[string, string | undefined]>): Buffer {
+  const parts: Buffer[] = [];
+  let len = 4 + 1; // length + terminating zero
+  for (const [code, value] of fields) {
+    if (value === undefined) continue;
+    const b = Buffer.from(code + value + '\0', 'utf8');
+    parts.push(b);
+    len += b.length;
+  }
+  const out = Buffer.allocUnsafe(1 + len);
+  out[0] = type;
+  out.writeInt32BE(len, 1);
+  let off = 5;
+  for (const p of parts) off += p.copy(out, off);
+  out[off] = 0;
+  return out;
+}
+
+/** ErrorResponse ('E'). https://www.postgresql.org/docs/15/protocol-error-fields.html */
+export function encodeErrorResponse(err: Pick<ProxyError, 'severity' | 'sqlState' | 'message' | 'detail' | 'hint'>): Buffer {
+  return fieldsMessage(Backend.ErrorResponse, [
+    ['S', err.severity],
+    ['V', err.severity],
+    ['C', err.sqlState],
+    ['M', err.message],
+    ['D', err.detail],
+    ['H', err.hint],
+  ]);
+}
+
+/** NoticeResponse ('N'). */
+export function encodeNotice(message: string, severity = 'NOTICE', sqlState = '00000'): Buffer {
+  return fieldsMessage(Backend.NoticeResponse, [
+    ['S', severity],
+    ['V', severity],
+    ['C', sqlState],
+    ['M', message],
+  ]);
+}
+
+const RFQ: Record<TxStatus, Buffer> = {
+  I: Buffer.from([Backend.ReadyForQuery, 0, 0, 0, 5, 0x49]),
+  T: Buffer.from([Backend.ReadyForQuery, 0, 0, 0, 5, 0x54]),
+  E: Buffer.from([Backend.ReadyForQuery, 0, 0, 0, 5, 0x45]),
+};
+
+/** ReadyForQuery ('Z'); prebuilt, never mutate the result. */
+export function encodeReadyForQuery(status: TxStatus): Buffer {
+  return RFQ[status];
+}
+
+/** NegotiateProtocolVersion ('v'): newest minor version we support, and options we do not. */
+export function encodeNegotiateProtocolVersion(minor: number, unsupported: string[]): Buffer {
+  const names = unsupported.map((n) => Buffer.from(n + '\0', 'utf8'));
+  const len = 4 + 4 + 4 + names.reduce((a, b) => a + b.length, 0);
+  const out = Buffer.allocUnsafe(1 + len);
+  out[0] = Backend.NegotiateProtocolVersion;
+  out.writeInt32BE(len, 1);
+  out.writeInt32BE(minor, 5);
+  out.writeInt32BE(names.length, 9);
+  let off = 13;
+  for (const n of names) off += n.copy(out, off);
+  return out;
+}

@@ -1,0 +1,49 @@
+/**
+ * Every SQLSTATE the proxy itself sends to a client, with what it means here. Errors that come
+ * from PostgreSQL are forwarded unchanged and are not listed.
+ * https://www.postgresql.org/docs/15/errcodes-appendix.html
+ */
+export const SqlState = {
+  /** Too many client connections (limits.maxClientConnections). */
+  TooManyConnections: '53300',
+  /** Malformed or oversize message, garbage at startup: the connection is closed. */
+  ProtocolViolation: '08P01',
+  /** The server connection failed or went away. */
+  ConnectionFailure: '08006',
+  /** Could not connect to the server at all. */
+  CannotConnectNow: '57P03',
+  /** Proxy shutting down. */
+  AdminShutdown: '57P01',
+  /** Write rejected during a backup window (reject mode, default; configurable). */
+  LockNotAvailable: '55P03',
+  /** The hold queue of a partition is full: the write is rejected, not dropped. */
+  HoldQueueFull: '53400',
+  /** Unsupported protocol version or feature. */
+  FeatureNotSupported: '0A000',
+  /** Startup packet did not arrive in time. */
+  StartupTimeout: '08P01',
+  /** Internal error inside the proxy. */
+  InternalError: 'XX000',
+} as const;
+
+export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];
+
+export type Severity = 'ERROR' | 'FATAL' | 'PANIC' | 'WARNING' | 'NOTICE' | 'LOG' | 'INFO' | 'DEBUG';
+
+/** An error the proxy answers a client with. */
+export class ProxyError extends Error {
+  constructor(
+    readonly sqlState: string,
+    message: string,
+    readonly severity: Severity = 'ERROR',
+    readonly detail?: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'ProxyError';
+  }
+
+  static fatal(sqlState: string, message: string, hint?: string): ProxyError {
+    return new ProxyError(sqlState, message, 'FATAL', undefined, hint);
+  }
+}

@@ -1,0 +1,54 @@
+import type { BindMessage, ParseMessage } from '../protocol/decode.js';
+import type { TxStatus } from '../protocol/codes.js';
+
+/**
+ * Per-session view of what the client's messages do: which partitions a request writes, and
+ * which writes become visible when it completes. The sql and catalog components implement it;
+ * the session only feeds it messages in order and reads the result at request boundaries.
+ */
+export interface SessionInspector {
+  /** Simple Query: every statement in it. */
+  query(sql: string): void;
+  parse(msg: ParseMessage): void;
+  bind(msg: BindMessage): void;
+  execute(portal: string): void;
+  close(kind: 'S' | 'P', name: string): void;
+  /** FunctionCall ('F'): cannot be classified. */
+  functionCall(): void;
+  /**
+   * Partitions whose writes become visible when the current request completes (autocommit
+   * writes, commits of transactions that wrote them), accumulated since the last boundary.
+   * Reset by takeRequest().
+   */
+  readonly visible: ReadonlySet<string>;
+  /** Called when a request boundary (Query/Sync) is forwarded: returns and resets `visible`. */
+  takeRequest(): ReadonlySet<string>;
+  /** Server side: a statement completed with this tag. */
+  commandComplete(tag: string): void;
+  /** Server side: an error ended the current statement. */
+  error(): void;
+  /** Server side: the request completed; the transaction status now. */
+  readyForQuery(status: TxStatus): void;
+  /** ParameterStatus from the server (search_path when reported, TimeZone, ...). */
+  parameterStatus(name: string, value: string): void;
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+/** Sees nothing: transparent proxying with no classification. */
+export class NullInspector implements SessionInspector {
+  readonly visible = EMPTY;
+  query(): void {}
+  parse(): void {}
+  bind(): void {}
+  execute(): void {}
+  close(): void {}
+  functionCall(): void {}
+  takeRequest(): ReadonlySet<string> {
+    return EMPTY;
+  }
+  commandComplete(): void {}
+  error(): void {}
+  readyForQuery(): void {}
+  parameterStatus(): void {}
+}

@@ -1,0 +1,144 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { encodeCancelRequest } from '../protocol/startup.js';
+import { ProxyError, SqlState } from '../protocol/sqlstate.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { openGate, type WriteGate } from './gate.js';
+import { NullInspector, type SessionInspector } from './inspector.js';
+import { Session, type SessionHost } from './session.js';
+
+export interface ProxyServerOptions {
+  listen: { host: string; port: number };
+  upstream: { host: string; port: number; connectTimeoutMs: number };
+  maxClientConnections: number;
+  maxMessageBytes: number;
+  startupTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  tls?: { cert: string; key: string } | null;
+  gate?: WriteGate;
+  inspectorFactory?: (params: ReadonlyMap<string, string>) => SessionInspector;
+  log?: Logger;
+}
+
+/** Totals kept as plain numbers on the hot path; metrics read them when scraped. */
+export interface ProxyCounters {
+  clientToServer: number;
+  serverToClient: number;
+  serverConnections: number;
+  clientErrors: Map<string, number>;
+}
+
+/**
+ * The listener: one Session per client connection, each with its own server connection.
+ */
+export class ProxyServer implements SessionHost {
+  readonly upstream: SessionHost['upstream'];
+  readonly maxMessageBytes: number;
+  readonly startupTimeoutMs: number;
+  readonly tls: SecureContext | null;
+  gate: WriteGate;
+  readonly log: Logger;
+  readonly counters: ProxyCounters = { clientToServer: 0, serverToClient: 0, serverConnections: 0, clientErrors: new Map() };
+  readonly sessions = new Set<Session>();
+  private readonly byKey = new Map<string, Session>();
+  private readonly server: Server;
+  draining = false;
+  private inspectorFactory: (params: ReadonlyMap<string, string>) => SessionInspector;
+
+  constructor(private readonly opts: ProxyServerOptions) {
+    this.upstream = opts.upstream;
+    this.maxMessageBytes = opts.maxMessageBytes;
+    this.startupTimeoutMs = opts.startupTimeoutMs;
+    this.tls = opts.tls ? createSecureContext({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }) : null;
+    this.gate = opts.gate ?? openGate;
+    this.log = opts.log ?? silentLogger;
+    this.inspectorFactory = opts.inspectorFactory ?? (() => new NullInspector());
+    this.server = createServer({ noDelay: true }, (sock) => this.accept(sock));
+    this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
+  }
+
+  setInspectorFactory(f: (params: ReadonlyMap<string, string>) => SessionInspector): void {
+    this.inspectorFactory = f;
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.listen.port, this.opts.listen.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = this.server.address();
+    const port = typeof a === 'object' && a ? a.port : this.opts.listen.port;
+    return { host: this.opts.listen.host, port };
+  }
+
+  get address(): { host: string; port: number } {
+    const a = this.server.address();
+    return { host: this.opts.listen.host, port: typeof a === 'object' && a ? a.port : this.opts.listen.port };
+  }
+
+  private accept(sock: Socket): void {
+    const s = new Session(sock, this);
+    this.sessions.add(s);
+  }
+
+  newInspector(params: ReadonlyMap<string, string>): SessionInspector {
+    return this.inspectorFactory(params);
+  }
+
+  admit(session: Session): ProxyError | null {
+    if (this.draining) return ProxyError.fatal(SqlState.AdminShutdown, 'quietcut is shutting down');
+    let ready = 0;
+    for (const s of this.sessions) if (s !== session && s.phase !== 'startup' && s.phase !== 'closed') ready++;
+    if (ready >= this.opts.maxClientConnections) {
+      return ProxyError.fatal(SqlState.TooManyConnections, `sorry, too many clients already (quietcut limits.maxClientConnections = ${this.opts.maxClientConnections})`);
+    }
+    return null;
+  }
+
+  registerKey(session: Session, pid: number, secret: number): void {
+    this.byKey.set(`${pid}:${secret}`, session);
+  }
+
+  cancel(pid: number, secret: number): void {
+    // Only keys of our own sessions are forwarded: the proxy is no way to cancel other backends.
+    const s = this.byKey.get(`${pid}:${secret}`);
+    if (!s) {
+      this.log.debug({ pid }, 'cancel request for an unknown backend ignored');
+      return;
+    }
+    const c = connect({ host: this.upstream.host, port: this.upstream.port });
+    c.on('error', (err) => this.log.warn({ err: err.message }, 'cancel request could not reach the server'));
+    c.once('connect', () => c.end(encodeCancelRequest(pid, secret)));
+    c.setTimeout(this.upstream.connectTimeoutMs, () => c.destroy());
+  }
+
+  closed(session: Session): void {
+    this.sessions.delete(session);
+    if (session.pid) this.byKey.delete(`${session.pid}:${session.secret}`);
+  }
+
+  protocolError(sqlState: string): void {
+    this.counters.clientErrors.set(sqlState, (this.counters.clientErrors.get(sqlState) ?? 0) + 1);
+  }
+
+  get clientConnections(): number {
+    return this.sessions.size;
+  }
+
+  /** Stop accepting, let sessions finish up to the timeout, then close the rest. */
+  async shutdown(timeoutMs = this.opts.shutdownTimeoutMs): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of [...this.sessions]) if (s.idle || s.phase === 'startup') s.shutdown();
+    const deadline = Date.now() + timeoutMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const s of [...this.sessions]) s.shutdown();
+    await closed;
+  }
+}

@@ -1,0 +1,786 @@
+import { connect, type Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import { Backend, Frontend, type TxStatus } from '../protocol/codes.js';
+import {
+  MalformedMessageError,
+  decodeBackendKeyData,
+  decodeBind,
+  decodeCommandComplete,
+  decodeExecute,
+  decodeParameterStatus,
+  decodeParse,
+  decodeQuery,
+  decodeReadyForQuery,
+  decodeTarget,
+} from '../protocol/decode.js';
+import { encodeErrorResponse, encodeNegotiateProtocolVersion, encodeReadyForQuery } from '../protocol/encode.js';
+import { MessageScanner, type MessageSink } from '../protocol/scanner.js';
+import { ProxyError, SqlState } from '../protocol/sqlstate.js';
+import {
+  StartupPacketError,
+  decodeStartupPacket,
+  encodeStartupMessage,
+  startupPacketLength,
+  type StartupPacket,
+} from '../protocol/startup.js';
+import type { Logger } from '../util/log.js';
+import type { GateDecision, HeldRequest, WriteGate } from './gate.js';
+import type { SessionInspector } from './inspector.js';
+
+/** What a session needs from the server that owns it. */
+export interface SessionHost {
+  readonly upstream: { host: string; port: number; connectTimeoutMs: number };
+  readonly maxMessageBytes: number;
+  readonly startupTimeoutMs: number;
+  readonly tls: SecureContext | null;
+  readonly gate: WriteGate;
+  readonly log: Logger;
+  readonly counters: { clientToServer: number; serverToClient: number; serverConnections: number };
+  newInspector(params: ReadonlyMap<string, string>): SessionInspector;
+  /** A CancelRequest arrived on a fresh connection. */
+  cancel(pid: number, secret: number): void;
+  registerKey(session: Session, pid: number, secret: number): void;
+  /** Refuse a new session (too many clients, shutting down): the error it gets. */
+  admit(session: Session): ProxyError | null;
+  /** Shutting down: close sessions as soon as they are idle. */
+  readonly draining: boolean;
+  closed(session: Session): void;
+  protocolError(sqlState: string): void;
+}
+
+const CLIENT_WANTED = MessageScanner.types(
+  Frontend.Query,
+  Frontend.Parse,
+  Frontend.Bind,
+  Frontend.Execute,
+  Frontend.Sync,
+  Frontend.Close,
+  Frontend.Flush,
+  Frontend.FunctionCall,
+  Frontend.Terminate,
+);
+const SERVER_WANTED = MessageScanner.types(
+  Backend.NotificationResponse,
+  Backend.ReadyForQuery,
+  Backend.CommandComplete,
+  Backend.ErrorResponse,
+  Backend.CopyInResponse,
+  Backend.CopyOutResponse,
+  Backend.CopyBothResponse,
+  Backend.BackendKeyData,
+  Backend.ParameterStatus,
+);
+
+/** Entry in the queue of responses owed to the client, one per Query/Sync/FunctionCall sent. */
+const enum Owed {
+  /** The server's response: forward it. */
+  Server = 0,
+  /** The server's response to a request the proxy substituted: drop it up to its ReadyForQuery. */
+  Swallow = 1,
+  /** A response the proxy makes up (a rejection): send when everything before it was sent. */
+  Synthetic = 2,
+}
+interface OwedEntry {
+  kind: Owed;
+  bytes: Buffer | null;
+  /** Partitions registered in flight for drain, released at this entry's ReadyForQuery. */
+  inflight: ReadonlySet<string> | null;
+}
+
+type Phase = 'startup' | 'auth' | 'ready' | 'closed';
+
+/**
+ * One client connection and its own server connection (session mode). Bytes are forwarded as
+ * they arrive; messages are framed on the way to keep transaction state and, while a window is
+ * open, to decide on whole requests before they go to the server.
+ */
+export class Session implements MessageSink {
+  phase: Phase = 'startup';
+  txStatus: TxStatus = 'I';
+  user = '';
+  database = '';
+  private client: Socket;
+  private server: Socket | null = null;
+  private inspector: SessionInspector | null = null;
+  private startupBuf: Buffer | null = null;
+  private startupTimer: NodeJS.Timeout | null = null;
+
+  private readonly clientScanner: MessageScanner;
+  private readonly serverScanner: MessageScanner;
+  private readonly serverSink: MessageSink;
+
+  // --- request state (client → server)
+  /** Bytes of the current request forwarded already (it started when the gate epoch was this). */
+  private partialEpoch = -1;
+  /** Gated mode: copies of the current request's messages, not yet forwarded. */
+  private reqParts: Buffer[] = [];
+  private reqBytes = 0;
+  /** Gated mode: the current request is being dropped up to its Sync (rejected). */
+  private skipToSync = false;
+  private gating = false;
+  /** Held: a request waits in a hold queue; nothing more from this client goes on until it is released. */
+  private held: (HeldRequest & { data: Buffer; visible: ReadonlySet<string>; endsWithSync: boolean }) | null = null;
+  private backlog: Buffer[] = [];
+  private copyIn = false;
+  private serverPaused = false;
+
+  // --- response state (server → client)
+  private owed: OwedEntry[] = [];
+  private owedHead = 0;
+  /** Server messages are being dropped up to the next ReadyForQuery (a substituted request). */
+  private dropping = false;
+  /** A ReadyForQuery was just scanned and made-up responses may be due. */
+  private afterRfq = false;
+
+  pid = 0;
+  secret = 0;
+  readonly connectedAtMs = Date.now();
+  private closing = false;
+
+  constructor(
+    client: Socket,
+    private readonly host: SessionHost,
+  ) {
+    this.client = client;
+    client.setNoDelay(true);
+    this.clientScanner = new MessageScanner(CLIENT_WANTED, host.maxMessageBytes, this);
+    this.serverSink = {
+      message: (type, buf, start, end) => this.serverMessage(type, buf, start, end),
+      invalid: (reason) => this.serverLost(new Error(reason)),
+    };
+    // Server messages can be large (DataRow); only small wanted ones are ever collected.
+    this.serverScanner = new MessageScanner(SERVER_WANTED, 0x7fffffff, this.serverSink);
+    this.attachClient(client);
+    this.startupTimer = setTimeout(() => {
+      if (this.phase === 'startup') this.fatal(new ProxyError(SqlState.StartupTimeout, 'timeout waiting for the startup packet', 'FATAL'));
+    }, host.startupTimeoutMs);
+    this.startupTimer.unref();
+  }
+
+  private attachClient(sock: Socket): void {
+    sock.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    sock.on('error', (err) => {
+      this.host.log.debug({ err }, 'client socket error');
+      this.close();
+    });
+    sock.on('close', () => this.close());
+    sock.on('drain', () => {
+      if (this.serverPaused && this.server) {
+        this.serverPaused = false;
+        this.server.resume();
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- startup
+
+  private onClientData(chunk: Buffer): void {
+    if (this.phase === 'ready') {
+      this.clientData(chunk);
+      return;
+    }
+    if (this.phase === 'auth') {
+      // Password/SASL messages go straight through; the server judges them.
+      this.host.counters.clientToServer += chunk.length;
+      this.server?.write(chunk);
+      return;
+    }
+    if (this.phase !== 'startup') return;
+    this.startupBuf = this.startupBuf ? Buffer.concat([this.startupBuf, chunk]) : chunk;
+    try {
+      const len = startupPacketLength(this.startupBuf);
+      if (len < 0 || this.startupBuf.length < len) return;
+      const packet = this.startupBuf.subarray(0, len);
+      const rest = this.startupBuf.subarray(len);
+      this.startupBuf = null;
+      this.onStartupPacket(decodeStartupPacket(packet), packet, rest);
+    } catch (err) {
+      if (err instanceof StartupPacketError) this.fatal(new ProxyError(err.sqlState, err.message, 'FATAL'));
+      else this.fatal(new ProxyError(SqlState.ProtocolViolation, 'invalid startup packet', 'FATAL'));
+    }
+  }
+
+  private onStartupPacket(p: StartupPacket, raw: Buffer, rest: Buffer): void {
+    switch (p.kind) {
+      case 'ssl':
+        if (rest.length > 0) {
+          // Bytes after SSLRequest before the answer: a buffer-stuffing attempt (CVE-2021-23214).
+          this.fatal(new ProxyError(SqlState.ProtocolViolation, 'received unencrypted data after SSL request', 'FATAL'));
+          return;
+        }
+        if (this.host.tls && !(this.client instanceof TLSSocket)) {
+          this.client.write('S');
+          this.upgradeToTls(this.host.tls);
+        } else {
+          this.client.write('N');
+        }
+        return;
+      case 'gssenc':
+        this.client.write('N');
+        return;
+      case 'cancel':
+        this.host.cancel(p.pid, p.secret);
+        this.closeQuietly();
+        return;
+      case 'startup': {
+        if (this.startupTimer) clearTimeout(this.startupTimer);
+        this.startupTimer = null;
+        const refusal = this.host.admit(this);
+        if (refusal) {
+          this.fatal(refusal);
+          return;
+        }
+        this.user = p.params.get('user') ?? '';
+        this.database = p.params.get('database') ?? this.user;
+        let packet = raw;
+        if (p.minor !== 0) {
+          // We speak 3.0 only: negotiate down as PostgreSQL does, dropping _pq_ options.
+          const unsupported = [...p.params.keys()].filter((k) => k.startsWith('_pq_.'));
+          for (const k of unsupported) p.params.delete(k);
+          this.client.write(encodeNegotiateProtocolVersion(0, unsupported));
+          packet = encodeStartupMessage(p.params);
+        } else {
+          packet = Buffer.from(raw); // the chunk may be reused; keep our own copy until sent
+        }
+        this.inspector = this.host.newInspector(p.params);
+        this.phase = 'auth';
+        this.connectServer(packet);
+        if (rest.length > 0) this.onClientData(Buffer.from(rest));
+        return;
+      }
+    }
+  }
+
+  private upgradeToTls(ctx: SecureContext): void {
+    const plain = this.client;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    plain.removeAllListeners('error');
+    plain.removeAllListeners('drain');
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: ctx });
+    secure.on('error', (err) => {
+      this.host.log.debug({ err }, 'TLS handshake failed');
+      this.close();
+    });
+    plain.on('error', () => this.close());
+    this.client = secure;
+    this.attachClient(secure);
+  }
+
+  private connectServer(startupPacket: Buffer): void {
+    const { host, port, connectTimeoutMs } = this.host.upstream;
+    const server = connect({ host, port });
+    this.server = server;
+    server.setNoDelay(true);
+    const timer = setTimeout(() => {
+      server.destroy(new Error(`timeout after ${connectTimeoutMs} ms`));
+    }, connectTimeoutMs);
+    timer.unref();
+    server.once('connect', () => {
+      clearTimeout(timer);
+      this.host.counters.serverConnections++;
+      server.write(startupPacket);
+    });
+    server.on('data', (chunk: Buffer) => this.onServerData(chunk));
+    server.on('drain', () => {
+      if (this.phase !== 'closed' && !this.held) this.client.resume();
+    });
+    server.on('error', (err) => {
+      clearTimeout(timer);
+      this.serverLost(err);
+    });
+    server.on('close', () => {
+      if (server.readyState !== 'closed' || this.phase === 'closed') {
+        // counted only if it had connected
+      }
+      this.serverLost(new Error('server closed the connection'));
+    });
+  }
+
+  private serverLost(err: Error): void {
+    if (this.phase === 'closed' || this.closing) return;
+    this.host.log.debug({ err: err.message }, 'server connection lost');
+    this.fatal(new ProxyError(SqlState.ConnectionFailure, `quietcut: server connection lost: ${err.message}`, 'FATAL'));
+  }
+
+  // ---------------------------------------------------------------- client → server
+
+  private clientData(chunk: Buffer): void {
+    if (this.held) {
+      this.backlog.push(Buffer.from(chunk));
+      this.client.pause();
+      return;
+    }
+    this.processClientChunk(chunk, 0);
+  }
+
+  private processClientChunk(chunk: Buffer, from: number): void {
+    const gate = this.host.gate;
+    const scanner = this.clientScanner;
+    while (from < chunk.length && this.phase === 'ready') {
+      const fast = !gate.active || this.copyIn || (this.partialEpoch >= 0 && this.partialEpoch < gate.epoch && !this.gating);
+      if (fast) {
+        this.gating = false;
+        const end = scanner.scan(chunk, from);
+        if (this.phase !== 'ready') return;
+        this.forward(from === 0 && end === chunk.length ? chunk : chunk.subarray(from, end));
+        from = end;
+        continue;
+      }
+      // Gated: collect whole requests and decide on each before anything of it is forwarded.
+      if (!this.gating) {
+        if (!scanner.atBoundary) {
+          // The gate opened while a message was half forwarded: let that message finish first.
+          const end = scanner.scan(chunk, from);
+          this.forward(chunk.subarray(from, end));
+          from = end;
+          continue;
+        }
+        this.gating = true;
+        scanner.collectAll = true;
+      }
+      const end = scanner.scan(chunk, from);
+      from = end;
+      if (this.held) {
+        if (from < chunk.length) this.backlog.push(Buffer.from(chunk.subarray(from)));
+        this.client.pause();
+        return;
+      }
+      if (!gate.active && scanner.atBoundary && this.reqParts.length === 0 && !this.skipToSync) {
+        this.gating = false;
+        scanner.collectAll = false;
+      }
+    }
+  }
+
+  /** MessageSink for the client direction. */
+  message(type: number, buf: Buffer, start: number, end: number): void {
+    const insp = this.inspector!;
+    try {
+      switch (type) {
+        case Frontend.Query:
+          insp.query(decodeQuery(buf, start, end));
+          break;
+        case Frontend.Parse:
+          insp.parse(decodeParse(buf, start, end));
+          break;
+        case Frontend.Bind:
+          insp.bind(decodeBind(buf, start, end));
+          break;
+        case Frontend.Execute:
+          insp.execute(decodeExecute(buf, start, end));
+          break;
+        case Frontend.Close:
+          {
+            const t = decodeTarget(buf, start, end);
+            insp.close(t.kind, t.name);
+          }
+          break;
+        case Frontend.FunctionCall:
+          insp.functionCall();
+          break;
+        default:
+          break;
+      }
+    } catch (err) {
+      if (err instanceof MalformedMessageError) {
+        this.fatal(new ProxyError(SqlState.ProtocolViolation, err.message, 'FATAL'));
+        this.clientScanner.stop();
+        return;
+      }
+      throw err;
+    }
+    const boundary = type === Frontend.Query || type === Frontend.Sync || type === Frontend.FunctionCall;
+    if (!this.gating) {
+      // Fast path: the bytes go out with the chunk. Track the request for drain and responses.
+      if (this.partialEpoch < 0) this.partialEpoch = this.host.gate.epoch;
+      if (boundary) {
+        this.sentBoundary(insp.takeRequest());
+        if (this.host.gate.active && !this.copyIn) this.clientScanner.stop();
+      } else if (type === Frontend.Terminate) {
+        this.closing = true;
+      }
+      return;
+    }
+    this.gatedMessage(type, buf, start, end, boundary);
+  }
+
+  invalid(reason: string): void {
+    this.fatal(new ProxyError(SqlState.ProtocolViolation, `invalid message from client: ${reason}`, 'FATAL'));
+  }
+
+  private gatedMessage(type: number, buf: Buffer, start: number, end: number, boundary: boolean): void {
+    if (this.skipToSync) {
+      // A rejected extended-protocol request: drop everything up to Sync, as the server does after an error.
+      if (type === Frontend.Sync) {
+        this.skipToSync = false;
+        this.inspector!.takeRequest();
+        this.owe({ kind: Owed.Synthetic, bytes: encodeReadyForQuery(this.txStatus), inflight: null });
+      }
+      return;
+    }
+    if (type === Frontend.Terminate) {
+      this.flushRequest();
+      this.forward(buf.subarray(start, end));
+      this.closing = true;
+      return;
+    }
+    this.reqParts.push(Buffer.from(buf.subarray(start, end)));
+    this.reqBytes += end - start;
+    if (!boundary && type !== Frontend.Flush) return;
+    this.decideRequest(type !== Frontend.Flush);
+  }
+
+  /** Evaluate the collected request at a boundary and forward, hold or reject it. */
+  private decideRequest(endsWithSync: boolean): void {
+    const insp = this.inspector!;
+    const visible = insp.visible;
+    const inTx = this.txStatus !== 'I';
+    let decision: GateDecision = { action: 'pass' };
+    if (visible.size > 0) decision = this.host.gate.decide(visible, inTx, this.partialEpoch);
+    const data = this.reqParts.length === 1 ? this.reqParts[0]! : Buffer.concat(this.reqParts, this.reqBytes);
+    this.reqParts = [];
+    this.reqBytes = 0;
+    if (decision.action === 'pass') {
+      this.sendRequest(data, endsWithSync);
+      return;
+    }
+    if (decision.action === 'reject') {
+      this.rejectRequest(decision.error, data, endsWithSync);
+      return;
+    }
+    const held = {
+      bytes: data.length,
+      heldAtMs: performance.now(),
+      data,
+      visible: new Set(visible),
+      endsWithSync,
+      release: () => this.releaseHeld(),
+    };
+    if (!decision.enqueue(held)) {
+      this.rejectRequest(
+        new ProxyError(
+          SqlState.HoldQueueFull,
+          `quietcut: hold queue of partition ${decision.partition} is full during its backup window; write rejected`,
+          'ERROR',
+          undefined,
+          'Retry the statement shortly.',
+        ),
+        data,
+        endsWithSync,
+      );
+      return;
+    }
+    this.held = held;
+    this.clientScanner.stop();
+  }
+
+  private sendRequest(data: Buffer, endsWithSync: boolean): void {
+    if (this.partialEpoch < 0) this.partialEpoch = this.host.gate.epoch;
+    this.forward(data);
+    if (endsWithSync) this.sentBoundary(this.inspector!.takeRequest());
+  }
+
+  /** A request boundary went to the server: its response is owed to the client. */
+  private sentBoundary(visible: ReadonlySet<string>): void {
+    this.partialEpoch = -1;
+    let inflight: ReadonlySet<string> | null = null;
+    if (visible.size > 0) {
+      inflight = visible;
+      this.host.gate.inflightAdd(visible);
+    }
+    this.owe({ kind: Owed.Server, bytes: null, inflight });
+  }
+
+  private rejectRequest(error: ProxyError, data: Buffer, endsWithSync: boolean): void {
+    const first = data[0];
+    const extended = first !== Frontend.Query && first !== Frontend.FunctionCall;
+    if (this.txStatus !== 'I') {
+      // A COMMIT of a transaction that wrote the partition: roll it back on the server so
+      // nothing of it can commit, hide the server's answer, and report the error.
+      this.forward(ROLLBACK_QUERY);
+      this.owe({ kind: Owed.Swallow, bytes: null, inflight: null });
+      this.txStatus = 'I';
+    } else if (this.partialEpoch >= 0) {
+      // Part of this extended request already ran in an implicit transaction: make it fail on
+      // the server so that nothing of it commits at the Sync.
+      this.forward(ABORT_IMPLICIT);
+      this.owe({ kind: Owed.Swallow, bytes: null, inflight: null });
+    }
+    this.partialEpoch = -1;
+    this.inspector!.takeRequest();
+    const err = encodeErrorResponse(error);
+    if (!extended || endsWithSync) {
+      this.owe({ kind: Owed.Synthetic, bytes: Buffer.concat([err, encodeReadyForQuery('I')]), inflight: null });
+    } else {
+      // Flush-terminated part of an extended request: the client gets the error now and a
+      // ReadyForQuery at its Sync, which we skip to, as the server does after an error.
+      this.owe({ kind: Owed.Synthetic, bytes: err, inflight: null });
+      this.skipToSync = true;
+    }
+  }
+
+  private flushRequest(): void {
+    if (this.reqParts.length === 0) return;
+    const data = Buffer.concat(this.reqParts, this.reqBytes);
+    this.reqParts = [];
+    this.reqBytes = 0;
+    this.forward(data);
+  }
+
+  /** The window released this session's held request: forward it and go on with the backlog. */
+  private releaseHeld(): void {
+    const held = this.held;
+    if (!held || this.phase === 'closed') return;
+    this.held = null;
+    // Another partition's window may hold it too.
+    const decision = held.visible.size > 0 ? this.host.gate.decide(held.visible, this.txStatus !== 'I', -1) : ({ action: 'pass' } as const);
+    if (decision.action === 'hold') {
+      const again = { ...held, heldAtMs: held.heldAtMs, release: () => this.releaseHeld() };
+      if (decision.enqueue(again)) {
+        this.held = again;
+        return;
+      }
+    }
+    if (decision.action === 'reject') {
+      this.rejectRequest(decision.error, held.data, held.endsWithSync);
+    } else {
+      this.sendRequest(held.data, held.endsWithSync);
+    }
+    const backlog = this.backlog;
+    this.backlog = [];
+    for (let i = 0; i < backlog.length; i++) {
+      this.processClientChunk(backlog[i]!, 0);
+      if (this.held) {
+        // Held again: keep the rest for later, in order.
+        this.backlog.push(...backlog.slice(i + 1));
+        return;
+      }
+    }
+    if (this.phase === 'ready') this.client.resume();
+  }
+
+  private forward(data: Buffer): void {
+    if (data.length === 0 || !this.server) return;
+    this.host.counters.clientToServer += data.length;
+    if (!this.server.write(data)) this.client.pause();
+  }
+
+  // ---------------------------------------------------------------- server → client
+
+  private owe(e: OwedEntry): void {
+    if (this.owedHead === this.owed.length) {
+      // Nothing before it is outstanding.
+      if (e.kind === Owed.Synthetic) {
+        if (e.bytes) this.writeClient(e.bytes);
+        return;
+      }
+      if (e.kind === Owed.Swallow) this.startDropping();
+    }
+    this.owed.push(e);
+  }
+
+  private startDropping(): void {
+    this.dropping = true;
+    this.serverScanner.collectAll = true;
+  }
+
+  private onServerData(chunk: Buffer): void {
+    if (this.phase === 'closed') return;
+    this.host.counters.serverToClient += chunk.length;
+    let from = 0;
+    while (from < chunk.length && (this.phase as Phase) !== 'closed') {
+      const dropping = this.dropping;
+      const end = this.serverScanner.scan(chunk, from);
+      if (!dropping) this.writeClient(from === 0 && end === chunk.length ? chunk : chunk.subarray(from, end));
+      from = end;
+      if (this.afterRfq) {
+        this.afterRfq = false;
+        this.emitOwedAtHead();
+      }
+    }
+  }
+
+  /** After a ReadyForQuery: send made-up responses now due, or start dropping a substituted one. */
+  private emitOwedAtHead(): void {
+    while (this.owedHead < this.owed.length) {
+      const head = this.owed[this.owedHead]!;
+      if (head.kind === Owed.Synthetic) {
+        this.owedHead++;
+        if (head.bytes) this.writeClient(head.bytes);
+        continue;
+      }
+      if (head.kind === Owed.Swallow) this.startDropping();
+      break;
+    }
+    this.compactOwed();
+  }
+
+  private compactOwed(): void {
+    if (this.owedHead === this.owed.length) {
+      this.owed.length = 0;
+      this.owedHead = 0;
+    } else if (this.owedHead > 64 && this.owedHead * 2 > this.owed.length) {
+      this.owed = this.owed.slice(this.owedHead);
+      this.owedHead = 0;
+    }
+  }
+
+  private serverMessage(type: number, buf: Buffer, start: number, end: number): void {
+    if (this.phase !== 'ready') {
+      this.startupServerMessage(type, buf, start, end);
+      return;
+    }
+    const insp = this.inspector!;
+    if (this.dropping) {
+      // Inside the answer to a request the proxy substituted: only async notifications go on.
+      if (type === Backend.NotificationResponse) this.writeClient(Buffer.from(buf.subarray(start, end)));
+      if (type !== Backend.ReadyForQuery) return;
+    }
+    switch (type) {
+      case Backend.ReadyForQuery: {
+        this.txStatus = decodeReadyForQuery(buf, start);
+        this.copyIn = false;
+        insp.readyForQuery(this.txStatus);
+        const head = this.owed[this.owedHead];
+        if (head) {
+          this.owedHead++;
+          if (head.inflight) this.host.gate.inflightDone(head.inflight);
+        }
+        const wasDropping = this.dropping;
+        if (wasDropping) {
+          this.dropping = false;
+          this.serverScanner.collectAll = false;
+        }
+        const next = this.owed[this.owedHead];
+        if (wasDropping || (next && next.kind !== Owed.Server)) {
+          this.afterRfq = true;
+          this.serverScanner.stop();
+        } else if (!next) {
+          this.owed.length = 0;
+          this.owedHead = 0;
+          if (this.host.draining && this.idle) setImmediate(() => this.shutdown());
+        }
+        return;
+      }
+      case Backend.CommandComplete:
+        insp.commandComplete(decodeCommandComplete(buf, start, end));
+        return;
+      case Backend.ErrorResponse:
+        insp.error();
+        return;
+      case Backend.CopyInResponse:
+        this.copyIn = true;
+        return;
+      case Backend.ParameterStatus: {
+        const ps = decodeParameterStatus(buf, start, end);
+        insp.parameterStatus(ps.name, ps.value);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private startupServerMessage(type: number, buf: Buffer, start: number, end: number): void {
+    switch (type) {
+      case Backend.BackendKeyData: {
+        const k = decodeBackendKeyData(buf, start);
+        this.pid = k.pid;
+        this.secret = k.secret;
+        this.host.registerKey(this, k.pid, k.secret);
+        break;
+      }
+      case Backend.ParameterStatus: {
+        const ps = decodeParameterStatus(buf, start, end);
+        this.inspector?.parameterStatus(ps.name, ps.value);
+        break;
+      }
+      case Backend.ReadyForQuery:
+        this.txStatus = decodeReadyForQuery(buf, start);
+        this.phase = 'ready';
+        break;
+      default:
+        break;
+    }
+  }
+
+  private writeClient(data: Buffer): void {
+    if (this.phase === 'closed') return;
+    if (!this.client.write(data) && this.server && !this.serverPaused) {
+      this.serverPaused = true;
+      this.server.pause();
+    }
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  /** Send an error to this client alone and close its connection. */
+  fatal(err: ProxyError): void {
+    if (this.phase === 'closed') return;
+    this.host.protocolError(err.sqlState);
+    try {
+      if (this.client.writable) this.client.end(encodeErrorResponse(err));
+    } catch {
+      // the socket may already be gone
+    }
+    this.close();
+  }
+
+  private closeQuietly(): void {
+    this.client.end();
+    this.close();
+  }
+
+  close(): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    if (this.startupTimer) clearTimeout(this.startupTimer);
+    if (this.held) {
+      // Never execute a held request whose client went away.
+      this.host.gate.forget(this.held);
+      this.held = null;
+    }
+    this.backlog = [];
+    for (let i = this.owedHead; i < this.owed.length; i++) {
+      const e = this.owed[i]!;
+      if (e.inflight) this.host.gate.inflightDone(e.inflight);
+    }
+    this.owed = [];
+    this.owedHead = 0;
+    if (this.server) {
+      if (this.server.readyState === 'open') this.host.counters.serverConnections--;
+      this.server.destroy();
+    }
+    // Give a pending error a moment to flush, then make sure the socket is gone.
+    if (!this.client.destroyed) {
+      this.client.end();
+      setTimeout(() => this.client.destroy(), 1000).unref();
+    }
+    this.host.closed(this);
+  }
+
+  /** Polite end for shutdown: tell the client why. */
+  shutdown(): void {
+    this.fatal(new ProxyError(SqlState.AdminShutdown, 'terminating connection due to administrator command (quietcut shutting down)', 'FATAL'));
+  }
+
+  get idle(): boolean {
+    return this.phase === 'ready' && this.txStatus === 'I' && this.owedHead === this.owed.length && !this.held;
+  }
+}
+
+function message(type: number, body: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(5 + body.length);
+  b[0] = type;
+  b.writeInt32BE(4 + body.length, 1);
+  body.copy(b, 5);
+  return b;
+}
+
+const ROLLBACK_QUERY = message(Frontend.Query, Buffer.from('ROLLBACK\0', 'utf8'));
+/** Parse of a statement that cannot parse, then Sync: the server rolls back the implicit transaction. */
+const ABORT_IMPLICIT = Buffer.concat([
+  message(Frontend.Parse, Buffer.from('\0quietcut: write rejected during a backup window\0\0\0', 'utf8')),
+  message(Frontend.Sync, Buffer.alloc(0)),
+]);

@@ -1,0 +1,28 @@
+import pg from 'pg';
+import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/server.js';
+import type { LocalCluster } from '../../src/localdb/cluster.js';
+
+/** A proxy on 127.0.0.1 port 0 in front of a test cluster. */
+export async function startTestProxy(cluster: LocalCluster, opts: Partial<ProxyServerOptions> = {}): Promise<ProxyServer> {
+  const proxy = new ProxyServer({
+    listen: { host: '127.0.0.1', port: 0 },
+    upstream: { host: cluster.host, port: cluster.port, connectTimeoutMs: 5000 },
+    maxClientConnections: 1000,
+    maxMessageBytes: 256 * 1024 * 1024,
+    startupTimeoutMs: 5000,
+    shutdownTimeoutMs: 2000,
+    ...opts,
+  });
+  await proxy.listen();
+  return proxy;
+}
+
+export function proxyUrl(proxy: ProxyServer, database = 'demo', user = 'postgres'): string {
+  return `postgres://${user}@127.0.0.1:${proxy.address.port}/${database}`;
+}
+
+export async function proxyClient(proxy: ProxyServer, database = 'demo', extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: proxyUrl(proxy, database), ...extra });
+  await c.connect();
+  return c;
+}
