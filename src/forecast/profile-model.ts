@@ -1,0 +1,254 @@
+/**
+ * The production model: level + daily profile + weekly deviation from the daily profile.
+ *
+ *   y[t] = level[t] + daily[t mod day] + weekly[t mod week] + noise
+ *
+ * Profiles are free per time slot rather than Fourier sums, because real write load has sharp edges
+ * (batch jobs, hub-bank flight schedules) that a few harmonics smear. Overfitting is held back by
+ * empirical-Bayes shrinkage: each day of the week's deviations are shrunk toward the daily profile
+ * by how much they stand out from their own week-to-week noise, and the daily profile toward flat
+ * the same way. That is also the period detection: a component whose signal does not rise above its
+ * noise shrinks to nothing and the model reports it absent. Robustness comes from bisquare weights
+ * (a spike gets weight 0 in the profiles and the level) and recency weights (old weeks count less).
+ */
+import { DAY_MS, WEEK_MS, median, stepsPer } from './series-math.js';
+import type { Series } from './types.js';
+
+/** 1970-01-01 was a Thursday; the weekly phase counts from Monday 1970-01-05 00:00. */
+const MONDAY_MS = 4 * DAY_MS;
+
+export interface ProfileModelOptions {
+  /** Half-life of the weight of past observations in the daily profile and level, in days. */
+  recencyHalfLifeDays: number;
+  /** The same for the weekly deviations, which are steadier and have 7 times fewer samples. */
+  weeklyHalfLifeDays: number;
+  /** Steps of deseasonalised history averaged for the forecast level, in days (fraction allowed). */
+  levelDays: number;
+  /** Width of the centred moving average that tracks the level in the history, in days. */
+  levelSmoothDays: number;
+  /** Robust refits (bisquare weights) after the first fit. */
+  robustIterations: number;
+  /** Estimate the weekly component (when there are two weeks of history or more). */
+  weekly: boolean;
+}
+
+export const DEFAULT_PROFILE_OPTIONS: ProfileModelOptions = {
+  recencyHalfLifeDays: 4,
+  weeklyHalfLifeDays: 14,
+  levelDays: 1,
+  levelSmoothDays: 7,
+  robustIterations: 2,
+  weekly: true,
+};
+
+export interface ProfileFit {
+  dailySteps: number;
+  weeklySteps: number;
+  /** Daily profile by slot of the day (slot 0 = 00:00), centred on 0. */
+  daily: Float64Array;
+  /** Weekly deviation by slot of the week (slot 0 = Monday 00:00); empty without weekly. */
+  weekly: Float64Array;
+  /** Share of each weekday's deviation kept (0 = no weekly signal that day, 1 = fully trusted). */
+  weeklyShrink: Float64Array;
+  /** Share of the daily profile kept. */
+  dailyShrink: number;
+  /** Smoothed level over the history (one value per step). */
+  level: Float64Array;
+  /** Level the forecast starts from (at the last step of the history). */
+  forecastLevel: number;
+  /** Per-step residuals of the fit (NaN at gaps). */
+  residuals: Float64Array;
+  /** Bisquare weights per step (0 for gaps and outliers; recency not included). */
+  weights: Float64Array;
+  /** Slot of the day and of the week of step 0. */
+  dayPhase: number;
+  weekPhase: number;
+}
+
+function phase(ms: number, periodMs: number, stepMs: number): number {
+  return Math.floor((((ms % periodMs) + periodMs) % periodMs) / stepMs);
+}
+
+/**
+ * Weighted slot means of `x` (period `period`, phase `phase0`), shrunk toward 0 in groups of
+ * `groupSize` slots by the empirical-Bayes ratio signal / (signal + noise). Returns the shrink
+ * factor of each group.
+ */
+function shrunkSlotMeans(x: Float64Array, w: Float64Array, period: number, phase0: number, groupSize: number, out: Float64Array): Float64Array {
+  const sw = new Float64Array(period);
+  const sw2 = new Float64Array(period);
+  const swx = new Float64Array(period);
+  const swxx = new Float64Array(period);
+  for (let i = 0, s = phase0 % period; i < x.length; i++, s = s + 1 === period ? 0 : s + 1) {
+    const wi = w[i] as number;
+    if (wi <= 0) continue;
+    const xi = x[i] as number;
+    sw[s] = (sw[s] as number) + wi;
+    sw2[s] = (sw2[s] as number) + wi * wi;
+    swx[s] = (swx[s] as number) + wi * xi;
+    swxx[s] = (swxx[s] as number) + wi * xi * xi;
+  }
+  const groups = Math.ceil(period / groupSize);
+  const shrink = new Float64Array(groups);
+  for (let g = 0; g < groups; g++) {
+    let signal = 0;
+    let noise = 0;
+    let slots = 0;
+    for (let s = g * groupSize; s < Math.min(period, (g + 1) * groupSize); s++) {
+      const total = sw[s] as number;
+      if (total <= 0) {
+        out[s] = 0;
+        continue;
+      }
+      const m = (swx[s] as number) / total;
+      out[s] = m;
+      const within = Math.max(0, (swxx[s] as number) / total - m * m);
+      // Effective number of observations under unequal weights (Kish).
+      const nEff = (total * total) / (sw2[s] as number);
+      signal += m * m;
+      noise += nEff > 1 ? within / (nEff - 1) : Infinity;
+      slots += 1;
+    }
+    const k = slots > 0 && Number.isFinite(noise) && signal > 0 ? Math.max(0, signal - noise) / signal : 0;
+    shrink[g] = k;
+    for (let s = g * groupSize; s < Math.min(period, (g + 1) * groupSize); s++) out[s] = (out[s] as number) * k;
+  }
+  return shrink;
+}
+
+/** Weighted moving average over a centred window of `width` steps (narrower at the ends). */
+function smoothLevel(z: Float64Array, w: Float64Array, width: number, out: Float64Array): void {
+  const n = z.length;
+  const half = Math.floor(width / 2);
+  let sw = 0;
+  let swz = 0;
+  let lo = 0;
+  let hi = 0; // window is [lo, hi)
+  let last = NaN;
+  for (let i = 0; i < n; i++) {
+    const wantLo = Math.max(0, i - half);
+    const wantHi = Math.min(n, i - half + width);
+    for (; hi < wantHi; hi++) {
+      sw += w[hi] as number;
+      swz += (w[hi] as number) * (w[hi] as number > 0 ? (z[hi] as number) : 0);
+    }
+    for (; lo < wantLo; lo++) {
+      sw -= w[lo] as number;
+      swz -= (w[lo] as number) * (w[lo] as number > 0 ? (z[lo] as number) : 0);
+    }
+    if (sw > 1e-9) last = swz / sw;
+    out[i] = last;
+  }
+  // Leading steps before the first weighted value take the first level known.
+  const first = out.findIndex(Number.isFinite);
+  for (let i = 0; i < first; i++) out[i] = out[first] as number;
+  if (first < 0) out.fill(0);
+}
+
+export function fitProfile(history: Series, opts: ProfileModelOptions = DEFAULT_PROFILE_OPTIONS): ProfileFit {
+  const { values: y, stepMs, startMs } = history;
+  const n = y.length;
+  const m = stepsPer(DAY_MS, stepMs);
+  const useWeekly = opts.weekly && n >= 2 * 7 * m;
+  const W = useWeekly ? stepsPer(WEEK_MS, stepMs) : 0;
+  const dayPhase = phase(startMs, DAY_MS, stepMs);
+  const weekPhase = phase(startMs - MONDAY_MS, WEEK_MS, stepMs);
+
+  const recency = recencyWeights(y, opts.recencyHalfLifeDays * m);
+  const weeklyRecency = recencyWeights(y, opts.weeklyHalfLifeDays * m);
+  const robust = new Float64Array(n).fill(1);
+  const weights = new Float64Array(n);
+  const weeklyWeights = new Float64Array(n);
+  const level = new Float64Array(n);
+  const daily = new Float64Array(m);
+  const weekly = new Float64Array(W);
+  let weeklyShrink: Float64Array = new Float64Array(0);
+  let dailyShrink = 0;
+  const work = new Float64Array(n);
+  const residuals = new Float64Array(n);
+
+  // Start from a one-day moving average, which holds no daily pattern.
+  for (let i = 0; i < n; i++) weights[i] = recency[i] as number;
+  // A window of whole days, so that the level holds no daily pattern; a week when the weekly
+  // component is fitted, else the level would soak up the weekday effect.
+  const smoothSteps = Math.max(1, Math.round(useWeekly ? opts.levelSmoothDays : Math.min(opts.levelSmoothDays, 1))) * m;
+  smoothLevel(y, weights, smoothSteps, level);
+
+  for (let pass = 0; pass <= opts.robustIterations; pass++) {
+    for (let i = 0; i < n; i++) {
+      weights[i] = (recency[i] as number) * (robust[i] as number);
+      weeklyWeights[i] = (weeklyRecency[i] as number) * (robust[i] as number);
+    }
+    // Two backfitting rounds per pass: profiles given level, level given profiles.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < n; i++) work[i] = (y[i] as number) - (level[i] as number);
+      dailyShrink = shrunkSlotMeans(work, weights, m, dayPhase, m, daily)[0] ?? 0;
+      centre(daily);
+      if (useWeekly) {
+        for (let i = 0, s = dayPhase; i < n; i++, s = s + 1 === m ? 0 : s + 1) work[i] = (work[i] as number) - (daily[s] as number);
+        weeklyShrink = shrunkSlotMeans(work, weeklyWeights, W, weekPhase, m, weekly);
+      }
+      for (let i = 0; i < n; i++) work[i] = (y[i] as number) - seasonalAt(i, daily, weekly, dayPhase, weekPhase);
+      smoothLevel(work, weights, smoothSteps, level);
+    }
+    for (let i = 0; i < n; i++) residuals[i] = (y[i] as number) - (level[i] as number) - seasonalAt(i, daily, weekly, dayPhase, weekPhase);
+    if (pass < opts.robustIterations) bisquare(residuals, robust);
+  }
+
+  // Forecast level: robust mean of the deseasonalised last `levelDays`. Backtests preferred a whole
+  // day to a few hours (less noise) and to a fitted trend or a residual AR (no gain out of sample).
+  const levelSteps = Math.max(1, Math.round(opts.levelDays * m));
+  let sw = 0;
+  let swz = 0;
+  for (let i = Math.max(0, n - levelSteps); i < n; i++) {
+    const wi = robust[i] as number;
+    if (!Number.isFinite(y[i]) || wi <= 0) continue;
+    sw += wi;
+    swz += wi * ((y[i] as number) - seasonalAt(i, daily, weekly, dayPhase, weekPhase));
+  }
+  const forecastLevel = sw > 0 ? swz / sw : (level[n - 1] ?? 0);
+  return { dailySteps: m, weeklySteps: W, daily, weekly, weeklyShrink, dailyShrink, level, forecastLevel, residuals, weights: robust, dayPhase, weekPhase };
+}
+/** exp(−age · ln2 / half-life) per step, 0 at gaps. */
+function recencyWeights(y: Float64Array, halfLifeSteps: number): Float64Array {
+  const n = y.length;
+  const decayPerStep = Math.LN2 / halfLifeSteps;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = Number.isFinite(y[i]) ? Math.exp(-(n - 1 - i) * decayPerStep) : 0;
+  return out;
+}
+
+function seasonalAt(i: number, daily: Float64Array, weekly: Float64Array, dayPhase: number, weekPhase: number): number {
+  const d = daily[(i + dayPhase) % daily.length] as number;
+  return weekly.length > 0 ? d + (weekly[(i + weekPhase) % weekly.length] as number) : d;
+}
+
+function centre(profile: Float64Array): void {
+  let sum = 0;
+  for (const v of profile) sum += v;
+  const mean = sum / profile.length;
+  for (let s = 0; s < profile.length; s++) profile[s] = (profile[s] as number) - mean;
+}
+
+/** Tukey bisquare weights at 6 × median |residual| (the STL choice). */
+function bisquare(residuals: Float64Array, out: Float64Array): void {
+  const abs = Float64Array.from(residuals, Math.abs);
+  const h = 6 * median(abs);
+  for (let i = 0; i < residuals.length; i++) {
+    const r = abs[i] as number;
+    if (!Number.isFinite(r)) out[i] = 0;
+    else if (!(h > 0)) out[i] = 1;
+    else if (r >= h) out[i] = 0;
+    else out[i] = (1 - (r / h) ** 2) ** 2;
+  }
+}
+
+/** Mean forecast of a fit for `horizonSteps` steps after the history, clipped at 0. */
+export function profileMean(fit: ProfileFit, n: number, horizonSteps: number): Float64Array {
+  const mean = new Float64Array(horizonSteps);
+  for (let h = 0; h < horizonSteps; h++) {
+    const seasonal = seasonalAt(n + h, fit.daily, fit.weekly, fit.dayPhase, fit.weekPhase);
+    mean[h] = Math.max(0, fit.forecastLevel + seasonal);
+  }
+  return mean;
+}
