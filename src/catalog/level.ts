@@ -1,0 +1,224 @@
+/**
+ * One level of a partition tree: the partitioned table's key and its children's bounds decoded into
+ * key values, and the routing rules of PostgreSQL's get_partition_for_tuple applied to what is known
+ * about a row's key (exact values, sets of values, or intervals).
+ */
+import { parseBound, type BoundDatum } from './bound-parser.js';
+import { HASH_PARTITION_SEED, hashCombine64 } from './hash.js';
+import { codecFor, type KeyCodec, type KeyValue } from './key-codec.js';
+import type { KeyPartInfo, Strategy } from './model.js';
+
+/** What is known about one key column: one of several values (points) or intervals. */
+export type Item =
+  | { kind: 'point'; value: KeyValue | null }
+  | { kind: 'interval'; lo: KeyValue | null; loInc: boolean; hi: KeyValue | null; hiInc: boolean };
+/** `any`: nothing known; `set`: the column's value is one of the items (an empty set matches no row). */
+export type Constraint = { kind: 'any' } | { kind: 'set'; items: Item[] };
+
+/** Beyond this many combinations of multi-column point values, resolve by the first column only. */
+const MAX_COMBINATIONS = 256;
+
+type RangeDatum = { kind: 'minvalue' } | { kind: 'maxvalue' } | { kind: 'value'; value: KeyValue };
+
+type ChildBound<C> =
+  | { kind: 'range'; child: C; lo: RangeDatum[]; hi: RangeDatum[] }
+  | { kind: 'list'; child: C; values: KeyValue[]; acceptsNull: boolean }
+  | { kind: 'hash'; child: C; modulus: number; remainder: number };
+
+export interface LevelPart {
+  info: KeyPartInfo;
+  codec: KeyCodec | undefined;
+}
+
+export interface Level<C> {
+  strategy: Strategy;
+  parts: LevelPart[];
+  /** Why this level cannot route (every child is then included), or null when it can. */
+  unusable: string | null;
+  bounds: ChildBound<C>[];
+  defaultChild: C | null;
+  children: C[];
+}
+
+class Unusable extends Error {}
+
+function partUsable(part: KeyPartInfo, codec: KeyCodec | undefined, strategy: Strategy): string | null {
+  if (part.column === null) return 'key expression';
+  if (!codec) return `key type ${part.typeOid} not supported`;
+  if (!part.defaultOpclass) return 'non-default operator class';
+  if (strategy === 'hash' && !codec.hash) return `hash of type ${part.typeOid} not reproduced`;
+  if (codec.family === 'text') {
+    if (strategy === 'range' && !part.bytewiseOrder) return 'collation order may differ from byte order';
+    if (!part.bytewiseEquality) return 'nondeterministic collation or non-UTF8 server';
+  }
+  return null;
+}
+
+function decodeBoundValue(d: BoundDatum, codec: KeyCodec): KeyValue {
+  if (d.kind !== 'value') throw new Unusable('unexpected bound datum');
+  // Bounds are read with TimeZone UTC and always carry an offset.
+  const v = codec.fromText(d.text, { sessionOffsetSec: 0 });
+  if (v?.kind !== 'point') throw new Unusable(`cannot read bound value ${JSON.stringify(d.text)}`);
+  return v.value;
+}
+
+function rangeDatum(d: BoundDatum, codec: KeyCodec): RangeDatum {
+  if (d.kind === 'minvalue' || d.kind === 'maxvalue') return { kind: d.kind };
+  return { kind: 'value', value: decodeBoundValue(d, codec) };
+}
+
+/** Builds a level from the partitioned table's key and its children's bound texts. */
+export function buildLevel<C>(strategy: Strategy, keyParts: KeyPartInfo[], children: { child: C; bound: string }[]): Level<C> {
+  const parts = keyParts.map((info) => ({ info, codec: codecFor(info.typeOid) }));
+  const level: Level<C> = { strategy, parts, unusable: null, bounds: [], defaultChild: null, children: children.map((c) => c.child) };
+  try {
+    for (const p of parts) {
+      const why = partUsable(p.info, p.codec, strategy);
+      if (why) throw new Unusable(why);
+    }
+    const codecs = parts.map((p) => p.codec!);
+    for (const { child, bound } of children) {
+      const b = parseBound(bound);
+      if (b.kind === 'default') {
+        level.defaultChild = child;
+      } else if (b.kind === 'range' && strategy === 'range') {
+        if (b.from.length !== codecs.length || b.to.length !== codecs.length) throw new Unusable('bound arity');
+        level.bounds.push({ kind: 'range', child, lo: b.from.map((d, i) => rangeDatum(d, codecs[i]!)), hi: b.to.map((d, i) => rangeDatum(d, codecs[i]!)) });
+      } else if (b.kind === 'list' && strategy === 'list') {
+        const values = b.values.filter((d) => d.kind !== 'null').map((d) => decodeBoundValue(d, codecs[0]!));
+        level.bounds.push({ kind: 'list', child, values, acceptsNull: b.values.some((d) => d.kind === 'null') });
+      } else if (b.kind === 'hash' && strategy === 'hash') {
+        level.bounds.push({ kind: 'hash', child, modulus: b.modulus, remainder: b.remainder });
+      } else {
+        throw new Unusable(`bound ${b.kind} under ${strategy} partitioning`);
+      }
+    }
+  } catch (err) {
+    // A table this resolver cannot read is still managed: every write to it counts for all children.
+    level.unusable = err instanceof Error ? err.message : String(err);
+    level.bounds = [];
+  }
+  return level;
+}
+
+/** partition_rbound_datum_cmp: a bound against a key tuple (MINVALUE/MAXVALUE end the comparison). */
+function compareBoundToTuple(bound: RangeDatum[], tuple: KeyValue[], codecs: KeyCodec[]): number {
+  for (let i = 0; i < bound.length; i++) {
+    const b = bound[i]!;
+    if (b.kind === 'minvalue') return -1;
+    if (b.kind === 'maxvalue') return 1;
+    const c = codecs[i]!.compare(b.value, tuple[i]!);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+function* combinations(sets: (KeyValue | null)[][]): Generator<(KeyValue | null)[]> {
+  const idx = sets.map(() => 0);
+  if (sets.some((s) => s.length === 0)) return;
+  for (;;) {
+    yield sets.map((s, i) => s[idx[i]!]!);
+    let k = sets.length - 1;
+    while (k >= 0 && ++idx[k]! >= sets[k]!.length) idx[k--] = 0;
+    if (k < 0) return;
+  }
+}
+
+/** The span of first-column values a range partition can hold. */
+function firstColumnSpan(lo: RangeDatum[], hi: RangeDatum[]): Item & { kind: 'interval' } {
+  const l = lo[0]!;
+  const h = hi[0]!;
+  const multi = lo.length > 1;
+  return {
+    kind: 'interval',
+    lo: l.kind === 'value' ? l.value : null,
+    // (5, MAXVALUE) as a lower bound admits only first-column values above 5.
+    loInc: !(multi && lo[1]!.kind === 'maxvalue'),
+    hi: h.kind === 'value' ? h.value : null,
+    // The upper bound is exclusive, but (10, 3) still admits first-column value 10 (with smaller second values).
+    hiInc: multi && hi[1]!.kind !== 'minvalue',
+  };
+}
+
+function intersects(a: Item & { kind: 'interval' }, b: Item & { kind: 'interval' }, codec: KeyCodec): boolean {
+  const below = (lo: KeyValue | null, loInc: boolean, hi: KeyValue | null, hiInc: boolean): boolean => {
+    if (lo === null || hi === null) return false;
+    const c = codec.compare(lo, hi);
+    return c > 0 || (c === 0 && !(loInc && hiInc));
+  };
+  return !below(a.lo, a.loInc, b.hi, b.hiInc) && !below(b.lo, b.loInc, a.hi, a.hiInc);
+}
+
+const asInterval = (it: Item): (Item & { kind: 'interval' }) | null =>
+  it.kind === 'interval' ? it : it.value === null ? null : { kind: 'interval', lo: it.value, loInc: true, hi: it.value, hiInc: true };
+
+/**
+ * The children a row (or set of rows) with the given key knowledge can be in. Never fewer than the
+ * server could choose: whatever is not decided exactly widens to more children.
+ */
+export function matchLevel<C>(level: Level<C>, constraints: Constraint[]): C[] {
+  if (level.unusable !== null || constraints.some((c) => c.kind === 'any')) return level.children;
+  const sets = constraints as { kind: 'set'; items: Item[] }[];
+  const codecs = level.parts.map((p) => p.codec!);
+  const out = new Set<C>();
+  const addDefault = (): void => {
+    if (level.defaultChild !== null) out.add(level.defaultChild);
+  };
+  const allPoints = sets.every((s) => s.items.every((it) => it.kind === 'point'));
+  const combos = sets.reduce((n, s) => n * s.items.length, 1);
+  const pointSets = allPoints && combos <= MAX_COMBINATIONS ? sets.map((s) => s.items.map((it) => (it as { value: KeyValue | null }).value)) : null;
+
+  if (level.strategy === 'hash') {
+    if (!pointSets) return level.children;
+    for (const tuple of combinations(pointSets)) {
+      // compute_partition_hash_value: NULL columns are skipped, the others' hashes combined in key order.
+      let rowHash = 0n;
+      tuple.forEach((v, i) => {
+        if (v !== null) rowHash = hashCombine64(rowHash, codecs[i]!.hash!(v, HASH_PARTITION_SEED));
+      });
+      for (const b of level.bounds) if (b.kind === 'hash' && rowHash % BigInt(b.modulus) === BigInt(b.remainder)) out.add(b.child);
+    }
+  } else if (level.strategy === 'list') {
+    const codec = codecs[0]!;
+    for (const it of sets[0]!.items) {
+      if (it.kind === 'point') {
+        const found =
+          it.value === null
+            ? level.bounds.find((b) => b.kind === 'list' && b.acceptsNull)
+            : level.bounds.find((b) => b.kind === 'list' && b.values.some((v) => codec.compare(v, it.value!) === 0));
+        if (found) out.add(found.child);
+        else addDefault();
+      } else {
+        for (const b of level.bounds) {
+          if (b.kind === 'list' && b.values.some((v) => intersects(it, { kind: 'interval', lo: v, loInc: true, hi: v, hiInc: true }, codec))) out.add(b.child);
+        }
+        addDefault();
+      }
+    }
+  } else if (pointSets) {
+    for (const tuple of combinations(pointSets)) {
+      // A NULL in any column of a range key can only go to the DEFAULT partition.
+      const found = tuple.includes(null)
+        ? undefined
+        : level.bounds.find(
+            (b) =>
+              b.kind === 'range' &&
+              compareBoundToTuple(b.lo, tuple as KeyValue[], codecs) <= 0 &&
+              compareBoundToTuple(b.hi, tuple as KeyValue[], codecs) > 0,
+          );
+      if (found) out.add(found.child);
+      else addDefault();
+    }
+  } else {
+    // Prune on the first key column only; anything in the DEFAULT partition stays possible.
+    const intervals = sets[0]!.items.map(asInterval).filter((i) => i !== null);
+    for (const b of level.bounds) {
+      if (b.kind !== 'range') continue;
+      const span = firstColumnSpan(b.lo, b.hi);
+      if (intervals.some((i) => intersects(i, span, codecs[0]!))) out.add(b.child);
+    }
+    addDefault();
+  }
+  // Keep the catalog's child order so results are stable.
+  return level.children.filter((c) => out.has(c));
+}
