@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { registerStart } from './start.js';
+import { registerForecast } from './forecast.js';
 
 /** One line per command; each command lives in its own file in this folder. */
 export function registerCommands(program: Command): void {
   registerStart(program);
+  registerForecast(program);
 }
