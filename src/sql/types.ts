@@ -16,10 +16,15 @@ export interface TableRef {
 
 /** A value as it appears in the statement. */
 export type Slot =
-  | { kind: 'const'; value: string | null } // literal, in PostgreSQL's text form (null for SQL NULL)
-  | { kind: 'param'; index: number } // $n, 1-based, filled in at Bind
+  | { kind: 'const'; value: string | null; cast?: string } // literal, in PostgreSQL's text form (null for SQL NULL)
+  | { kind: 'param'; index: number; cast?: string } // $n, 1-based, filled in at Bind
   | { kind: 'default' } // DEFAULT or an omitted column: the column default applies
   | { kind: 'unknown' }; // any other expression: value not known to the proxy
+
+// `cast` (optional, added by sql/): the value was written with one explicit cast, e.g. '2026-01-01'::date
+// or $1::int8; it holds the type as written with `pg_catalog.` dropped ('date', 'int8', 'varchar(3)').
+// The server converts the literal to that type before comparing or storing, so a catalog that wants to
+// be exact about lossy casts (timestamp → date, numeric → int) can check it; the value is the inner one.
 
 /** A condition on one column taken from a WHERE clause's top-level AND terms. */
 export type ColumnCondition =
@@ -62,13 +67,25 @@ export interface TxControl {
   chain?: boolean;
 }
 
+/**
+ * Why a statement may change rows the classifier cannot name (the proxy counts it unclassified unless
+ * it can resolve it itself, e.g. EXECUTE of a prepared statement it tracked).
+ */
+export type UnseenWrite =
+  | 'do_block' // DO: anonymous code block, runs arbitrary statements
+  | 'truncate_cascade' // TRUNCATE … CASCADE also empties tables that reference the listed ones
+  | 'sql_execute'; // EXECUTE name: runs a statement prepared with SQL PREPARE (see `execute`)
+
 export interface ClassifiedStatement {
   kind: StatementKind;
   /** For kind 'write' (and data-modifying CTEs inside a read): every table written. */
   targets: WriteTarget[];
   /** For kind 'tx'. */
   tx?: TxControl;
-  /** For kind 'ddl': tables created/altered/attached/detached/dropped (catalog refresh). */
+  /**
+   * For kind 'ddl': tables created/altered/attached/detached/dropped (catalog refresh). Empty when the
+   * DDL names no table but may change any (DROP SCHEMA, ALTER SCHEMA … RENAME): refresh everything.
+   */
   ddlTables?: TableRef[];
   /** SET search_path / SET LOCAL search_path / RESET: the new path (null: reset to server default). */
   searchPath?: string[] | null;
@@ -77,4 +94,19 @@ export interface ClassifiedStatement {
   /** Statement text span, for multi-statement Query messages. */
   location?: number;
   length?: number;
+
+  // Optional fields added by sql/ (none changes the meaning of the fields above).
+
+  /** Writes the classifier cannot see (see UnseenWrite). */
+  unseen?: UnseenWrite[];
+  /** SET LOCAL search_path: the new path lasts until the end of the current transaction only. */
+  searchPathLocal?: true;
+  /** The statement may change search_path in a way not known here (set_config(…), SET … FROM CURRENT). */
+  searchPathUnknown?: true;
+  /** SQL-level PREPARE name AS stmt: the inner statement, classified (its $n are EXECUTE's arguments). */
+  prepare?: { name: string; statement: ClassifiedStatement };
+  /** SQL-level EXECUTE name(args): the arguments as slots for the prepared statement's $n. */
+  execute?: { name: string; params: Slot[] };
+  /** DEALLOCATE name (null: DEALLOCATE ALL or DISCARD ALL). */
+  deallocate?: string | null;
 }
