@@ -278,6 +278,7 @@ export class Session implements MessageSink {
     timer.unref();
     server.once('connect', () => {
       clearTimeout(timer);
+      this.serverCounted = true;
       this.host.counters.serverConnections++;
       server.write(startupPacket);
     });
@@ -290,11 +291,16 @@ export class Session implements MessageSink {
       this.serverLost(err);
     });
     server.on('close', () => {
-      if (server.readyState !== 'closed' || this.phase === 'closed') {
-        // counted only if it had connected
-      }
+      this.uncountServer();
       this.serverLost(new Error('server closed the connection'));
     });
+  }
+
+  private serverCounted = false;
+  private uncountServer(): void {
+    if (!this.serverCounted) return;
+    this.serverCounted = false;
+    this.host.counters.serverConnections--;
   }
 
   private serverLost(err: Error): void {
@@ -749,7 +755,7 @@ export class Session implements MessageSink {
     this.owed = [];
     this.owedHead = 0;
     if (this.server) {
-      if (this.server.readyState === 'open') this.host.counters.serverConnections--;
+      this.uncountServer();
       this.server.destroy();
     }
     // Give a pending error a moment to flush, then make sure the socket is gone.
