@@ -179,8 +179,9 @@ export function fitProfile(history: Series, opts: ProfileModelOptions = DEFAULT_
       weights[i] = (recency[i] as number) * (robust[i] as number);
       weeklyWeights[i] = (weeklyRecency[i] as number) * (robust[i] as number);
     }
-    // Two backfitting rounds per pass: profiles given level, level given profiles.
-    for (let round = 0; round < 2; round++) {
+    // Backfitting rounds: profiles given level, level given profiles. The first pass starts from a
+    // level that still holds the weekday effect, so it takes two; later ones start close.
+    for (let round = 0; round < (pass === 0 ? 2 : 1); round++) {
       for (let i = 0; i < n; i++) work[i] = (y[i] as number) - (level[i] as number);
       dailyShrink = shrunkSlotMeans(work, weights, m, dayPhase, m, daily)[0] ?? 0;
       centre(daily);
@@ -212,9 +213,10 @@ export function fitProfile(history: Series, opts: ProfileModelOptions = DEFAULT_
 /** exp(−age · ln2 / half-life) per step, 0 at gaps. */
 function recencyWeights(y: Float64Array, halfLifeSteps: number): Float64Array {
   const n = y.length;
-  const decayPerStep = Math.LN2 / halfLifeSteps;
+  const factor = Math.exp(-Math.LN2 / halfLifeSteps);
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = Number.isFinite(y[i]) ? Math.exp(-(n - 1 - i) * decayPerStep) : 0;
+  // Walk back from the last step multiplying, rather than one exp() per step.
+  for (let i = n - 1, w = 1; i >= 0; i--, w *= factor) out[i] = Number.isFinite(y[i]) ? w : 0;
   return out;
 }
 
@@ -232,7 +234,8 @@ function centre(profile: Float64Array): void {
 
 /** Tukey bisquare weights at 6 × median |residual| (the STL choice). */
 function bisquare(residuals: Float64Array, out: Float64Array): void {
-  const abs = Float64Array.from(residuals, Math.abs);
+  const abs = new Float64Array(residuals.length);
+  for (let i = 0; i < residuals.length; i++) abs[i] = Math.abs(residuals[i] as number);
   const h = 6 * median(abs);
   for (let i = 0; i < residuals.length; i++) {
     const r = abs[i] as number;

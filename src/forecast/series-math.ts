@@ -30,19 +30,50 @@ export function countFinite(values: ArrayLike<number>): number {
 
 /** Quantile (linear interpolation, type 7) of the finite values; NaN when there are none. */
 export function quantile(values: ArrayLike<number>, q: number): number {
-  const sorted: number[] = [];
+  let count = 0;
+  const finite = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i] as number;
-    if (Number.isFinite(v)) sorted.push(v);
+    if (Number.isFinite(v)) finite[count++] = v;
   }
-  if (sorted.length === 0) return NaN;
-  sorted.sort((a, b) => a - b);
-  const pos = Math.min(Math.max(q, 0), 1) * (sorted.length - 1);
+  if (count === 0) return NaN;
+  const pos = Math.min(Math.max(q, 0), 1) * (count - 1);
   const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  const a = sorted[lo] as number;
-  const b = sorted[hi] as number;
+  // Selection, not sorting: this runs on every fit (bisquare median, error quantiles), O(n) matters.
+  const a = selectInPlace(finite, count, lo);
+  if (pos === lo) return a;
+  let b = Infinity;
+  for (let i = lo + 1; i < count; i++) b = Math.min(b, finite[i] as number);
   return a + (b - a) * (pos - lo);
+}
+
+/**
+ * The k-th smallest of values[0..count) (Hoare's selection); reorders them so that everything
+ * after position k is >= it.
+ */
+function selectInPlace(values: Float64Array, count: number, k: number): number {
+  let left = 0;
+  let right = count - 1;
+  while (left < right) {
+    const pivot = values[(left + right) >> 1] as number;
+    let i = left;
+    let j = right;
+    while (i <= j) {
+      while ((values[i] as number) < pivot) i++;
+      while ((values[j] as number) > pivot) j--;
+      if (i <= j) {
+        const t = values[i] as number;
+        values[i] = values[j] as number;
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) right = j;
+    else if (k >= i) left = i;
+    else break;
+  }
+  return values[k] as number;
 }
 
 export function median(values: ArrayLike<number>): number {
