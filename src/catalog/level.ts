@@ -152,21 +152,49 @@ function intersects(a: Item & { kind: 'interval' }, b: Item & { kind: 'interval'
 const asInterval = (it: Item): (Item & { kind: 'interval' }) | null =>
   it.kind === 'interval' ? it : it.value === null ? null : { kind: 'interval', lo: it.value, loInc: true, hi: it.value, hiInc: true };
 
+/** Whether one-column range bounds leave no gap inside the interval (else the DEFAULT partition may get rows). */
+function covered<C>(it: Item & { kind: 'interval' }, ranges: ChildBound<C>[], codec: KeyCodec): boolean {
+  let lo = it.lo;
+  let loInc = it.loInc;
+  for (let step = 0; step <= ranges.length; step++) {
+    const next = ranges.find((b) => {
+      if (b.kind !== 'range') return false;
+      const s = firstColumnSpan(b.lo, b.hi);
+      const startsBefore = s.lo === null || (lo !== null && (codec.compare(s.lo, lo) < 0 || (codec.compare(s.lo, lo) === 0 && (s.loInc || !loInc))));
+      const endsAfter = s.hi === null || lo === null || codec.compare(lo, s.hi) < 0;
+      return startsBefore && endsAfter;
+    });
+    if (!next || next.kind !== 'range') return false;
+    const hi = firstColumnSpan(next.lo, next.hi).hi;
+    if (hi === null) return true;
+    if (it.hi !== null) {
+      const c = codec.compare(hi, it.hi);
+      if (c > 0 || (c === 0 && !it.hiInc)) return true;
+    }
+    lo = hi;
+    loInc = true;
+  }
+  return false;
+}
+
 /**
  * The children a row (or set of rows) with the given key knowledge can be in. Never fewer than the
  * server could choose: whatever is not decided exactly widens to more children.
  */
 export function matchLevel<C>(level: Level<C>, constraints: Constraint[]): C[] {
-  if (level.unusable !== null || constraints.some((c) => c.kind === 'any')) return level.children;
-  const sets = constraints as { kind: 'set'; items: Item[] }[];
+  if (level.unusable !== null || constraints.length === 0) return level.children;
+  // Hash needs every column; list has one; range can still prune on its first column.
+  if (level.strategy === 'hash' ? constraints.some((c) => c.kind === 'any') : constraints[0]!.kind === 'any') return level.children;
+  const sets = constraints.map((c) => (c.kind === 'set' ? c : null));
   const codecs = level.parts.map((p) => p.codec!);
   const out = new Set<C>();
   const addDefault = (): void => {
     if (level.defaultChild !== null) out.add(level.defaultChild);
   };
-  const allPoints = sets.every((s) => s.items.every((it) => it.kind === 'point'));
-  const combos = sets.reduce((n, s) => n * s.items.length, 1);
-  const pointSets = allPoints && combos <= MAX_COMBINATIONS ? sets.map((s) => s.items.map((it) => (it as { value: KeyValue | null }).value)) : null;
+  const allPoints = sets.every((s) => s !== null && s.items.every((it) => it.kind === 'point'));
+  const combos = sets.reduce((n, s) => n * (s?.items.length ?? 0), 1);
+  const pointSets = allPoints && combos <= MAX_COMBINATIONS ? sets.map((s) => s!.items.map((it) => (it as { value: KeyValue | null }).value)) : null;
+  const first = sets[0]!;
 
   if (level.strategy === 'hash') {
     if (!pointSets) return level.children;
@@ -180,7 +208,7 @@ export function matchLevel<C>(level: Level<C>, constraints: Constraint[]): C[] {
     }
   } else if (level.strategy === 'list') {
     const codec = codecs[0]!;
-    for (const it of sets[0]!.items) {
+    for (const it of first.items) {
       if (it.kind === 'point') {
         const found =
           it.value === null
@@ -210,14 +238,16 @@ export function matchLevel<C>(level: Level<C>, constraints: Constraint[]): C[] {
       else addDefault();
     }
   } else {
-    // Prune on the first key column only; anything in the DEFAULT partition stays possible.
-    const intervals = sets[0]!.items.map(asInterval).filter((i) => i !== null);
-    for (const b of level.bounds) {
-      if (b.kind !== 'range') continue;
+    // Prune on the first key column only.
+    const intervals = first.items.map(asInterval).filter((i) => i !== null);
+    const ranges = level.bounds.filter((b) => b.kind === 'range');
+    for (const b of ranges) {
       const span = firstColumnSpan(b.lo, b.hi);
       if (intervals.some((i) => intersects(i, span, codecs[0]!))) out.add(b.child);
     }
-    addDefault();
+    // The DEFAULT partition holds what no other bound covers; with one key column that is exact.
+    const single = level.parts.length === 1;
+    if (!single || first.items.some((it) => it.kind === 'point' && it.value === null) || intervals.some((i) => !covered(i, ranges, codecs[0]!))) addDefault();
   }
   // Keep the catalog's child order so results are stable.
   return level.children.filter((c) => out.has(c));
