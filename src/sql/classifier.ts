@@ -36,7 +36,6 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-// eslint-disable-next-line no-control-regex
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /** The parser reports UTF-8 byte offsets; callers slice the JS string, so convert to UTF-16 indices. */

@@ -33,6 +33,7 @@ export class SqlParserNotReadyError extends Error {
  */
 export function parseStatements(sql: string): RawStmt[] | null {
   if (!loaded) throw new SqlParserNotReadyError();
+  if (sql.length === 0) return []; // libpg-query rejects '', the server answers EmptyQueryResponse
   try {
     return parseSync(sql).stmts ?? [];
   } catch {
