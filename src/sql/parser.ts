@@ -34,6 +34,8 @@ export class SqlParserNotReadyError extends Error {
 export function parseStatements(sql: string): RawStmt[] | null {
   if (!loaded) throw new SqlParserNotReadyError();
   if (sql.length === 0) return []; // libpg-query rejects '', the server answers EmptyQueryResponse
+  // The parser reads a C string: text after a NUL would go unseen. (The server rejects such a message.)
+  if (sql.includes('\u0000')) return null;
   try {
     return parseSync(sql).stmts ?? [];
   } catch {

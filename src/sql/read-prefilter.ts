@@ -83,7 +83,8 @@ function skipQuoted(sql: string, i: number, quote: string): number {
 
 export function obviousRead(sql: string): ObviousRead | null {
   // Backslash escapes (E'…', standard_conforming_strings=off) and U&'…' change where strings end.
-  if (sql.includes('\\') || sql.includes('&')) return null;
+  // A NUL ends the text for the parser and the server alike; leave that oddity to the parser path.
+  if (sql.includes('\\') || sql.includes('&') || sql.includes('\u0000')) return null;
   const location = skipBlanks(sql, 0);
   if (location < 0) return null;
   let i = location;
@@ -101,7 +102,8 @@ export function obviousRead(sql: string): ObviousRead | null {
       const start = i;
       while (i < sql.length && isIdentPart(sql.charCodeAt(i))) i++;
       const word = sql.slice(start, i).toLowerCase();
-      if (DENY.has(word)) return null;
+      // FOR [NO KEY] UPDATE locks rows; it changes none.
+      if (DENY.has(word) && !(word === 'update' && (lastWord === 'for' || lastWord === 'key'))) return null;
       // A quote right after a word is a typed or prefixed literal (E'…', date '…' needs a space).
       if (sql.charCodeAt(i) === 39) return null;
       lastWord = word;
