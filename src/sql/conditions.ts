@@ -105,19 +105,15 @@ function aExprConditions(e: A_Expr, t: TargetNames, out: Conditions): void {
       else rowEquality(e, t, out);
       return;
     }
-    case 'AEXPR_IN': {
-      // NOT IN arrives as kind IN with operator <>.
-      const col = targetColumn(e.lexpr, t);
-      if (col === null || plainOperator(e) !== '=' || e.rexpr === undefined || !('List' in e.rexpr)) return;
-      const cond = valuesCondition((e.rexpr.List.items ?? []).map(slotOf));
-      if (cond !== null) addCondition(out, col, cond);
-      return;
-    }
+    case 'AEXPR_IN':
     case 'AEXPR_OP_ANY': {
-      // col = ANY(ARRAY[…]) is an IN list; col = ANY($1) (one array value) is left out.
+      // col IN (…) and col = ANY(ARRAY[…]) are value lists. NOT IN arrives as IN with operator <>;
+      // col = ANY($1) (one array value, elements unknown until Bind) is left out.
       const col = targetColumn(e.lexpr, t);
-      if (col === null || plainOperator(e) !== '=' || e.rexpr === undefined || !('A_ArrayExpr' in e.rexpr)) return;
-      const cond = valuesCondition((e.rexpr.A_ArrayExpr.elements ?? []).map(slotOf));
+      if (col === null || plainOperator(e) !== '=' || e.rexpr === undefined) return;
+      const r = e.rexpr;
+      const items = e.kind === 'AEXPR_IN' ? ('List' in r ? r.List.items : undefined) : 'A_ArrayExpr' in r ? r.A_ArrayExpr.elements : undefined;
+      const cond = items === undefined ? null : valuesCondition(items.map(slotOf));
       if (cond !== null) addCondition(out, col, cond);
       return;
     }
