@@ -10,8 +10,11 @@ import type { Forecast, ForecastOptions, Series } from './types.js';
 
 /** Days of history the profile model needs: two samples of every slot of the day. */
 const PROFILE_MIN_DAYS = 2;
-/** A weekday (or the daily profile) counts as present when at least this share of it is kept. */
-const PRESENT_SHRINK = 0.2;
+/**
+ * A weekday (or the daily profile) counts as present when at least half of it is kept: pure noise
+ * passes that with a chance of about 1 in 300 per weekday at hourly steps (less at finer steps).
+ */
+const PRESENT_SHRINK = 0.5;
 /** Samples per slot of the day below which the upper quantile pools all slots. */
 const MIN_SLOT_SAMPLES = 20;
 

@@ -156,7 +156,8 @@ export function fitProfile(history: Series, opts: ProfileModelOptions = DEFAULT_
 
   const recency = recencyWeights(y, opts.recencyHalfLifeDays * m);
   const weeklyRecency = recencyWeights(y, opts.weeklyHalfLifeDays * m);
-  const robust = new Float64Array(n).fill(1);
+  const robust = new Float64Array(n);
+  screenGrossOutliers(y, robust);
   const weights = new Float64Array(n);
   const weeklyWeights = new Float64Array(n);
   const level = new Float64Array(n);
@@ -167,8 +168,7 @@ export function fitProfile(history: Series, opts: ProfileModelOptions = DEFAULT_
   const work = new Float64Array(n);
   const residuals = new Float64Array(n);
 
-  // Start from a one-day moving average, which holds no daily pattern.
-  for (let i = 0; i < n; i++) weights[i] = recency[i] as number;
+  for (let i = 0; i < n; i++) weights[i] = (recency[i] as number) * (robust[i] as number);
   // A window of whole days, so that the level holds no daily pattern; a week when the weekly
   // component is fitted, else the level would soak up the weekday effect.
   const smoothSteps = Math.max(1, Math.round(useWeekly ? opts.levelSmoothDays : Math.min(opts.levelSmoothDays, 1))) * m;
@@ -232,11 +232,22 @@ function centre(profile: Float64Array): void {
   for (let s = 0; s < profile.length; s++) profile[s] = (profile[s] as number) - mean;
 }
 
-/** Tukey bisquare weights at 6 × median |residual| (the STL choice). */
+/**
+ * Typical absolute residual: the median of the non-zero ones, so that a series that is exactly 0
+ * most of the time (quiet nights) or noise-free still has a scale against which a spike stands out.
+ */
+function residualScale(abs: Float64Array): number {
+  let count = 0;
+  const nonZero = new Float64Array(abs.length);
+  for (const v of abs) if (v > 1e-9) nonZero[count++] = v;
+  return count > 0 ? median(nonZero.subarray(0, count)) : 0;
+}
+
+/** Tukey bisquare weights at 6 × the residual scale (the STL choice); gaps get 0. */
 function bisquare(residuals: Float64Array, out: Float64Array): void {
   const abs = new Float64Array(residuals.length);
   for (let i = 0; i < residuals.length; i++) abs[i] = Math.abs(residuals[i] as number);
-  const h = 6 * median(abs);
+  const h = 6 * residualScale(abs);
   for (let i = 0; i < residuals.length; i++) {
     const r = abs[i] as number;
     if (!Number.isFinite(r)) out[i] = 0;
@@ -244,6 +255,32 @@ function bisquare(residuals: Float64Array, out: Float64Array): void {
     else if (r >= h) out[i] = 0;
     else out[i] = (1 - (r / h) ** 2) ** 2;
   }
+}
+
+/**
+ * Weight 0 for gross outliers before the first fit: values 20 times further from the median of
+ * their two neighbours on each side than values typically are. Without it one huge spike drags the
+ * first level and profiles so far that honest points around it look like outliers too. Neighbours
+ * in time rather than the same hour on other days, so a level shift is not mistaken for outliers.
+ */
+function screenGrossOutliers(y: Float64Array, out: Float64Array): void {
+  const n = y.length;
+  const deviation = new Float64Array(n);
+  const around = new Float64Array(4);
+  for (let i = 0; i < n; i++) {
+    let count = 0;
+    for (let j = i - 2; j <= i + 2; j++) {
+      if (j === i || j < 0 || j >= n || !Number.isFinite(y[j])) continue;
+      // Insertion into the sorted neighbours: this runs once per step, so no allocation or sort().
+      let k = count++;
+      for (; k > 0 && (around[k - 1] as number) > (y[j] as number); k--) around[k] = around[k - 1] as number;
+      around[k] = y[j] as number;
+    }
+    const middle = count > 0 ? ((around[(count - 1) >> 1] as number) + (around[count >> 1] as number)) / 2 : NaN;
+    deviation[i] = count > 0 ? Math.abs((y[i] as number) - middle) : 0;
+  }
+  const limit = 20 * residualScale(deviation);
+  for (let i = 0; i < n; i++) out[i] = limit > 0 && (deviation[i] as number) > limit ? 0 : 1;
 }
 
 /** Mean forecast of a fit for `horizonSteps` steps after the history, clipped at 0. */
