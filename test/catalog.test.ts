@@ -80,6 +80,18 @@ CREATE TABLE l_int_small PARTITION OF l_int FOR VALUES IN (1, 2, 3);
 CREATE TABLE l_int_neg PARTITION OF l_int FOR VALUES IN (-1, -2);
 CREATE TABLE l_int_def PARTITION OF l_int DEFAULT;
 
+-- timestamp without time zone: a zone in the literal is ignored
+CREATE TABLE r_tsn (id int, k timestamp(0)) PARTITION BY RANGE (k);
+CREATE TABLE r_tsn_a PARTITION OF r_tsn FOR VALUES FROM (MINVALUE) TO ('2026-06-01 00:00');
+CREATE TABLE r_tsn_b PARTITION OF r_tsn FOR VALUES FROM ('2026-06-01 00:00') TO (MAXVALUE);
+
+-- a foreign leaf partition (never written here: only its metadata is loaded)
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER shard1 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'nowhere');
+CREATE TABLE f (id int, k int) PARTITION BY LIST (k);
+CREATE TABLE f_local PARTITION OF f FOR VALUES IN (1);
+CREATE FOREIGN TABLE f_remote PARTITION OF f FOR VALUES IN (2) SERVER shard1;
+
 -- two levels, in another schema: range(date) → list(text) / hash(uuid)
 CREATE TABLE s.two (id int, d date, region text, u uuid) PARTITION BY RANGE (d);
 CREATE TABLE s.two_2026 PARTITION OF s.two FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') PARTITION BY LIST (region);
@@ -255,6 +267,59 @@ describe('range partitions', () => {
     await check('r_textc', k('text'), rows, { binary: (_, v) => Buffer.from(v, 'utf8') });
     await check('r_texticu', k('text'), rows, { widerOk: true });
     expect(catalog.resolve(insertTarget('r_texticu', k('text'), constRow(['a'])), ctx)?.all).toBe(true);
+  });
+});
+
+describe('timestamp and foreign partitions', () => {
+  it('timestamp(0): zones ignored, fractional seconds rounded on insert', async () => {
+    const rows = ['2026-05-31 23:59:59.5', '2026-05-31 23:59:59.4', '2026-06-01 00:00+14', '2026-05-31 23:00-05', '2026-06-01T00:00:00'].map((v) => [v]);
+    for (let i = 0; i < 300; i++) rows.push([new Date(Date.UTC(2026, 4, 20) + randomInt(0, 20 * 86400) * 1000).toISOString().replace('Z', '')]);
+    await check('r_tsn', k('timestamp(0)'), rows);
+  });
+
+  it('foreign leaves are flagged with their server and resolve like any leaf', () => {
+    const leaves = catalog.leaves().filter((l) => l.root === 'public.f');
+    expect(leaves).toEqual([
+      { name: 'public.f_local', root: 'public.f', foreignServer: null },
+      { name: 'public.f_remote', root: 'public.f', foreignServer: 'shard1' },
+    ]);
+    expect(catalog.resolve(insertTarget('f', k('int'), constRow(['2'])), ctx)?.partitions).toEqual(['public.f_remote']);
+  });
+
+  it('a database whose default collation is ICU: text range falls back to all, list stays exact', async () => {
+    await cluster.query(`CREATE DATABASE icu TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`);
+    const icu = new pg.Client({ connectionString: cluster.url('icu') });
+    await icu.connect();
+    try {
+      await icu.query(`CREATE TABLE r (k text) PARTITION BY RANGE (k);
+        CREATE TABLE r_a PARTITION OF r FOR VALUES FROM (MINVALUE) TO ('m');
+        CREATE TABLE r_b PARTITION OF r FOR VALUES FROM ('m') TO (MAXVALUE);
+        CREATE TABLE l (k text) PARTITION BY LIST (k);
+        CREATE TABLE l_a PARTITION OF l FOR VALUES IN ('a');
+        CREATE TABLE l_b PARTITION OF l FOR VALUES IN ('B');`);
+      const cat = await loadCatalog(icu);
+      // In en-US 'Z' sorts after 'm' although its byte is smaller: byte order would be wrong, so all.
+      expect(cat.resolve(insertTarget('r', [{ name: 'k', type: 'text' }], constRow(['Z'])), ctx)).toEqual({ root: 'public.r', partitions: ['public.r_a', 'public.r_b'], all: true });
+      expect(cat.resolve(insertTarget('l', [{ name: 'k', type: 'text' }], constRow(['B'])), ctx)?.partitions).toEqual(['public.l_b']);
+    } finally {
+      await icu.end();
+    }
+  });
+});
+
+describe('WHERE with parameters', () => {
+  it('DELETE ... WHERE k = $1 / k IN ($1, $2) / BETWEEN, checked against the rows the server deletes', async () => {
+    await client.query(`INSERT INTO l_int (id, k) SELECT g, g % 7 - 3 FROM generate_series(1, 50) g`);
+    for (const [a, b] of [[1, 5], [-2, -1], [9, 2], [3, 3]] as const) {
+      const target: WriteTarget = { table: { schema: null, name: 'l_int' }, command: 'delete', insertColumns: null, insertRows: null, where: { k: { op: 'in', values: [{ kind: 'param', index: 1 }, { kind: 'param', index: 2 }] } }, setColumns: null, only: false };
+      const got = catalog.resolve(target, { ...ctx, params: [{ value: be(8, BigInt(a)), format: 1 }, { value: Buffer.from(String(b)), format: 0 }], paramTypes: [20, 0] })?.partitions ?? [];
+      const res = await client.query<{ leaf: string }>(`WITH d AS (DELETE FROM l_int WHERE k IN ($1, $2) RETURNING tableoid) SELECT DISTINCT 'public.' || tableoid::regclass::text AS leaf FROM d`, [a, b]);
+      for (const r of res.rows) expect(got).toContain(r.leaf);
+      expect(got.length).toBeLessThanOrEqual(2);
+    }
+    const between: WriteTarget = { table: { schema: null, name: 'r_date' }, command: 'update', insertColumns: null, insertRows: null, where: { k: { op: 'range', lo: { slot: { kind: 'const', value: '2026-02-01' }, inclusive: true }, hi: { slot: { kind: 'param', index: 1 }, inclusive: true } } }, setColumns: ['id'], only: false };
+    expect(catalog.resolve(between, { ...ctx, params: [{ value: Buffer.from('2026-02-20'), format: 0 }] })?.partitions).toEqual(['public.r_date_a']);
+    expect(catalog.resolve(between, { ...ctx, params: [{ value: Buffer.from('2026-03-20'), format: 0 }] })?.partitions).toEqual(['public.r_date_a', 'public.r_date_b']);
   });
 });
 
