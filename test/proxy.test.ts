@@ -45,7 +45,7 @@ describe('transparent proxying with pg', () => {
   test('binary parameters and binary results', async () => {
     const c = await proxyClient(proxy);
     try {
-      const r = await c.query({ text: 'select encode($1::bytea, $2) as h, 12345::int4 as i, null::int4 as n', values: [Buffer.from('deadbeef00ff', 'hex'), 'hex'], binary: true });
+      const r = await c.query({ text: 'select encode($1::bytea, $2) as h, 12345::int4 as i, null::int4 as n', values: [Buffer.from('deadbeef00ff', 'hex'), 'hex'], binary: true } as pg.QueryConfig);
       expect(r.rows[0].h).toBe('deadbeef00ff');
       expect(r.rows[0].i).toBe(12345);
       expect(r.rows[0].n).toBeNull();

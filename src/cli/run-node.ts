@@ -5,10 +5,28 @@ import { startMetricsHttp } from '../metrics/http.js';
 import { ProxyServer } from '../proxy/server.js';
 import { parseHostPort, parseUpstreamUrl } from '../proxy/upstream.js';
 import type { Logger } from '../util/log.js';
+import { hostname } from 'node:os';
+import type pg from 'pg';
+import { CatalogRefresher, loadCatalog, type Catalog } from '../catalog/index.js';
+import { initSqlParser, SqlClassifier } from '../sql/index.js';
+import { migrate } from '../store/migrate.js';
+import { WriteRecorder } from '../stats/recorder.js';
+import { pruneHistory, TableStatsSampler } from '../stats/table-stats.js';
+import { NullInspector } from '../proxy/inspector.js';
+import { WriteInspector, type InspectorShared } from '../proxy/write-inspector.js';
+import { adminPool, adminTarget, type AdminTarget } from './admin-db.js';
 
 /** One running quietcut node: the proxy, its metrics endpoint, and (demo mode) a private PostgreSQL. */
 export interface RunningNode {
   proxy: ProxyServer;
+  node: string;
+  admin: AdminTarget;
+  pool: pg.Pool;
+  catalog: CatalogRefresher;
+  recorder: WriteRecorder;
+  classifier: SqlClassifier;
+  /** Persist pending history now (tests, shutdown). */
+  flushStats(): Promise<void>;
   metrics: Metrics;
   metricsPort: number | null;
   cluster: LocalCluster | null;
@@ -39,6 +57,77 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
     tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : null,
     log,
   });
+  // --- what the proxy must know: catalog, classification, write counts
+  const node = process.env.QUIETCUT_NODE ?? `${hostname()}:${listen.port}`;
+  const admin = adminTarget(config, upstream);
+  const pool = adminPool(admin);
+  pool.on('error', (err) => log.warn({ err: err.message }, 'admin connection error'));
+  {
+    const c = await pool.connect();
+    try {
+      await migrate(c);
+    } finally {
+      c.release();
+    }
+  }
+  await initSqlParser();
+  const classifier = new SqlClassifier({ cacheEntries: config.sql.statementCacheSize });
+  const catalog = new CatalogRefresher({
+    intervalMs: config.catalog.refreshIntervalMs,
+    load: async () => {
+      const c = await pool.connect();
+      try {
+        return await loadCatalog(c, { schemas: [...config.catalog.schemas], plainTables: [...config.catalog.plainTables] });
+      } finally {
+        c.release();
+      }
+    },
+    onError: (err) => log.warn({ err }, 'catalog refresh failed; keeping the previous one'),
+  });
+  await catalog.start();
+  const recorder = new WriteRecorder({ metrics, node, log });
+  const shared: InspectorShared = {
+    classifier,
+    catalog: (): Catalog | undefined => catalog.current,
+    markStale: (ref, searchPath, user) => catalog.markStale(ref, searchPath, user),
+    sink: recorder,
+    writingFunctions: new Map(Object.entries(config.sql.writingFunctions)),
+    preparedGids: new Map(),
+    unclassified: () => metrics.unclassifiedStatements.inc(),
+  };
+  proxy.setInspectorFactory((params) =>
+    (params.get('database') ?? params.get('user')) === admin.database ? new WriteInspector(shared, params) : new NullInspector(),
+  );
+
+  const flushStats = async (): Promise<void> => {
+    if (!config.stats.enabled) return;
+    const c = await pool.connect();
+    try {
+      await recorder.flush(c);
+    } finally {
+      c.release();
+    }
+  };
+  const sampler = new TableStatsSampler(metrics);
+  const timers: NodeJS.Timeout[] = [];
+  if (config.stats.enabled) {
+    timers.push(setInterval(() => flushStats().catch(() => undefined), config.stats.flushIntervalMs));
+    timers.push(
+      setInterval(() => {
+        void (async () => {
+          const c = await pool.connect();
+          try {
+            await sampler.sample(c, catalog.current.leaves().map((l) => l.name), recorder.takeRowsSince());
+            await pruneHistory(c, config.stats.retentionDays);
+          } finally {
+            c.release();
+          }
+        })().catch((err: unknown) => log.warn({ err }, 'table stats sample failed'));
+      }, config.stats.tableStatsIntervalMs),
+    );
+    for (const t of timers) t.unref();
+  }
+
   const addr = await proxy.listen();
 
   const moved = { c2s: 0, s2c: 0, errors: new Map<string, number>() };
@@ -78,12 +167,23 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
 
   return {
     proxy,
+    node,
+    admin,
+    pool,
+    catalog,
+    recorder,
+    classifier,
+    flushStats,
     metrics,
     metricsPort,
     cluster,
     connectionString,
     async stop() {
       await proxy.shutdown();
+      for (const t of timers) clearInterval(t);
+      catalog.stop();
+      await flushStats().catch((err: unknown) => log.warn({ err }, 'final history flush failed'));
+      await pool.end();
       await closeMetrics?.();
       await cluster?.stop();
     },

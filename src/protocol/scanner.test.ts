@@ -60,7 +60,7 @@ function serverStream(): { stream: Buffer; messages: Buffer[] } {
 describe('MessageScanner', () => {
   test('client stream split at every byte offset yields the same wanted messages, whole', () => {
     const { stream, messages } = clientStream();
-    const wanted = [Frontend.Query, Frontend.Parse, Frontend.Bind, Frontend.Execute, Frontend.Sync, Frontend.Terminate];
+    const wanted: number[] = [Frontend.Query, Frontend.Parse, Frontend.Bind, Frontend.Execute, Frontend.Sync, Frontend.Terminate];
     const expected = messages.filter((m) => wanted.includes(m[0]!)).map((m) => ({ type: m[0]!, bytes: m.toString('hex') }));
     for (let cut = 0; cut <= stream.length; cut++) {
       for (const cut2 of [cut, Math.min(stream.length, cut + 3)]) {

@@ -1,0 +1,39 @@
+import pg from 'pg';
+import type { Config } from '../config/schema.js';
+
+export interface AdminTarget {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+}
+
+/**
+ * The connection quietcut uses for its own work (catalog, history, snapshots). The password comes
+ * from QUIETCUT_ADMIN_PASSWORD or PGPASSWORD (pg reads it, or a passfile), never from config or argv.
+ */
+export function adminTarget(config: Config, upstream: { host: string; port: number; user: string | null; database: string | null }): AdminTarget {
+  const user = config.admin.user ?? upstream.user ?? 'postgres';
+  const database = config.admin.database ?? upstream.database ?? user;
+  return { host: upstream.host, port: upstream.port, user, database };
+}
+
+export function adminPool(t: AdminTarget, max = 4): pg.Pool {
+  const password = process.env.QUIETCUT_ADMIN_PASSWORD;
+  return new pg.Pool({
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    database: t.database,
+    ...(password ? { password } : {}),
+    max,
+    application_name: 'quietcut',
+  });
+}
+
+/** Environment for child tools (pg_dump, pg_restore): credentials never go on their argv. */
+export function adminEnv(t: AdminTarget): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PGHOST: t.host, PGPORT: String(t.port), PGUSER: t.user, PGDATABASE: t.database };
+  if (process.env.QUIETCUT_ADMIN_PASSWORD) env.PGPASSWORD = process.env.QUIETCUT_ADMIN_PASSWORD;
+  return env;
+}

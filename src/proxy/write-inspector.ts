@@ -1,0 +1,328 @@
+import type { Catalog } from '../catalog/catalog.js';
+import type { BindParam } from '../catalog/slot-values.js';
+import type { TxStatus } from '../protocol/codes.js';
+import type { BindMessage, ParseMessage } from '../protocol/decode.js';
+import { rowsFromTag } from '../protocol/decode.js';
+import type { ClassifiedStatement, TableRef, WriteTarget } from '../sql/types.js';
+import type { SessionInspector } from './inspector.js';
+
+/** Where classified statements come from (sql/ SqlClassifier). */
+export interface StatementClassifier {
+  classify(sql: string): readonly ClassifiedStatement[];
+}
+
+/** Where completed writes are counted (stats/ WriteRecorder). */
+export interface WriteSink {
+  record(table: string, partitions: readonly string[], rows: number): void;
+}
+
+/** State shared by every session of one node. */
+export interface InspectorShared {
+  classifier: StatementClassifier;
+  /** The current catalog (swapped whole on refresh). */
+  catalog: () => Catalog | undefined;
+  /** DDL seen through the proxy: mark the table stale and reload soon. */
+  markStale: (ref: TableRef, searchPath: string[], user: string) => void;
+  sink: WriteSink;
+  /** Functions configured as writing tables: schema.function or function → schema.table list. */
+  writingFunctions: ReadonlyMap<string, readonly string[]>;
+  /** Prepared transactions (PREPARE TRANSACTION gid) → partitions they wrote; any session may COMMIT PREPARED. */
+  preparedGids: Map<string, ReadonlySet<string>>;
+  /** Statements whose targets could not be known (unparsable SQL, DO blocks, fast-path function calls). */
+  unclassified: () => void;
+}
+
+/** What one statement does, resolved to partitions. */
+interface Resolved {
+  stmt: ClassifiedStatement;
+  /** partitions written, by root table */
+  writes: Map<string, string[]>;
+  all: ReadonlySet<string>;
+}
+
+interface Prepared {
+  stmts: readonly ClassifiedStatement[];
+  paramTypes: number[];
+}
+
+/** A statement sent, awaiting its CommandComplete: what to count it against. */
+interface Pending {
+  writes: Map<string, string[]> | null;
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+const DEFAULT_SEARCH_PATH = ['"$user"', 'public'];
+
+/**
+ * The SessionInspector that knows SQL: classifies every statement, resolves its write targets to
+ * partitions, tracks what the open transaction has written (so a COMMIT can be classified), and
+ * counts completed writes. Never fewer partitions than the statement may write.
+ */
+export class WriteInspector implements SessionInspector {
+  private searchPath: string[] = DEFAULT_SEARCH_PATH;
+  private readonly user: string;
+  private timeZone: string | undefined;
+  private readonly statements = new Map<string, Prepared>();
+  private readonly portals = new Map<string, Resolved[]>();
+  /** Partitions written by the open transaction (confirmed by the server's status). */
+  private txWrites = new Set<string>();
+  /** Tentative transaction state while a request runs. */
+  private inTx = false;
+  private requestVisible = new Set<string>();
+  private pending: Pending[] = [];
+  private pendingHead = 0;
+
+  constructor(
+    private readonly shared: InspectorShared,
+    params: ReadonlyMap<string, string>,
+  ) {
+    this.user = params.get('user') ?? '';
+    const opts = params.get('options');
+    // search_path given at connect time: -c search_path=... (or --search_path=...)
+    const m = opts ? /(?:-c\s*|--)search_path=((?:\\ |[^ ])+)/.exec(opts) : null;
+    if (m?.[1]) this.searchPath = m[1].replaceAll('\\ ', ' ').split(',').map((s) => s.trim());
+  }
+
+  get visible(): ReadonlySet<string> {
+    return this.requestVisible;
+  }
+
+  takeRequest(): ReadonlySet<string> {
+    if (this.requestVisible.size === 0) return EMPTY;
+    const v = this.requestVisible;
+    this.requestVisible = new Set();
+    return v;
+  }
+
+  // ------------------------------------------------------------ client messages
+
+  query(sql: string): void {
+    const stmts = this.shared.classifier.classify(sql);
+    for (const stmt of stmts) {
+      const r = this.resolveStatement(stmt, undefined, undefined);
+      this.apply(r);
+      this.pending.push({ writes: r.writes.size > 0 ? r.writes : null });
+    }
+  }
+
+  parse(msg: ParseMessage): void {
+    const stmts = this.shared.classifier.classify(msg.sql);
+    this.statements.set(msg.name, { stmts, paramTypes: msg.paramTypes });
+    // DDL and SET take effect at Execute; nothing to do yet.
+  }
+
+  bind(msg: BindMessage): void {
+    const prepared = this.statements.get(msg.statement);
+    if (!prepared) {
+      // Parsed before we saw it (cannot happen in session mode) or an error: nothing known.
+      this.portals.set(msg.portal, []);
+      return;
+    }
+    const params: BindParam[] = msg.params;
+    this.portals.set(
+      msg.portal,
+      prepared.stmts.map((s) => this.resolveStatement(s, params, prepared.paramTypes)),
+    );
+  }
+
+  execute(portal: string): void {
+    const resolved = this.portals.get(portal);
+    if (!resolved) {
+      this.pending.push({ writes: null });
+      return;
+    }
+    let writes: Map<string, string[]> | null = null;
+    for (const r of resolved) {
+      this.apply(r);
+      if (r.writes.size > 0) writes = r.writes;
+    }
+    this.pending.push({ writes });
+  }
+
+  close(kind: 'S' | 'P', name: string): void {
+    if (kind === 'S') this.statements.delete(name);
+    else this.portals.delete(name);
+  }
+
+  functionCall(): void {
+    this.shared.unclassified();
+    this.pending.push({ writes: null });
+  }
+
+  // ------------------------------------------------------------ server messages
+
+  commandComplete(tag: string): void {
+    const p = this.pending[this.pendingHead++];
+    if (!p?.writes) return;
+    const rows = rowsFromTag(tag);
+    for (const [table, partitions] of p.writes) this.shared.sink.record(table, partitions, rows);
+  }
+
+  error(): void {
+    // The failed statement wrote nothing; later ones in the same Query/pipeline are skipped by the server.
+    this.pendingHead++;
+  }
+
+  readyForQuery(status: TxStatus): void {
+    this.pending.length = 0;
+    this.pendingHead = 0;
+    if (status === 'I') {
+      this.txWrites.clear();
+      this.inTx = false;
+    } else {
+      this.inTx = true;
+    }
+  }
+
+  parameterStatus(name: string, value: string): void {
+    if (name === 'TimeZone') this.timeZone = value;
+    else if (name === 'search_path') this.searchPath = value.split(',').map((s) => s.trim());
+  }
+
+  // ------------------------------------------------------------ classification
+
+  /** Apply one executed statement to the transaction state and the request's visible set. */
+  private apply(r: Resolved): void {
+    const s = r.stmt;
+    if (s.kind === 'tx' && s.tx) {
+      switch (s.tx.op) {
+        case 'begin':
+          this.inTx = true;
+          return;
+        case 'commit':
+          for (const p of this.txWrites) this.requestVisible.add(p);
+          this.txWrites.clear();
+          this.inTx = s.tx.chain === true;
+          return;
+        case 'rollback':
+          this.txWrites.clear();
+          this.inTx = s.tx.chain === true;
+          return;
+        case 'prepare':
+          if (s.tx.name !== undefined) this.shared.preparedGids.set(s.tx.name, new Set(this.txWrites));
+          for (const p of this.txWrites) this.requestVisible.add(p);
+          this.txWrites.clear();
+          this.inTx = false;
+          return;
+        case 'commit_prepared': {
+          const w = s.tx.name !== undefined ? this.shared.preparedGids.get(s.tx.name) : undefined;
+          if (w) {
+            for (const p of w) this.requestVisible.add(p);
+            this.shared.preparedGids.delete(s.tx.name!);
+          } else {
+            // Prepared before quietcut saw it (another node, or before a restart): unknown.
+            this.shared.unclassified();
+          }
+          return;
+        }
+        case 'rollback_prepared':
+          if (s.tx.name !== undefined) this.shared.preparedGids.delete(s.tx.name);
+          return;
+        default:
+          // savepoint / release / rollback to: keep what was written (never fewer)
+          return;
+      }
+    }
+    if (s.searchPath !== undefined) this.searchPath = s.searchPath ?? DEFAULT_SEARCH_PATH;
+    if (s.kind === 'ddl' && s.ddlTables) {
+      for (const t of s.ddlTables) this.shared.markStale(t, this.searchPath, this.user);
+    }
+    if (s.kind === 'unparsed') this.shared.unclassified();
+    if (r.all.size === 0) return;
+    const target = this.inTx ? this.txWrites : this.requestVisible;
+    for (const p of r.all) target.add(p);
+  }
+
+  private resolveStatement(stmt: ClassifiedStatement, params: ReadonlyArray<BindParam> | undefined, paramTypes: number[] | undefined): Resolved {
+    const writes = new Map<string, string[]>();
+    const catalog = this.shared.catalog();
+    if (catalog && stmt.targets.length > 0) {
+      for (const t of stmt.targets) this.resolveTarget(catalog, t, params, paramTypes, writes);
+    }
+    if (catalog && stmt.functions && this.shared.writingFunctions.size > 0) {
+      for (const f of stmt.functions) {
+        const tables = writingTables(this.shared.writingFunctions, f);
+        if (!tables) continue;
+        for (const name of tables) {
+          const dot = name.indexOf('.');
+          const entry = catalog.lookup({ schema: dot > 0 ? name.slice(0, dot) : null, name: dot > 0 ? name.slice(dot + 1) : name }, this.searchPath, this.user);
+          if (entry) addWrites(writes, entry.root, entry.leaves);
+        }
+      }
+    }
+    if (writes.size === 0) return { stmt, writes, all: EMPTY };
+    const all = new Set<string>();
+    for (const ps of writes.values()) for (const p of ps) all.add(p);
+    return { stmt, writes, all };
+  }
+
+  private resolveTarget(catalog: Catalog, t: WriteTarget, params: ReadonlyArray<BindParam> | undefined, paramTypes: number[] | undefined, out: Map<string, string[]>): void {
+    const ctx = {
+      searchPath: this.searchPath,
+      user: this.user,
+      ...(params ? { params } : {}),
+      ...(paramTypes ? { paramTypes } : {}),
+      ...(this.timeZone ? { timeZone: this.timeZone } : {}),
+    };
+    if (t.table.schema !== null) {
+      const r = catalog.resolve(t, ctx);
+      if (r) addWrites(out, r.root, r.partitions);
+      return;
+    }
+    // An unqualified name: role or database defaults may set a search_path we cannot see, so
+    // resolve it in every schema that has a managed table of that name (never fewer).
+    for (const schema of schemasWithName(catalog, t.table.name)) {
+      const r = catalog.resolve({ ...t, table: { schema, name: t.table.name } }, ctx);
+      if (r) addWrites(out, r.root, r.partitions);
+    }
+  }
+}
+
+function addWrites(out: Map<string, string[]>, root: string, partitions: readonly string[]): void {
+  const have = out.get(root);
+  if (!have) {
+    out.set(root, [...partitions]);
+    return;
+  }
+  for (const p of partitions) if (!have.includes(p)) have.push(p);
+}
+
+const nameIndex = new WeakMap<Catalog, Map<string, string[]>>();
+
+/** Schemas holding a managed relation (root, intermediate or leaf) with this name. */
+function schemasWithName(catalog: Catalog, name: string): string[] {
+  let idx = nameIndex.get(catalog);
+  if (!idx) {
+    idx = new Map();
+    const names = new Set<string>([...catalog.tables(), ...catalog.leaves().map((l) => l.name)]);
+    const schemas = new Set<string>();
+    for (const q of names) schemas.add(q.slice(0, q.indexOf('.')));
+    // intermediates are found through lookup per schema below, lazily
+    nameIndex.set(catalog, idx);
+    (idx as Map<string, string[]> & { schemas?: string[] }).schemas = [...schemas];
+  }
+  const cached = idx.get(name);
+  if (cached) return cached;
+  const schemas = (idx as Map<string, string[]> & { schemas?: string[] }).schemas ?? [];
+  const found = schemas.filter((s) => catalog.lookup({ schema: s, name }, [s], '') !== undefined);
+  if (idx.size < 10_000) idx.set(name, found);
+  return found;
+}
+
+const fnIndex = new WeakMap<ReadonlyMap<string, readonly string[]>, Map<string, string[]>>();
+
+/** Tables a called function writes: matched on the name as called, qualified or not. */
+function writingTables(fns: ReadonlyMap<string, readonly string[]>, called: string): readonly string[] | undefined {
+  let idx = fnIndex.get(fns);
+  if (!idx) {
+    idx = new Map();
+    for (const [k, tables] of fns) {
+      for (const key of [k.toLowerCase(), k.slice(k.lastIndexOf('.') + 1).toLowerCase()]) {
+        idx.set(key, [...(idx.get(key) ?? []), ...tables]);
+      }
+    }
+    fnIndex.set(fns, idx);
+  }
+  const c = called.toLowerCase();
+  return idx.get(c) ?? (c.includes('.') ? undefined : undefined);
+}

@@ -1,0 +1,56 @@
+import type pg from 'pg';
+import type { Metrics } from '../metrics/registry.js';
+
+/**
+ * Samples pg_stat_user_tables for the managed leaves: a second write series that also sees writes
+ * that bypass the proxy. Stored per minute in quietcut.table_stat_minutes.
+ */
+export class TableStatsSampler {
+  private last = new Map<string, number>();
+
+  constructor(private readonly metrics?: Metrics) {}
+
+  /**
+   * Take one sample; `proxyRows` are rows the proxy counted per partition since the previous
+   * sample. Returns rows changed per partition since the previous sample (none on the first).
+   */
+  async sample(client: pg.ClientBase, partitions: readonly string[], proxyRows: ReadonlyMap<string, number>): Promise<Map<string, number>> {
+    if (partitions.length === 0) return new Map();
+    const { rows } = await client.query<{ p: string; ins: string; upd: string; del: string }>(
+      `SELECT s.schemaname || '.' || s.relname AS p, s.n_tup_ins::text AS ins, s.n_tup_upd::text AS upd, s.n_tup_del::text AS del
+         FROM pg_stat_user_tables s
+        WHERE s.schemaname || '.' || s.relname = ANY($1::text[])`,
+      [partitions],
+    );
+    const deltas = new Map<string, number>();
+    const minute = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+    const ins: Array<[string, number, number, number, number]> = [];
+    for (const r of rows) {
+      const total = Number(r.ins) + Number(r.upd) + Number(r.del);
+      const prev = this.last.get(r.p);
+      this.last.set(r.p, total);
+      if (prev === undefined) continue;
+      const delta = Math.max(0, total - prev);
+      deltas.set(r.p, delta);
+      ins.push([r.p, Number(r.ins), Number(r.upd), Number(r.del), delta]);
+      if (this.metrics) this.metrics.bypassRows.labels(this.metrics.partition(r.p)).set(Math.max(0, delta - (proxyRows.get(r.p) ?? 0)));
+    }
+    if (ins.length > 0) {
+      await client.query(
+        `INSERT INTO quietcut.table_stat_minutes (partition, minute, n_tup_ins, n_tup_upd, n_tup_del, delta_rows)
+         SELECT p, $6, i, u, d, x FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS t(p, i, u, d, x)
+         ON CONFLICT (partition, minute) DO UPDATE
+           SET n_tup_ins = EXCLUDED.n_tup_ins, n_tup_upd = EXCLUDED.n_tup_upd, n_tup_del = EXCLUDED.n_tup_del,
+               delta_rows = quietcut.table_stat_minutes.delta_rows + EXCLUDED.delta_rows`,
+        [ins.map((x) => x[0]), ins.map((x) => x[1]), ins.map((x) => x[2]), ins.map((x) => x[3]), ins.map((x) => x[4]), minute],
+      );
+    }
+    return deltas;
+  }
+}
+
+/** Delete history older than the retention. */
+export async function pruneHistory(client: pg.ClientBase, retentionDays: number): Promise<void> {
+  await client.query(`DELETE FROM quietcut.write_minutes WHERE minute < now() - make_interval(days => $1)`, [retentionDays]);
+  await client.query(`DELETE FROM quietcut.table_stat_minutes WHERE minute < now() - make_interval(days => $1)`, [retentionDays]);
+}
