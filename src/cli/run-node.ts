@@ -95,9 +95,11 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
     preparedGids: new Map(),
     unclassified: () => metrics.unclassifiedStatements.inc(),
   };
-  proxy.setInspectorFactory((params) =>
-    (params.get('database') ?? params.get('user')) === admin.database ? new WriteInspector(shared, params) : new NullInspector(),
-  );
+  if (config.sql.enabled) {
+    proxy.setInspectorFactory((params) =>
+      (params.get('database') ?? params.get('user')) === admin.database ? new WriteInspector(shared, params) : new NullInspector(),
+    );
+  }
 
   const flushStats = async (): Promise<void> => {
     if (!config.stats.enabled) return;

@@ -78,6 +78,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   sql: z
     .strictObject({
+      enabled: z.boolean().default(true).describe('classify statements (needed for windows and write history); false: pass bytes through unparsed'),
       writingFunctions: z
         .record(z.string(), z.array(z.string()))
         .default({})
