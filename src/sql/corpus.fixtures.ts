@@ -25,7 +25,13 @@ export const CORPUS: CorpusCase[] = [
   whole("INSERT INTO events (ts) VALUES ('2026-01-01 10:00'::timestamp with time zone)", write([ins('events', ['ts'], [[c('2026-01-01 10:00', 'timestamptz')]])])),
   // Two casts may each convert: the value is not trusted.
   whole("INSERT INTO events (d) VALUES ('2026-01-01 10:00'::timestamp::date)", write([ins('events', ['d'], [[UNK]])])),
-  whole("INSERT INTO events (code) VALUES ('ab'::varchar(3))", write([ins('events', ['code'], [[c('ab', 'varchar(3)')]])])),
+  // Casts that round or cut change the value: 5.7::int is 6, a date drops the time, varchar(3) cuts.
+  whole("INSERT INTO events (code) VALUES ('abcd'::varchar(3))", write([ins('events', ['code'], [[UNK]])])),
+  whole('INSERT INTO events (id) VALUES (5.7::int)', write([ins('events', ['id'], [[UNK]])])),
+  whole("INSERT INTO events (ts) VALUES ('2026-01-01 10:00'::date)", write([ins('events', ['ts'], [[UNK]])])),
+  whole("INSERT INTO events (ts) VALUES ('2026-01-01 10:00+05'::timestamp)", write([ins('events', ['ts'], [[UNK]])])),
+  whole("INSERT INTO events (ts) VALUES ('2026-01-01 10:00:00.5'::timestamp, '42'::int8)", write([ins('events', ['ts'], [[c('2026-01-01 10:00:00.5', 'timestamp'), c('42', 'int8')]])])),
+  whole("INSERT INTO events (u) VALUES ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid)", write([ins('events', ['u'], [[c('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'uuid')]])])),
   whole('INSERT INTO events (id, flag, note, amount, big) VALUES (-5, true, NULL, 1.50, 10000000000)', write([ins('events', ['id', 'flag', 'note', 'amount', 'big'], [[c('-5'), c('true'), c(null), c('1.50'), c('10000000000')]])])),
   whole('INSERT INTO events (id, flag) VALUES (0, false)', write([ins('events', ['id', 'flag'], [[c('0'), c('false')]])])),
   // Bit strings arrive as 'b101' from the parser, not their text form.

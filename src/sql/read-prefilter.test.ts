@@ -94,7 +94,7 @@ describe('obviousRead', () => {
       return seed % n;
     };
     let taken = 0;
-    for (let k = 0; k < 3000; k++) {
+    for (let k = 0; k < 1000; k++) {
       const parts = [rnd(3) === 0 ? ' SELECT' : 'SELECT'];
       const len = 1 + rnd(8);
       for (let j = 0; j < len; j++) parts.push(' ', tokens[rnd(tokens.length)] ?? '');
@@ -102,6 +102,6 @@ describe('obviousRead', () => {
       if (obviousRead(sql) !== null) taken++;
       expectAgreesWithParser(sql);
     }
-    expect(taken).toBeGreaterThan(100); // the soup must exercise the accepting path too
+    expect(taken).toBeGreaterThan(30); // the soup must exercise the accepting path too
   });
 });
