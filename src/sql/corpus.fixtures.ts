@@ -139,6 +139,7 @@ export const CORPUS: CorpusCase[] = [
   // ── DELETE ───────────────────────────────────────────────────────────────────────────────────
   whole('DELETE FROM events WHERE id = 5', write([del('events', { id: eq(c('5')) })])),
   whole('DELETE FROM events WHERE id = $1', write([del('events', { id: eq(p(1)) })])),
+  whole('DELETE FROM events WHERE created_at >= $1::date AND created_at < $2::date', write([del('events', { created_at: range([p(1, 'date'), true], [p(2, 'date'), false]) })])),
   whole('DELETE FROM events', write([del('events', null)])),
   whole('DELETE FROM ONLY events WHERE id = 1', write([del('events', { id: eq(c('1')) }, { only: true })])),
   whole("DELETE FROM events WHERE created_at < '2025-01-01'", write([del('events', { created_at: range(null, [c('2025-01-01'), false]) })])),
@@ -235,6 +236,8 @@ export const CORPUS: CorpusCase[] = [
   whole("SELECT set_config('work_mem', '64MB', false)", read({ functions: ['set_config'] })),
   whole('SELECT pg_catalog.set_config($1, $2, true)', read({ functions: ['pg_catalog.set_config'], searchPathUnknown: true })),
   whole('DECLARE c CURSOR FOR SELECT * FROM events', read()),
+  whole('SELECT * FROM ONLY events WHERE id = 1', read()),
+  whole('INSERT INTO archive (id) WITH d AS (SELECT 1) SELECT * FROM d', write([ins('archive', ['id'], null)])),
   whole('FETCH 10 FROM c', other()),
 
   // ── SELECT INTO / CREATE TABLE AS (creates a table) ──────────────────────────────────────────
@@ -251,6 +254,7 @@ export const CORPUS: CorpusCase[] = [
   whole('EXPLAIN (ANALYZE on) INSERT INTO events (id) VALUES (1)', write([ins('events', ['id'], [[c('1')]])])),
   whole('EXPLAIN ANALYZE SELECT * FROM events', read()),
   whole('EXPLAIN SELECT archive_events()', read()),
+  whole('EXPLAIN ANALYZE EXECUTE ins(1)', other({ unseen: ['sql_execute'], execute: { name: 'ins', params: [c('1')] } })),
 
   // ── CALL / DO / functions ────────────────────────────────────────────────────────────────────
   whole('CALL archive_events(1)', other({ functions: ['archive_events'] })),
@@ -324,6 +328,7 @@ export const CORPUS: CorpusCase[] = [
   whole('DROP SCHEMA sales CASCADE', ddl([])),
   whole('ALTER SCHEMA sales RENAME TO sales2', ddl([])),
   whole('CREATE SCHEMA shop CREATE TABLE items (id int)', ddl(['shop.items'])),
+  whole('CREATE TEMP TABLE scratch (id int)', ddl(['scratch'])),
   whole('CREATE INDEX ON events (id)', other()),
   whole('ALTER INDEX events_idx ATTACH PARTITION events_2026_01_idx', other()),
   whole('DROP INDEX events_idx', other()),
