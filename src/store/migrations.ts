@@ -99,4 +99,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'backup: artifact detail per run partition',
+    sql: `
+      ALTER TABLE quietcut.run_partitions
+        ADD COLUMN snapshot_id        text,
+        ADD COLUMN wal_lsn            pg_lsn,
+        ADD COLUMN checksum           text,             -- content checksum computed in the snapshot
+        ADD COLUMN checksum_algorithm text,
+        ADD COLUMN sha256             text,             -- of the artifact file
+        ADD COLUMN pg_dump_version    text,
+        ADD COLUMN checksum_ms        double precision,
+        ADD COLUMN window_ms          double precision,
+        ADD COLUMN pruned_at          timestamptz;      -- artifact removed by retention
+    `,
+  },
 ];

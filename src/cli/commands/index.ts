@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { registerStart } from './start.js';
+import { registerVerify } from './verify.js';
 import { registerForecast } from './forecast.js';
 
 /** One line per command; each command lives in its own file in this folder. */
 export function registerCommands(program: Command): void {
   registerStart(program);
+  registerVerify(program);
   registerForecast(program);
 }

@@ -1,0 +1,99 @@
+import { rm } from 'node:fs/promises';
+import { checksumInSnapshot, type TableChecksum } from './checksum.js';
+import type { ManifestPartitionInput } from './manifest.js';
+import { displayName, type TableName } from './names.js';
+import { dumpPartition, DumpError, type DumpPartitionOptions, type DumpResult } from './pg-dump.js';
+
+/**
+ * What the windows engine calls once a snapshot is pinned: the dump and the in-snapshot checksum,
+ * run side by side on connections of their own, and never a thrown error for a failed backup: the
+ * outcome says good, failed or aborted, and `manifestEntry` turns it into the manifest's record.
+ */
+export type CaptureOutcome =
+  | { status: 'good'; dump: DumpResult; checksum: TableChecksum }
+  | { status: 'failed' | 'aborted'; reason: string; dumpMs: number | null; checksum: TableChecksum | null };
+
+export async function capturePartition(opts: DumpPartitionOptions): Promise<CaptureOutcome> {
+  const [dump, sum] = await Promise.allSettled([dumpPartition(opts), checksumInSnapshot(opts.target, opts.snapshotId, opts.partition, { lockTimeoutMs: opts.lockWaitTimeoutMs })]);
+  if (dump.status === 'rejected') {
+    const e: unknown = dump.reason;
+    const aborted = e instanceof DumpError ? e.aborted : false;
+    return {
+      status: aborted ? 'aborted' : 'failed',
+      reason: e instanceof Error ? (e instanceof DumpError ? e.reason : e.message) : String(e),
+      dumpMs: e instanceof DumpError ? e.durationMs : null,
+      checksum: sum.status === 'fulfilled' ? sum.value : null,
+    };
+  }
+  if (sum.status === 'rejected') {
+    // An artifact without its checksum cannot be verified: it is not a good backup.
+    await rm(dump.value.file, { force: true });
+    const e: unknown = sum.reason;
+    return { status: 'failed', reason: `checksum in snapshot failed: ${e instanceof Error ? e.message : String(e)}`, dumpMs: dump.value.durationMs, checksum: null };
+  }
+  return { status: 'good', dump: dump.value, checksum: sum.value };
+}
+
+/** Facts about the window the backup belongs to; the windows engine knows them, backup does not. */
+export interface WindowFacts {
+  group: string;
+  snapshotId: string | null;
+  cutAt: Date | null;
+  windowStart: Date | null;
+  windowEnd: Date | null;
+  /** pg_current_wal_lsn() read with the snapshot export. */
+  walLsn: string | null;
+  held: number;
+  rejected: number;
+  windowMs: number | null;
+}
+
+const isoOrNull = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+
+export function manifestEntry(partition: TableName, outcome: CaptureOutcome | { status: 'failed' | 'aborted'; reason: string }, w: WindowFacts): ManifestPartitionInput {
+  const base = {
+    partition: displayName(partition),
+    table: { schema: partition.schema, name: partition.name },
+    group: w.group,
+    cutAt: isoOrNull(w.cutAt),
+    windowStart: isoOrNull(w.windowStart),
+    windowEnd: isoOrNull(w.windowEnd),
+    snapshotId: w.snapshotId,
+    walLsn: w.walLsn,
+    held: w.held,
+    rejected: w.rejected,
+    prunedAt: null,
+  };
+  if (outcome.status === 'good') {
+    const { dump, checksum } = outcome;
+    return {
+      ...base,
+      status: 'good',
+      reason: null,
+      file: dump.fileName,
+      tables: dump.tables,
+      rows: checksum.rows,
+      checksum: checksum.checksum,
+      checksumAlgorithm: checksum.algorithm,
+      bytes: dump.bytes,
+      sha256: dump.sha256,
+      pgDumpVersion: dump.pgDumpVersion,
+      durations: { windowMs: w.windowMs, dumpMs: dump.durationMs, checksumMs: checksum.durationMs },
+    };
+  }
+  const sum = 'checksum' in outcome ? outcome.checksum : null;
+  return {
+    ...base,
+    status: outcome.status,
+    reason: outcome.reason || 'unknown error',
+    file: null,
+    tables: [],
+    rows: sum?.rows ?? null,
+    checksum: sum?.checksum ?? null,
+    checksumAlgorithm: sum?.algorithm ?? null,
+    bytes: null,
+    sha256: null,
+    pgDumpVersion: null,
+    durations: { windowMs: w.windowMs, dumpMs: 'dumpMs' in outcome ? outcome.dumpMs : null, checksumMs: sum?.durationMs ?? null },
+  };
+}

@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+
+/** A PostgreSQL client tool invocation: argument array (never a shell) plus its environment. */
+export interface ToolInvocation {
+  bin: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+export interface ToolResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  aborted: boolean;
+}
+
+/** Enough of stderr to explain a failure; the tool cannot make us buffer without bound. */
+const MAX_CAPTURE_BYTES = 64 * 1024;
+/** After SIGTERM a tool gets this long to close its connection before SIGKILL. */
+const KILL_GRACE_MS = 3000;
+
+function appendCapped(buf: string, chunk: Buffer): string {
+  const next = buf + chunk.toString('utf8');
+  return next.length > MAX_CAPTURE_BYTES ? next.slice(next.length - MAX_CAPTURE_BYTES) : next;
+}
+
+/** Run a tool to completion; an abort kills it (TERM, then KILL) and resolves with aborted=true. */
+export function runTool(inv: ToolInvocation, signal?: AbortSignal): Promise<ToolResult> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      resolve({ code: null, signal: null, stdout: '', stderr: '', aborted: true });
+      return;
+    }
+    const child = spawn(inv.bin, inv.args, { env: inv.env, stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+    let stdout = '';
+    let stderr = '';
+    let aborted = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    child.stdout.on('data', (d: Buffer) => (stdout = appendCapped(stdout, d)));
+    child.stderr.on('data', (d: Buffer) => (stderr = appendCapped(stderr, d)));
+    const onAbort = (): void => {
+      aborted = true;
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+      killTimer.unref();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
+      reject(err);
+    });
+    child.on('close', (code, sig) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
+      resolve({ code, signal: sig, stdout, stderr, aborted });
+    });
+  });
+}
+
+/** The lines of a tool's stderr that say what went wrong, on one line for a manifest or table. */
+export function failureReason(r: ToolResult, tool: string): string {
+  const text = r.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+    .join(' | ');
+  if (text) return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
+  if (r.signal) return `${tool} killed by ${r.signal}`;
+  return `${tool} exited with code ${String(r.code)}`;
+}
