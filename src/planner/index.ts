@@ -1,0 +1,19 @@
+/**
+ * Planner: forecasts and constraints per partition in, one window per partition out. Pure: no
+ * sockets, database, cron or metrics.
+ */
+export type {
+  InfeasiblePartition,
+  PartitionPlanInput,
+  Plan,
+  PlanInput,
+  PlannedWindow,
+  ReleaseRule,
+  SkippedPartition,
+  SolverName,
+  WindowMode,
+} from './types.js';
+export { plan, planExact, planHeuristic, type PlanOptions, type SolverChoice } from './plan.js';
+export { planUniform } from './uniform.js';
+export { expectedDumpMs, type DumpEstimateInput, type PastDump } from './dump-estimate.js';
+export { skewMarginMs } from './model.js';
