@@ -55,7 +55,7 @@ beforeAll(async () => {
   const shared: InspectorShared = {
     classifier: new SqlClassifier(),
     catalog: (): Catalog | undefined => refresher.current,
-    markStale: (ref, sp, user) => refresher.markStale(ref, sp, user),
+    markStale: (ref, sp, user) => (ref ? refresher.markStale(ref, sp, user) : refresher.refreshSoon()),
     sink: { record: (table, partitions, rows) => recorded.push({ table, partitions: [...partitions].sort(), rows }) },
     writingFunctions: new Map([['public.archive_fn', ['public.orders']]]),
     preparedGids: new Map(),

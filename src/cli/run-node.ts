@@ -15,6 +15,12 @@ import { pruneHistory, TableStatsSampler } from '../stats/table-stats.js';
 import { NullInspector } from '../proxy/inspector.js';
 import { WriteInspector, type InspectorShared } from '../proxy/write-inspector.js';
 import { adminPool, adminTarget, type AdminTarget } from './admin-db.js';
+import { WindowGate } from '../windows/gate.js';
+import { runBackup, type BackupRunResult } from '../windows/backup-run.js';
+import type { ReleaseRule, WindowMode } from '../windows/window.js';
+import { BackupRequests } from '../windows/requests.js';
+import type { PgTarget } from '../backup/index.js';
+import cron from 'node-cron';
 
 /** One running quietcut node: the proxy, its metrics endpoint, and (demo mode) a private PostgreSQL. */
 export interface RunningNode {
@@ -27,6 +33,9 @@ export interface RunningNode {
   classifier: SqlClassifier;
   /** Persist pending history now (tests, shutdown). */
   flushStats(): Promise<void>;
+  gate: WindowGate;
+  /** Open windows and back up these partitions now (on this node). */
+  backup(partitions: readonly string[], opts?: { mode?: WindowMode; release?: ReleaseRule; trigger?: string; onProgress?: (p: string, state: string) => void }): Promise<BackupRunResult>;
   metrics: Metrics;
   metricsPort: number | null;
   cluster: LocalCluster | null;
@@ -47,7 +56,9 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
 
   const metrics = new Metrics(config.metrics.maxPartitionLabels);
   const listen = parseHostPort(config.listen);
+  const gate = new WindowGate();
   const proxy = new ProxyServer({
+    gate,
     listen,
     upstream: { host: upstream.host, port: upstream.port, connectTimeoutMs: config.upstream.connectTimeoutMs },
     maxClientConnections: config.limits.maxClientConnections,
@@ -89,7 +100,7 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
   const shared: InspectorShared = {
     classifier,
     catalog: (): Catalog | undefined => catalog.current,
-    markStale: (ref, searchPath, user) => catalog.markStale(ref, searchPath, user),
+    markStale: (ref, searchPath, user) => (ref ? catalog.markStale(ref, searchPath, user) : catalog.refreshSoon()),
     sink: recorder,
     writingFunctions: new Map(Object.entries(config.sql.writingFunctions)),
     preparedGids: new Map(),
@@ -128,6 +139,61 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
       }, config.stats.tableStatsIntervalMs),
     );
     for (const t of timers) t.unref();
+  }
+
+  // --- windows and backups
+  const target: PgTarget = { host: admin.host, port: admin.port, user: admin.user, database: admin.database };
+  const adminPassword = process.env.QUIETCUT_ADMIN_PASSWORD ?? process.env.PGPASSWORD;
+  if (adminPassword) target.password = adminPassword;
+  let backupChain: Promise<unknown> = Promise.resolve();
+  const backup: RunningNode['backup'] = (partitions, o = {}) => {
+    const cat = catalog.current;
+    const known = new Map(cat.leaves().map((l) => [l.name, l.root]));
+    for (const p of partitions) if (!known.has(p)) return Promise.reject(new Error(`unknown partition ${p}: not a leaf of a managed table`));
+    // One run at a time on a node: two runs must not hold the same partition.
+    const run = backupChain.then(() =>
+      runBackup({
+        partitions,
+        rootOf: (p) => known.get(p) ?? p,
+        config,
+        ...(o.mode ? { mode: o.mode } : {}),
+        ...(o.release ? { release: o.release } : {}),
+        gate,
+        target,
+        pool,
+        node,
+        trigger: o.trigger ?? 'manual',
+        metrics,
+        log,
+        ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+      }),
+    );
+    backupChain = run.catch(() => undefined);
+    return run;
+  };
+  const requests = new BackupRequests({
+    pool,
+    target,
+    node,
+    log,
+    backup,
+    leaves: () => catalog.current.leaves().map((l) => l.name),
+    rootOf: (p) => catalog.current.leaves().find((l) => l.name === p)?.root ?? p,
+  });
+  await requests.start();
+  const tasks: Array<{ stop(): void }> = [];
+  if (config.backup.schedule) {
+    tasks.push(
+      cron.schedule(
+        config.backup.schedule,
+        () => {
+          // The planner decides when within the interval (issue 6); until then: all partitions now.
+          const all = catalog.current.leaves().map((l) => l.name);
+          backup(all, { trigger: 'schedule' }).catch((err: unknown) => log.error({ err }, 'scheduled backup failed'));
+        },
+        { timezone: config.backup.timezone },
+      ),
+    );
   }
 
   const addr = await proxy.listen();
@@ -176,12 +242,17 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
     recorder,
     classifier,
     flushStats,
+    gate,
+    backup,
     metrics,
     metricsPort,
     cluster,
     connectionString,
     async stop() {
+      for (const t of tasks) t.stop();
+      await requests.stop();
       await proxy.shutdown();
+      await backupChain;
       for (const t of timers) clearInterval(t);
       catalog.stop();
       await flushStats().catch((err: unknown) => log.warn({ err }, 'final history flush failed'));

@@ -400,6 +400,7 @@ export class Session implements MessageSink {
     if (!this.gating) {
       // Fast path: the bytes go out with the chunk. Track the request for drain and responses.
       if (this.partialEpoch < 0) this.partialEpoch = this.host.gate.epoch;
+      if (insp.visible.size !== this.registered.size) this.registerInflight(insp.visible);
       if (boundary) {
         this.sentBoundary(insp.takeRequest());
         if (this.host.gate.active && !this.copyIn) this.clientScanner.stop();
@@ -483,17 +484,33 @@ export class Session implements MessageSink {
 
   private sendRequest(data: Buffer, endsWithSync: boolean): void {
     if (this.partialEpoch < 0) this.partialEpoch = this.host.gate.epoch;
+    const insp = this.inspector!;
+    if (insp.visible.size !== this.registered.size) this.registerInflight(insp.visible);
     this.forward(data);
-    if (endsWithSync) this.sentBoundary(this.inspector!.takeRequest());
+    if (endsWithSync) this.sentBoundary(insp.takeRequest());
+  }
+
+  /**
+   * Visibility-making writes forwarded in the current request, registered with the gate as soon
+   * as they go out (not only at Sync), so a window that starts mid-request drains them.
+   */
+  private registered: Set<string> = new Set();
+  private registerInflight(visible: ReadonlySet<string>): void {
+    const add = new Set<string>();
+    for (const p of visible) if (!this.registered.has(p)) add.add(p);
+    if (add.size === 0) return;
+    for (const p of add) this.registered.add(p);
+    this.host.gate.inflightAdd(add);
   }
 
   /** A request boundary went to the server: its response is owed to the client. */
   private sentBoundary(visible: ReadonlySet<string>): void {
     this.partialEpoch = -1;
+    if (visible.size !== this.registered.size) this.registerInflight(visible);
     let inflight: ReadonlySet<string> | null = null;
-    if (visible.size > 0) {
-      inflight = visible;
-      this.host.gate.inflightAdd(visible);
+    if (this.registered.size > 0) {
+      inflight = this.registered;
+      this.registered = new Set();
     }
     this.owe({ kind: Owed.Server, bytes: null, inflight });
   }
@@ -752,6 +769,8 @@ export class Session implements MessageSink {
       const e = this.owed[i]!;
       if (e.inflight) this.host.gate.inflightDone(e.inflight);
     }
+    if (this.registered.size > 0) this.host.gate.inflightDone(this.registered);
+    this.registered = new Set();
     this.owed = [];
     this.owedHead = 0;
     if (this.server) {

@@ -3,6 +3,7 @@ import type { BindParam } from '../catalog/slot-values.js';
 import type { TxStatus } from '../protocol/codes.js';
 import type { BindMessage, ParseMessage } from '../protocol/decode.js';
 import { rowsFromTag } from '../protocol/decode.js';
+import { parseSearchPath } from '../sql/search-path.js';
 import type { ClassifiedStatement, TableRef, WriteTarget } from '../sql/types.js';
 import type { SessionInspector } from './inspector.js';
 
@@ -21,8 +22,8 @@ export interface InspectorShared {
   classifier: StatementClassifier;
   /** The current catalog (swapped whole on refresh). */
   catalog: () => Catalog | undefined;
-  /** DDL seen through the proxy: mark the table stale and reload soon. */
-  markStale: (ref: TableRef, searchPath: string[], user: string) => void;
+  /** DDL seen through the proxy: mark the table stale and reload soon (null: reload everything). */
+  markStale: (ref: TableRef | null, searchPath: string[], user: string) => void;
   sink: WriteSink;
   /** Functions configured as writing tables: schema.function or function → schema.table list. */
   writingFunctions: ReadonlyMap<string, readonly string[]>;
@@ -63,6 +64,8 @@ export class WriteInspector implements SessionInspector {
   private readonly user: string;
   private timeZone: string | undefined;
   private readonly statements = new Map<string, Prepared>();
+  /** SQL-level PREPARE name AS ...: the inner statement, for EXECUTE name(args). */
+  private readonly sqlPrepared = new Map<string, ClassifiedStatement>();
   private readonly portals = new Map<string, Resolved[]>();
   /** Partitions written by the open transaction (confirmed by the server's status). */
   private txWrites = new Set<string>();
@@ -80,7 +83,7 @@ export class WriteInspector implements SessionInspector {
     const opts = params.get('options');
     // search_path given at connect time: -c search_path=... (or --search_path=...)
     const m = opts ? /(?:-c\s*|--)search_path=((?:\\ |[^ ])+)/.exec(opts) : null;
-    if (m?.[1]) this.searchPath = m[1].replaceAll('\\ ', ' ').split(',').map((s) => s.trim());
+    if (m?.[1]) this.searchPath = safeSearchPath(m[1].replaceAll('\\ ', ' '));
   }
 
   get visible(): ReadonlySet<string> {
@@ -176,7 +179,7 @@ export class WriteInspector implements SessionInspector {
 
   parameterStatus(name: string, value: string): void {
     if (name === 'TimeZone') this.timeZone = value;
-    else if (name === 'search_path') this.searchPath = value.split(',').map((s) => s.trim());
+    else if (name === 'search_path') this.searchPath = safeSearchPath(value);
   }
 
   // ------------------------------------------------------------ classification
@@ -225,15 +228,35 @@ export class WriteInspector implements SessionInspector {
     }
     if (s.searchPath !== undefined) this.searchPath = s.searchPath ?? DEFAULT_SEARCH_PATH;
     if (s.kind === 'ddl' && s.ddlTables) {
+      if (s.ddlTables.length === 0) this.shared.markStale(null, this.searchPath, this.user);
       for (const t of s.ddlTables) this.shared.markStale(t, this.searchPath, this.user);
     }
-    if (s.kind === 'unparsed') this.shared.unclassified();
+    if (s.prepare) this.sqlPrepared.set(s.prepare.name, s.prepare.statement);
+    if (s.deallocate !== undefined) {
+      if (s.deallocate === null) this.sqlPrepared.clear();
+      else this.sqlPrepared.delete(s.deallocate);
+    }
+    if (s.kind === 'unparsed' || (s.unseen && s.unseen.length > 0)) this.shared.unclassified();
     if (r.all.size === 0) return;
     const target = this.inTx ? this.txWrites : this.requestVisible;
     for (const p of r.all) target.add(p);
   }
 
   private resolveStatement(stmt: ClassifiedStatement, params: ReadonlyArray<BindParam> | undefined, paramTypes: number[] | undefined): Resolved {
+    if (stmt.execute) {
+      // EXECUTE name(args): resolve the prepared statement with its arguments as text parameters.
+      const inner = this.sqlPrepared.get(stmt.execute.name);
+      if (!inner) {
+        this.shared.unclassified();
+        return { stmt, writes: new Map(), all: EMPTY };
+      }
+      const known = stmt.execute.params.every((p) => p.kind === 'const');
+      const args: BindParam[] | undefined = known
+        ? stmt.execute.params.map((p) => ({ value: p.kind === 'const' && p.value !== null ? Buffer.from(p.value, 'utf8') : null, format: 0 as const }))
+        : undefined;
+      const r = this.resolveStatement(inner, args, undefined);
+      return { stmt, writes: r.writes, all: r.all };
+    }
     const writes = new Map<string, string[]>();
     const catalog = this.shared.catalog();
     if (catalog && stmt.targets.length > 0) {
@@ -325,4 +348,12 @@ function writingTables(fns: ReadonlyMap<string, readonly string[]>, called: stri
   }
   const c = called.toLowerCase();
   return idx.get(c) ?? (c.includes('.') ? undefined : undefined);
+}
+
+function safeSearchPath(text: string): string[] {
+  try {
+    return parseSearchPath(text);
+  } catch {
+    return DEFAULT_SEARCH_PATH;
+  }
 }

@@ -1,0 +1,281 @@
+import type { GateDecision, HeldRequest } from '../proxy/gate.js';
+import { ProxyError } from '../protocol/sqlstate.js';
+import { WINDOW_STATE_VALUE, type Metrics } from '../metrics/registry.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import type { WindowGate, HoldingWindow } from './gate.js';
+import { HoldQueue } from './hold-queue.js';
+
+export type WindowState = 'armed' | 'holding' | 'drained' | 'pinned' | 'released' | 'dumped' | 'aborted';
+export type WindowMode = 'hold' | 'reject';
+export type ReleaseRule = 'after-snapshot' | 'after-dump';
+
+/** The snapshot a group's dumps share. */
+export interface Pin {
+  snapshotId: string;
+  lsn: string;
+  /** Commit the exporting transaction: call only when every dump has imported the snapshot. */
+  close(): Promise<void>;
+}
+
+export interface WindowOptions {
+  group: string;
+  /** schema-qualified leaf partitions of the consistency group */
+  partitions: readonly string[];
+  mode: WindowMode;
+  release: ReleaseRule;
+  /** Disruption budget: the window may not hold (or, after-dump, last) longer than this. */
+  maxHoldMs: number;
+  maxQueuedRequests: number;
+  maxQueuedBytes: number;
+  rejectSqlState: string;
+  gate: WindowGate;
+  /** Open the connection that will export the group's snapshot (before holding starts). */
+  preparePin: (signal: AbortSignal) => Promise<{ take(): Promise<Pin>; cancel(): Promise<void> }>;
+  /** Dump every member in the pinned snapshot; throws (or rejects) when any dump fails. */
+  dump: (pin: Pin, signal: AbortSignal) => Promise<void>;
+  metrics?: Metrics;
+  log?: Logger;
+}
+
+export interface WindowOutcome {
+  group: string;
+  state: 'dumped' | 'aborted';
+  reason: string | null;
+  startedAt: Date;
+  cutAt: Date | null;
+  releasedAt: Date | null;
+  finishedAt: Date;
+  snapshotId: string | null;
+  lsn: string | null;
+  held: Map<string, number>;
+  rejected: Map<string, number>;
+  /** Longest any request waited, ms. */
+  maxHoldMs: number;
+}
+
+class WindowAbort extends Error {}
+
+/**
+ * One window over one consistency group on this node:
+ * ARMED → HOLDING → DRAINED → PINNED → RELEASED → DUMPED, or ABORTED from anywhere before DUMPED.
+ */
+export class GroupWindow implements HoldingWindow {
+  state: WindowState = 'armed';
+  epoch = -1;
+  readonly mode: WindowMode;
+  private readonly queues = new Map<string, HoldQueue>();
+  private seq = 0;
+  private readonly held = new Map<string, number>();
+  private readonly rejected = new Map<string, number>();
+  private readonly members: ReadonlySet<string>;
+  private readonly abortCtl = new AbortController();
+  private abortReason: string | null = null;
+  private budgetTimer: NodeJS.Timeout | null = null;
+  private startedAtMs = 0;
+  private releasedAtMs = 0;
+  private cutAtMs = 0;
+  private maxWaitMs = 0;
+  private pinned: Pin | null = null;
+  private pinFacts: { snapshotId: string; lsn: string } | null = null;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: WindowOptions) {
+    this.mode = opts.mode;
+    this.members = new Set(opts.partitions);
+    for (const p of opts.partitions) this.queues.set(p, new HoldQueue(opts.maxQueuedRequests, opts.maxQueuedBytes));
+    this.log = (opts.log ?? silentLogger).child({ group: opts.group });
+    this.setState('armed');
+  }
+
+  // ------------------------------------------------------------ gate side
+
+  enqueue(partition: string, req: HeldRequest): boolean {
+    const q = this.queues.get(partition);
+    if (!q || this.state === 'released' || this.state === 'aborted') return false;
+    if (!q.push(req, this.seq++)) {
+      this.count(this.rejected, partition, this.opts.metrics?.rejectedWrites);
+      return false;
+    }
+    this.count(this.held, partition, this.opts.metrics?.heldWrites);
+    this.opts.metrics?.holdQueueDepth.labels(this.label(partition)).set(q.depth);
+    return true;
+  }
+
+  reject(partition: string): GateDecision & { action: 'reject' } {
+    this.count(this.rejected, partition, this.opts.metrics?.rejectedWrites);
+    const resume = new Date(this.startedAtMs + this.opts.maxHoldMs).toISOString();
+    return {
+      action: 'reject',
+      error: new ProxyError(
+        this.opts.rejectSqlState,
+        `quietcut: writes to partition ${partition} are paused for its backup window`,
+        'ERROR',
+        `Writes resume when the snapshot is taken, at the latest ${resume}.`,
+        'Retry the transaction shortly.',
+      ),
+    };
+  }
+
+  forget(req: HeldRequest): boolean {
+    for (const [p, q] of this.queues) {
+      if (q.remove(req)) {
+        this.opts.metrics?.holdQueueDepth.labels(this.label(p)).set(q.depth);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  /** Run the whole window. Never throws: failures come back as an aborted outcome. */
+  async run(): Promise<WindowOutcome> {
+    const { gate } = this.opts;
+    const signal = this.abortCtl.signal;
+    let prepared: { take(): Promise<Pin>; cancel(): Promise<void> };
+    try {
+      prepared = await this.opts.preparePin(signal);
+    } catch (err) {
+      this.startedAtMs = Date.now();
+      const reason = err instanceof Error ? err.message : String(err);
+      this.abort(reason);
+      for (const p of this.opts.partitions) this.opts.metrics?.windowsAborted.labels(this.label(p), reasonLabel(reason)).inc();
+      return this.outcome('aborted', reason);
+    }
+    this.startedAtMs = Date.now();
+    this.epoch = gate.startHolding(this, this.opts.partitions);
+    this.setState('holding');
+    this.budgetTimer = setTimeout(() => this.abort(`disruption budget of ${this.opts.maxHoldMs} ms exceeded in state ${this.state}`), this.opts.maxHoldMs);
+    this.budgetTimer.unref();
+    try {
+      await this.abortable(gate.waitDrained(this.members), () => gate.cancelWait(this.members));
+      this.setState('drained');
+      this.pinned = await this.abortable(prepared.take());
+      this.cutAtMs = Date.now();
+      this.pinFacts = { snapshotId: this.pinned.snapshotId, lsn: this.pinned.lsn };
+      this.setState('pinned');
+      if (this.opts.release === 'after-snapshot') this.releaseWrites();
+      await this.abortable(this.opts.dump(this.pinned, signal));
+      if (this.opts.release === 'after-dump') this.releaseWrites();
+      await this.pinned.close();
+      this.pinned = null;
+      this.setState('dumped');
+      return this.outcome('dumped', null);
+    } catch (err) {
+      const reason = this.abortReason ?? (err instanceof Error ? err.message : String(err));
+      this.abort(reason);
+      if (this.pinned) await this.pinned.close().catch(() => undefined);
+      else await prepared.cancel();
+      this.pinned = null;
+      for (const p of this.opts.partitions) this.opts.metrics?.windowsAborted.labels(this.label(p), reasonLabel(reason)).inc();
+      this.log.warn({ reason }, 'window aborted');
+      return this.outcome('aborted', reason);
+    } finally {
+      if (this.budgetTimer) clearTimeout(this.budgetTimer);
+    }
+  }
+
+  /** Abort: writes are released at once, dumps are killed, the backup is marked failed. */
+  abort(reason: string): void {
+    if (this.state === 'aborted' || this.state === 'dumped') return;
+    if (this.abortReason === null) this.abortReason = reason;
+    this.releaseWrites();
+    this.setState('aborted');
+    this.abortCtl.abort(new WindowAbort(reason));
+  }
+
+  private releaseWrites(): void {
+    if (this.releasedAtMs !== 0) return;
+    this.releasedAtMs = Date.now();
+    if (this.opts.release === 'after-snapshot' || this.state !== 'aborted') {
+      if (this.budgetTimer && this.opts.release === 'after-snapshot') clearTimeout(this.budgetTimer);
+    }
+    this.opts.gate.stopHolding(this, this.opts.partitions);
+    // Oldest first across the whole group; each session's own order is kept because a session
+    // has at most one request held at a time and waits behind it.
+    const all: Array<{ p: string; req: HeldRequest; seq: number }> = [];
+    for (const [p, q] of this.queues) for (const item of q.takeAll()) all.push({ p, req: item.req, seq: item.seq });
+    all.sort((a, b) => a.seq - b.seq);
+    const now = performance.now();
+    const m = this.opts.metrics;
+    for (const { p, req } of all) {
+      const waited = now - req.heldAtMs;
+      if (waited > this.maxWaitMs) this.maxWaitMs = waited;
+      m?.holdSeconds.labels(this.label(p)).observe(waited / 1000);
+      req.release();
+    }
+    for (const p of this.opts.partitions) m?.holdQueueDepth.labels(this.label(p)).set(0);
+    for (const p of this.opts.partitions) m?.windowSeconds.labels(this.label(p)).observe((this.releasedAtMs - this.startedAtMs) / 1000);
+    if (this.state !== 'aborted') this.setState('released');
+  }
+
+  private abortable<T>(p: Promise<T>, onAbort?: () => void): Promise<T> {
+    const signal = this.abortCtl.signal;
+    if (signal.aborted) {
+      onAbort?.();
+      return Promise.reject(signal.reason as Error);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const stop = (): void => {
+        onAbort?.();
+        reject(signal.reason as Error);
+      };
+      signal.addEventListener('abort', stop, { once: true });
+      p.then(
+        (v) => {
+          signal.removeEventListener('abort', stop);
+          resolve(v);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', stop);
+          reject(e as Error);
+        },
+      );
+    });
+  }
+
+  private setState(s: WindowState): void {
+    // 'released' is reported while the dump still runs; 'dumped'/'aborted' are final.
+    this.state = s;
+    const m = this.opts.metrics;
+    if (m) for (const p of this.opts.partitions) m.windowState.labels(this.label(p)).set(WINDOW_STATE_VALUE[s]);
+    this.log.debug({ state: s }, 'window state');
+  }
+
+  private label(p: string): string {
+    return this.opts.metrics ? this.opts.metrics.partition(p) : p;
+  }
+
+  private count(map: Map<string, number>, p: string, counter: { labels(l: string): { inc(): void } } | undefined): void {
+    map.set(p, (map.get(p) ?? 0) + 1);
+    counter?.labels(this.label(p)).inc();
+  }
+
+  private outcome(state: 'dumped' | 'aborted', reason: string | null): WindowOutcome {
+    return {
+      group: this.opts.group,
+      state,
+      reason,
+      startedAt: new Date(this.startedAtMs),
+      cutAt: this.cutAtMs ? new Date(this.cutAtMs) : null,
+      releasedAt: this.releasedAtMs ? new Date(this.releasedAtMs) : null,
+      finishedAt: new Date(),
+      snapshotId: this.pinFacts?.snapshotId ?? null,
+      lsn: this.pinFacts?.lsn ?? null,
+      held: new Map(this.held),
+      rejected: new Map(this.rejected),
+      maxHoldMs: this.maxWaitMs,
+    };
+  }
+
+  /** Facts of the pinned snapshot, once known. */
+  get snapshot(): { snapshotId: string; lsn: string } | null {
+    return this.pinFacts;
+  }
+}
+
+function reasonLabel(reason: string): string {
+  if (reason.includes('budget')) return 'budget';
+  if (reason.includes('snapshot') || reason.includes('export')) return 'export';
+  return 'dump';
+}
