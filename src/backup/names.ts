@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** A schema-qualified table or leaf partition, exactly as in the catalog (not quoted). */
 export interface TableName {
@@ -84,9 +84,20 @@ export function safeSegment(s: string): string {
   return out;
 }
 
-/** `<schema>.<partition>.dump`; identifiers are at most 63 bytes, so this stays under 255 bytes. */
+/** Most filesystems allow 255 bytes per name; leave room for `.partial` and temp suffixes. */
+const MAX_ARTIFACT_NAME = 200;
+
+/**
+ * `<schema>.<partition>.dump`. Names of non-ASCII identifiers can encode to ~380 bytes; those are
+ * shortened and made unique again with a hash of the real names (`~` never appears otherwise).
+ */
 export function artifactName(t: TableName): string {
-  return `${safeSegment(t.schema)}.${safeSegment(t.name)}.dump`;
+  const s = safeSegment(t.schema);
+  const n = safeSegment(t.name);
+  const full = `${s}.${n}.dump`;
+  if (full.length <= MAX_ARTIFACT_NAME) return full;
+  const hash = createHash('sha256').update(`${t.schema}\u0000${t.name}`).digest('hex').slice(0, 16);
+  return `${s.slice(0, 80)}.${n.slice(0, 80)}~${hash}.dump`;
 }
 
 const RUN_ID = /^(\d{8}T\d{6}Z)-([0-9a-f]{4})$/;

@@ -30,7 +30,8 @@ export function targetFromUrl(url: string, opts: TargetOptions = {}): PgTarget {
   const env = opts.env ?? process.env;
   let u: URL;
   try {
-    u = new URL(url);
+    // libpq allows an empty host (`postgres://u@/db?host=/run/postgresql`); WHATWG URL does not.
+    u = new URL(url.replace(/^(postgres(?:ql)?:\/\/(?:[^/?#@]*@)?)(?=[/?#]|$)/, '$1localhost'));
   } catch {
     // The URL may hold a password: never echo it.
     throw new Error('invalid PostgreSQL URL (expected postgres://user@host:port/dbname)');
