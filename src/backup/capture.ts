@@ -14,7 +14,7 @@ export type CaptureOutcome =
   | { status: 'failed' | 'aborted'; reason: string; dumpMs: number | null; checksum: TableChecksum | null };
 
 export async function capturePartition(opts: DumpPartitionOptions): Promise<CaptureOutcome> {
-  const [dump, sum] = await Promise.allSettled([dumpPartition(opts), checksumInSnapshot(opts.target, opts.snapshotId, opts.partition, { lockTimeoutMs: opts.lockWaitTimeoutMs })]);
+  const [dump, sum] = await Promise.allSettled([dumpPartition(opts), checksumInSnapshot(opts.target, opts.snapshotId, opts.partition, { lockTimeoutMs: opts.lockWaitTimeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) })]);
   if (dump.status === 'rejected') {
     const e: unknown = dump.reason;
     const aborted = e instanceof DumpError ? e.aborted : false;

@@ -56,6 +56,8 @@ export interface ChecksumOptions {
   lockTimeoutMs?: number;
   /** Upper bound for the whole query; 0 means none. */
   statementTimeoutMs?: number;
+  /** checksumInSnapshot only: cancels the running query (pg_cancel_backend from a second connection). */
+  signal?: AbortSignal;
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 5000;
@@ -109,10 +111,34 @@ export async function checksumInSnapshot(target: PgTarget, snapshotId: string, t
   // A dropped connection surfaces through the pending query; without a listener it would crash the process.
   client.on('error', () => undefined);
   await client.connect();
+  let onAbort: (() => void) | undefined;
   try {
+    if (opts.signal) {
+      opts.signal.throwIfAborted();
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const pid = rows[0]?.pid;
+      // node-postgres has no cancel request; another session can cancel this one's query.
+      onAbort = () => void cancelBackend(target, pid);
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+    }
     return await checksumTx(client, snapshotId, table, opts);
   } finally {
+    if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
     await client.end();
+  }
+}
+
+async function cancelBackend(target: PgTarget, pid: number | undefined): Promise<void> {
+  if (pid === undefined) return;
+  const c = new pg.Client(clientConfig(target, 'quietcut-cancel'));
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.query('SELECT pg_cancel_backend($1)', [pid]);
+  } catch {
+    // The query may have finished already; nothing to cancel then.
+  } finally {
+    await c.end().catch(() => undefined);
   }
 }
 

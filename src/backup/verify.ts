@@ -95,8 +95,8 @@ async function verifyPartition(runDir: string, p: GoodPartition, opts: VerifyOpt
 
   const db = scratchDatabaseName();
   const admin = opts.scratch;
-  await withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(db)} TEMPLATE template0`));
   try {
+    await withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(db)} TEMPLATE template0`));
     const target = withDatabase(admin, db);
     // pg_dump -t never emits CREATE SCHEMA; the schemas the tables live in are created first.
     const schemas = [...new Set(p.tables.map((t) => t.schema))].filter((s) => s !== 'public');
