@@ -32,6 +32,7 @@ const eu: TableName = { schema: 'public', name: 'orders_eu' };
 const us: TableName = { schema: 'public', name: 'orders_us' };
 /** Two levels: sales."Ledger" (list) → sales.ledger_eu (range) → sales."ledger_eu_2026.q1" (leaf). */
 const deepLeaf: TableName = { schema: 'sales', name: 'ledger_eu_2026.q1' };
+const apac: TableName = { schema: 'sales', name: 'ledger_apac' };
 
 /** An exported snapshot kept open (as the windows engine keeps it) while `fn` runs. */
 async function inSnapshot<T>(fn: (snap: string, lsn: string) => Promise<T>): Promise<T> {
@@ -101,6 +102,10 @@ beforeAll(async () => {
      CREATE TABLE sales."ledger_eu_2026.q1" PARTITION OF sales.ledger_eu FOR VALUES FROM ('2026-01-01') TO ('2026-04-01');
      CREATE TABLE sales.ledger_eu_other PARTITION OF sales.ledger_eu DEFAULT;
      CREATE TABLE sales.ledger_us PARTITION OF sales."Ledger" FOR VALUES IN ('us');
+     -- A leaf whose columns are in another order than its parent's (created alone, then attached).
+     CREATE TABLE sales.ledger_apac (note text, day date NOT NULL, region text NOT NULL, id bigint NOT NULL);
+     ALTER TABLE sales."Ledger" ATTACH PARTITION sales.ledger_apac FOR VALUES IN ('apac');
+     INSERT INTO sales.ledger_apac (note, day, region, id) SELECT 'apac ' || i, DATE '2026-02-01' + i, 'apac', 100000 + i FROM generate_series(1, 50) i;
      INSERT INTO sales."Ledger" (region, day, note)
        SELECT (ARRAY['eu','us'])[1 + i % 2], DATE '2026-01-01' + (i % 200), 'note ' || i FROM generate_series(1, 600) i;`,
     [],
@@ -296,10 +301,10 @@ describe('verify and manifest', () => {
   let runDir: string;
 
   it('writes a 0600 manifest with a good entry per partition; verify passes', async () => {
-    runDir = await makeRun([eu, deepLeaf]);
+    runDir = await makeRun([eu, deepLeaf, apac]);
     const m = await readManifest(runDir);
     expect(m.status).toBe('good');
-    expect(m.partitions.map((p) => p.partition)).toEqual(['public.orders_eu', 'sales.ledger_eu_2026.q1']);
+    expect(m.partitions.map((p) => p.partition)).toEqual(['public.orders_eu', 'sales.ledger_eu_2026.q1', 'sales.ledger_apac']);
     const p = m.partitions[0]!;
     expect(p.status).toBe('good');
     if (p.status === 'good') {
@@ -312,6 +317,7 @@ describe('verify and manifest', () => {
     expect(r.partitions.map((v) => [v.partition, v.status, v.reason])).toEqual([
       ['public.orders_eu', 'ok', null],
       ['sales.ledger_eu_2026.q1', 'ok', null],
+      ['sales.ledger_apac', 'ok', null],
     ]);
     expect(r.ok).toBe(true);
     const left = await count(`SELECT count(*) AS n FROM pg_database WHERE datname LIKE 'quietcut_verify_%'`, 'postgres');
@@ -330,6 +336,7 @@ describe('verify and manifest', () => {
     expect(r.ok).toBe(false);
     expect(r.partitions[0]).toMatchObject({ status: 'mismatch' });
     expect(r.partitions[1]).toMatchObject({ status: 'ok' });
+    expect(r.partitions[2]).toMatchObject({ status: 'ok' });
   });
 
   it('fails when another dump is swapped in, even with its sha256 written into the manifest', async () => {

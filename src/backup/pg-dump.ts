@@ -19,7 +19,9 @@ export interface DumpPartitionOptions {
    * Partitioned ancestors of the leaf, root first. Looked up when absent. They are dumped with the
    * leaf because --load-via-partition-root makes the COPY target the root: without its CREATE TABLE
    * the artifact would not restore on its own. A partitioned table holds no rows itself, so this
-   * adds no other partition's data.
+   * adds no other partition's data. The price: pg_dump 15 locks the root without ONLY, which
+   * recurses, so the dump holds ACCESS SHARE on every partition of the tree while it runs, and a
+   * conflicting lock on any sibling makes it fail after lockWaitTimeoutMs (never hang).
    */
   ancestors?: readonly TableName[];
   /** The run directory; created (0700) when missing. */
