@@ -5,6 +5,7 @@
  * starts: occupancy only rises at starts, so those ticks carry every maximum.
  */
 import highsPackage, { type LegacyHighs } from 'highs';
+import { SlotTimeline } from './capacity.js';
 import { jobTicks, type GroupModel, type Problem } from './model.js';
 
 // The package's types describe its CommonJS build while Node's import loads its ES build, so the
@@ -32,6 +33,8 @@ export async function solveExact(problem: Problem, opts: { timeLimitS?: number }
   const { groups } = problem;
   const choice = new Int32Array(groups.length).fill(-1);
   if (groups.length === 0) return choice;
+  const free = cheapestIfUncontended(problem);
+  if (free !== null) return free;
   // Costs are scaled to [0, 1] so the unplanned penalty dominates without hurting the numerics.
   let scale = 0;
   for (const g of groups) for (const c of g.cost) if (Number.isFinite(c)) scale = Math.max(scale, Math.abs(c));
@@ -100,5 +103,29 @@ export async function solveExact(problem: Problem, opts: { timeLimitS?: number }
       if (Number.isFinite(c) && (cols[`x_${gi}_${k}`]?.Primal ?? 0) > 0.5) choice[gi] = k;
     });
   });
+  return choice;
+}
+
+/**
+ * Every group at its own cheapest candidate is optimal whenever those choices fit the dump caps
+ * together; often true (partitions on separate servers, short dumps), and then no MIP is needed.
+ */
+function cheapestIfUncontended(problem: Problem): Int32Array | null {
+  const lines = problem.servers.map((s) => new SlotTimeline(problem.ticks, s.capacity));
+  const choice = new Int32Array(problem.groups.length);
+  for (const [gi, g] of problem.groups.entries()) {
+    let arg = -1;
+    g.cost.forEach((c, k) => {
+      if (Number.isFinite(c) && (arg < 0 || c < (g.cost[arg] as number))) arg = k;
+    });
+    if (arg < 0) return null;
+    for (const j of g.jobs) {
+      const [a, b] = jobTicks(problem, j, g.cuts[arg] as number);
+      const line = lines[j.serverIndex] as SlotTimeline;
+      if (!line.fits(a, b)) return null;
+      line.add(a, b, 1);
+    }
+    choice[gi] = arg;
+  }
   return choice;
 }

@@ -1,0 +1,37 @@
+/** The simulator's table: one row per plan, then the ratios that say whether adapting paid off. */
+import type { PlanScore } from './score.js';
+import type { SimulationResult } from './simulate.js';
+
+const PLANS = ['adaptive', 'uniform', 'oracle'] as const;
+
+function num(x: number): string {
+  if (x === 0) return '0';
+  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString('en-US');
+  return x.toPrecision(4);
+}
+
+function ratio(a: number, b: number): string {
+  if (b === 0) return a === 0 ? '1.000' : 'inf';
+  return (a / b).toFixed(3);
+}
+
+export function ratios(r: Pick<SimulationResult, 'adaptive' | 'uniform' | 'oracle'>): Record<string, Record<'heldWrites' | 'overlapCost', string>> {
+  const pick = (a: PlanScore, b: PlanScore): Record<'heldWrites' | 'overlapCost', string> => ({
+    heldWrites: ratio(a.heldWrites, b.heldWrites),
+    overlapCost: ratio(a.overlapCost, b.overlapCost),
+  });
+  return { 'adaptive/uniform': pick(r.adaptive, r.uniform), 'adaptive/oracle': pick(r.adaptive, r.oracle) };
+}
+
+export function formatSimulationTable(r: SimulationResult, title: string): string {
+  const head = ['plan', 'held writes', 'overlap cost', 'peak queue', 'peak hold ms', 'budget violations', 'missed backups'];
+  const rows = PLANS.map((k) => {
+    const s = r[k];
+    return [k, num(s.heldWrites), num(s.overlapCost), num(s.peakQueue), num(s.peakHoldMs), String(s.budgetViolations), String(s.missedBackups)];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
+  const out = [title, '', line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ''];
+  for (const [name, v] of Object.entries(ratios(r))) out.push(`${name.padEnd(17)} held writes ${v.heldWrites}   overlap cost ${v.overlapCost}`);
+  return out.join('\n');
+}
