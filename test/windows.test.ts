@@ -197,7 +197,8 @@ describe('hold mode, after-snapshot: concurrent writers on 8 partitions while on
     expect(ok.ok).toBe(true);
     expect(statSync(dumpFile).mode & 0o777).toBe(0o600);
     const bytes = readFileSync(dumpFile);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    const mid = Math.floor(bytes.length / 2);
+    bytes[mid] = bytes[mid]! ^ 0xff;
     writeFileSync(dumpFile, bytes);
     const bad = await verifyRun(runDir, { scratch });
     expect(bad.ok).toBe(false);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerStart } from './start.js';
+import { registerBackup } from './backup.js';
 import { registerVerify } from './verify.js';
 import { registerForecast } from './forecast.js';
 import { registerSimulate } from './simulate.js';
@@ -7,6 +8,7 @@ import { registerSimulate } from './simulate.js';
 /** One line per command; each command lives in its own file in this folder. */
 export function registerCommands(program: Command): void {
   registerStart(program);
+  registerBackup(program);
   registerVerify(program);
   registerForecast(program);
   registerSimulate(program);
