@@ -94,6 +94,9 @@ export async function solveExact(problem: Problem, opts: { timeLimitS?: number }
   const result = (await highs()).solve(lp, {
     output_flag: false,
     mip_rel_gap: 1e-9,
+    // HiGHS presolve spends seconds on the many overlapping cap rows of a time-indexed model and
+    // gains nothing here; measured 5-10x faster without it.
+    presolve: 'off',
     ...(opts.timeLimitS === undefined ? {} : { time_limit: opts.timeLimitS }),
   });
   if (result.Status !== 'Optimal') throw new ExactSolverError(`HiGHS ended with status ${result.Status}`);
