@@ -53,6 +53,9 @@ export interface PartitionResult {
   rejected: number;
   windowMs: number | null;
   maxHoldMs: number;
+  /** Waits of the requests held for this partition's group, ms (bounded). */
+  holdWaitsMs: number[];
+  pinToFirstReleaseMs: number | null;
 }
 
 export interface BackupRunResult {
@@ -187,6 +190,8 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
       rejected: w.rejected.get(p) ?? 0,
       windowMs,
       maxHoldMs: w.maxHoldMs,
+      holdWaitsMs: w.holdWaitsMs,
+      pinToFirstReleaseMs: w.pinToFirstReleaseMs,
     });
   }
   return results;

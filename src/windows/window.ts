@@ -51,6 +51,10 @@ export interface WindowOutcome {
   rejected: Map<string, number>;
   /** Longest any request waited, ms. */
   maxHoldMs: number;
+  /** How long each held request waited, ms (at most the first 10,000). */
+  holdWaitsMs: number[];
+  /** From the snapshot being pinned to the first held request forwarded, ms (null: none held). */
+  pinToFirstReleaseMs: number | null;
 }
 
 class WindowAbort extends Error {}
@@ -75,6 +79,9 @@ export class GroupWindow implements HoldingWindow {
   private releasedAtMs = 0;
   private cutAtMs = 0;
   private maxWaitMs = 0;
+  private readonly waits: number[] = [];
+  private pinnedPerf = 0;
+  private firstReleasePerf = 0;
   private pinned: Pin | null = null;
   private pinFacts: { snapshotId: string; lsn: string } | null = null;
   private readonly log: Logger;
@@ -152,6 +159,7 @@ export class GroupWindow implements HoldingWindow {
       this.setState('drained');
       this.pinned = await this.abortable(prepared.take());
       this.cutAtMs = Date.now();
+      this.pinnedPerf = performance.now();
       this.pinFacts = { snapshotId: this.pinned.snapshotId, lsn: this.pinned.lsn };
       this.setState('pinned');
       if (this.opts.release === 'after-snapshot') this.releaseWrites();
@@ -202,7 +210,9 @@ export class GroupWindow implements HoldingWindow {
       const waited = now - req.heldAtMs;
       if (waited > this.maxWaitMs) this.maxWaitMs = waited;
       m?.holdSeconds.labels(this.label(p)).observe(waited / 1000);
+      if (this.waits.length < 10_000) this.waits.push(waited);
       req.release();
+      if (this.firstReleasePerf === 0) this.firstReleasePerf = performance.now();
     }
     for (const p of this.opts.partitions) m?.holdQueueDepth.labels(this.label(p)).set(0);
     for (const p of this.opts.partitions) m?.windowSeconds.labels(this.label(p)).observe((this.releasedAtMs - this.startedAtMs) / 1000);
@@ -265,6 +275,8 @@ export class GroupWindow implements HoldingWindow {
       held: new Map(this.held),
       rejected: new Map(this.rejected),
       maxHoldMs: this.maxWaitMs,
+      holdWaitsMs: [...this.waits],
+      pinToFirstReleaseMs: this.pinnedPerf && this.firstReleasePerf ? this.firstReleasePerf - this.pinnedPerf : null,
     };
   }
 
