@@ -82,6 +82,7 @@ export function jobTicks(problem: Problem, job: JobModel, cutMs: number): [numbe
 }
 
 const fmt = (ms: number): string => `${Math.round(ms)} ms`;
+const minutes = (ms: number): string => `${(ms / 60_000).toFixed(1)} min`;
 
 interface Draft {
   name: string;
@@ -213,7 +214,7 @@ function buildGroup(
   const lead = Math.max(...members.map((m) => -m.startOffsetMs));
   const tail = Math.max(...members.map((m) => m.endOffsetMs), ...jobs.map((j) => j.startOffsetMs + j.durationMs));
   const count = Math.floor((t1 - t0 - lead - tail) / candidateStepMs + 1e-9) + 1;
-  if (count <= 0) return `window and dump need ${fmt(lead + tail)}, longer than the backup interval (${fmt(t1 - t0)})`;
+  if (count <= 0) return `window and dump need ${minutes(lead + tail)}, longer than the backup interval (${minutes(t1 - t0)})`;
 
   const cuts = new Float64Array(count);
   const cost = new Float64Array(count);

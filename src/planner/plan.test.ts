@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planExact, planHeuristic } from './plan.js';
+import { plan, planExact, planHeuristic } from './plan.js';
 import { HOUR_MS, partition, peakConcurrentDumps, planInput } from './test-helpers.js';
 
 const QUIET_AT_2 = [10, 8, 2, 5, 9, 12];
@@ -166,5 +166,16 @@ describe('plan: clock skew and round trip', () => {
     // A budget that the margin breaks is reported.
     const tight = await planExact(planInput([{ ...p, maxHoldMs: 600 }], { clockSkewMs: 500, minRoundTripMs: 120 }));
     expect(tight.infeasible[0]!.reason).toMatch(/skew margin 380 ms/);
+  });
+});
+
+describe('plan: solver choice', () => {
+  it('auto solves small problems exactly and large ones heuristically, same answer here', async () => {
+    const input = planInput([partition('a', QUIET_AT_2), partition('b', QUIET_AT_2)], { maxConcurrentDumps: 1 });
+    const small = await plan(input);
+    expect(small.solver).toBe('exact');
+    const forced = await plan(input, { exactMaxVariables: 0 });
+    expect(forced.solver).toBe('heuristic');
+    expect(forced.totals.objective).toBeCloseTo(small.totals.objective, 9);
   });
 });
