@@ -40,7 +40,8 @@ describe('simulate', () => {
   it('counts the budget violations of the uniform window under after-dump', async () => {
     // Two partitions, one slot: uniform holds both until the second dump ends (60 min) > 45 min budget.
     const series = [{ name: 'a', series: daily(10), server: 'x' }, { name: 'b', series: daily(10), server: 'x' }];
-    const r = await simulate(series, naive, { ...opts, release: 'after-dump', maxConcurrentDumps: 1, maxHoldMs: 45 * 60_000 });
+    // 15-min candidates keep the MIP (two identical, symmetric partitions) quick.
+    const r = await simulate(series, naive, { ...opts, release: 'after-dump', maxConcurrentDumps: 1, maxHoldMs: 45 * 60_000, candidateStepMs: 15 * 60_000 });
     expect(r.uniform.budgetViolations).toBe(3 * 2);
     expect(r.uniform.peakHoldMs).toBe(60 * 60_000 + 360);
     expect(r.adaptive.budgetViolations).toBe(0);
