@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backtest, defaultBacktestMethods, parseSeriesCsv, type BacktestRow } from '../src/forecast/index.js';
+import { backtest, defaultBacktestMethods, forecastWithModelChoice, parseSeriesCsv, type BacktestRow } from '../src/forecast/index.js';
 import { formatBacktestTable } from '../src/cli/commands/forecast.js';
 
 const dir = process.argv[2] ?? join(import.meta.dirname, '..', '..', 'shared', 'data', 'series');
@@ -27,7 +27,11 @@ const REFERENCE: Record<string, { best: string; mase: number; excessPct: number;
 const rows: BacktestRow[] = [];
 for (const file of readdirSync(dir).filter((f) => f.endsWith('.csv')).sort()) {
   const name = file.replace(/\.csv$/, '');
-  rows.push(...backtest(name, parseSeriesCsv(readFileSync(join(dir, file), 'utf8')), defaultBacktestMethods()));
+  rows.push(...backtest(name, parseSeriesCsv(readFileSync(join(dir, file), 'utf8')), [
+    ...defaultBacktestMethods(),
+    // Experimental: profile vs MSTL chosen by a one-week holdout (src/forecast/model-choice.ts).
+    { name: 'quietcut+mstl-choice', run: forecastWithModelChoice },
+  ]));
 }
 console.log(formatBacktestTable(rows));
 console.log('\nGoals: quietcut beats daily seasonal naive on MASE and excess, and matches the best reference.');

@@ -10,3 +10,6 @@ export { backtest, backtestPlan, type BacktestMethod, type BacktestOptions, type
 export { defaultBacktestMethods } from './methods.js';
 export { mase, meanAbsoluteError, seasonalNaiveScale, smape, trough, type TroughResult } from './metrics.js';
 export { aggregateSeries, parseSeriesCsv, SeriesCsvError } from './csv.js';
+export { forecastWithModelChoice } from './model-choice.js';
+export { fitMstl, mstlMean, type MstlFit } from './mstl-model.js';
+export { mstl, stl, type MstlResult, type StlOptions, type StlResult } from './stl.js';

@@ -263,7 +263,7 @@ function bisquare(residuals: Float64Array, out: Float64Array): void {
  * first level and profiles so far that honest points around it look like outliers too. Neighbours
  * in time rather than the same hour on other days, so a level shift is not mistaken for outliers.
  */
-function screenGrossOutliers(y: Float64Array, out: Float64Array): void {
+export function screenGrossOutliers(y: Float64Array, out: Float64Array): void {
   const n = y.length;
   const deviation = new Float64Array(n);
   const around = new Float64Array(4);
