@@ -36,9 +36,21 @@ export class TableStatsSampler {
       if (this.metrics) this.metrics.bypassRows.labels(this.metrics.partition(r.p)).set(Math.max(0, delta - (proxyRows.get(r.p) ?? 0)));
     }
     if (ins.length > 0) {
+      // delta_rows is measured against the latest sample stored by any node, not this node's own
+      // previous sample: with several nodes sampling, adding each node's own delta would count
+      // every change once per node. A counter that went down (stats reset) counts as 0.
       await client.query(
-        `INSERT INTO quietcut.table_stat_minutes (partition, minute, n_tup_ins, n_tup_upd, n_tup_del, delta_rows)
-         SELECT p, $6, i, u, d, x FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS t(p, i, u, d, x)
+        `WITH s AS (
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS t(p, i, u, d, x)
+         ), prev AS (
+           SELECT DISTINCT ON (partition) partition, n_tup_ins + n_tup_upd + n_tup_del AS total
+             FROM quietcut.table_stat_minutes
+            WHERE partition = ANY($1::text[])
+            ORDER BY partition, minute DESC
+         )
+         INSERT INTO quietcut.table_stat_minutes (partition, minute, n_tup_ins, n_tup_upd, n_tup_del, delta_rows)
+         SELECT s.p, $6, s.i, s.u, s.d, CASE WHEN prev.total IS NULL THEN s.x ELSE greatest(0, s.i + s.u + s.d - prev.total) END
+           FROM s LEFT JOIN prev ON prev.partition = s.p
          ON CONFLICT (partition, minute) DO UPDATE
            SET n_tup_ins = EXCLUDED.n_tup_ins, n_tup_upd = EXCLUDED.n_tup_upd, n_tup_del = EXCLUDED.n_tup_del,
                delta_rows = quietcut.table_stat_minutes.delta_rows + EXCLUDED.delta_rows`,

@@ -4,6 +4,7 @@ import { registerBackup } from './backup.js';
 import { registerVerify } from './verify.js';
 import { registerForecast } from './forecast.js';
 import { registerSimulate } from './simulate.js';
+import { registerStats } from './stats.js';
 
 /** One line per command; each command lives in its own file in this folder. */
 export function registerCommands(program: Command): void {
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   registerVerify(program);
   registerForecast(program);
   registerSimulate(program);
+  registerStats(program);
 }
