@@ -55,5 +55,9 @@ console.log(`objective ${plan.totals.objective.toFixed(1)} (held ${plan.totals.h
 console.log(`peak concurrent dumps on any server: ${peak} (cap ${input.maxConcurrentDumps})`);
 // Every group at its own cheapest time, as if there were no dump cap: no plan can cost less.
 const lowerBound = buildProblem(input).groups.reduce((s, g) => s + Math.min(...g.cost), 0);
-console.log(`lower bound (no dump cap) ${lowerBound.toFixed(1)}: heuristic is within ${((plan.totals.objective / lowerBound - 1) * 100).toFixed(2)}% of it`);
+if (plan.infeasible.length === 0) {
+  console.log(`lower bound (no dump cap) ${lowerBound.toFixed(1)}: heuristic is within ${((plan.totals.objective / lowerBound - 1) * 100).toFixed(2)}% of it`);
+} else {
+  console.log(`(no lower-bound comparison: ${plan.infeasible.length} partitions found no dump slot, the servers are over-subscribed)`);
+}
 console.log(`heuristic wall time: ${(ms / 1000).toFixed(2)} s`);

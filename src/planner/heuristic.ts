@@ -99,6 +99,8 @@ class Search implements Ops {
       if (Date.now() >= this.deadline) break;
       const cur = this.choice[gi] as number;
       const cost = (this.problem.groups[gi] as GroupModel).cost;
+      // Already at its cheapest time: nothing to gain, and most groups are, so skipping is the speed.
+      if (cur >= 0 && (cost[cur] as number) <= this.minCost(gi)) continue;
       if (cur >= 0) this.apply(gi, cur, -1);
       const k = this.bestFit(gi);
       if (k >= 0 && (cur < 0 || (cost[k] as number) < (cost[cur] as number) - 1e-12)) {
@@ -142,6 +144,12 @@ class Search implements Ops {
       this.orderCache.set(gi, order);
     }
     return order;
+  }
+
+  private minCost(gi: number): number {
+    const order = this.sortedCandidates(gi);
+    const first = order[0];
+    return first === undefined ? Infinity : ((this.problem.groups[gi] as GroupModel).cost[first] as number);
   }
 
   /** Cheapest candidate that fits now; the plain argmin is tried first because it usually fits. */
