@@ -21,6 +21,7 @@ import type { ReleaseRule, WindowMode } from '../windows/window.js';
 import { BackupRequests } from '../windows/requests.js';
 import type { PgTarget } from '../backup/index.js';
 import cron from 'node-cron';
+import { PartitionActivity, type PartitionStatus } from './node-status.js';
 
 /** One running quietcut node: the proxy, its metrics endpoint, and (demo mode) a private PostgreSQL. */
 export interface RunningNode {
@@ -37,6 +38,8 @@ export interface RunningNode {
   /** Open windows and back up these partitions now (on this node). */
   backup(partitions: readonly string[], opts?: { mode?: WindowMode; release?: ReleaseRule; trigger?: string; onProgress?: (p: string, state: string) => void }): Promise<BackupRunResult>;
   metrics: Metrics;
+  /** Per-partition activity behind GET /status (write rate, window step, held writes, last backup). */
+  activity: PartitionActivity;
   metricsPort: number | null;
   cluster: LocalCluster | null;
   connectionString: string;
@@ -97,11 +100,17 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
   });
   await catalog.start();
   const recorder = new WriteRecorder({ metrics, node, log });
+  const activity = new PartitionActivity();
   const shared: InspectorShared = {
     classifier,
     catalog: (): Catalog | undefined => catalog.current,
     markStale: (ref, searchPath, user) => (ref ? catalog.markStale(ref, searchPath, user) : catalog.refreshSoon()),
-    sink: recorder,
+    sink: {
+      record(table, partitions, rows) {
+        recorder.record(table, partitions, rows);
+        activity.record(table, partitions, rows);
+      },
+    },
     writingFunctions: new Map(Object.entries(config.sql.writingFunctions)),
     preparedGids: new Map(),
     unclassified: () => metrics.unclassifiedStatements.inc(),
@@ -151,6 +160,10 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
     const known = new Map(cat.leaves().map((l) => [l.name, l.root]));
     for (const p of partitions) if (!known.has(p)) return Promise.reject(new Error(`unknown partition ${p}: not a leaf of a managed table`));
     // One run at a time on a node: two runs must not hold the same partition.
+    const onProgress = (p: string, state: string): void => {
+      activity.windowStep(p, state);
+      o.onProgress?.(p, state);
+    };
     const run = backupChain.then(() =>
       runBackup({
         partitions,
@@ -165,9 +178,10 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
         trigger: o.trigger ?? 'manual',
         metrics,
         log,
-        ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+        onProgress,
       }),
     );
+    run.then((r) => activity.backupDone(r), () => activity.backupFailed(partitions));
     backupChain = run.catch(() => undefined);
     return run;
   };
@@ -223,7 +237,7 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
       port: m.port,
       metrics,
       beforeScrape,
-      status: () => ({ listen: `${addr.host}:${addr.port}`, clients: proxy.clientConnections, upstream: `${upstream.host}:${upstream.port}` }),
+      status: () => ({ listen: `${addr.host}:${addr.port}`, clients: proxy.clientConnections, upstream: `${upstream.host}:${upstream.port}`, ...partitionStatus(node, catalog, activity) }),
     });
     metricsPort = http.port;
     closeMetrics = http.close;
@@ -245,6 +259,7 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
     gate,
     backup,
     metrics,
+    activity,
     metricsPort,
     cluster,
     connectionString,
@@ -261,4 +276,10 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
       await cluster?.stop();
     },
   };
+}
+
+/** The per-partition part of GET /status: every managed leaf, quiet ones too, for `quietcut status`. */
+function partitionStatus(node: string, catalog: CatalogRefresher, activity: PartitionActivity): { node: string; now: number; partitions: PartitionStatus[] } {
+  for (const l of catalog.current.leaves()) activity.know(l.name, l.root);
+  return { node, now: Date.now(), partitions: activity.snapshot() };
 }
