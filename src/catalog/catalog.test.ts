@@ -223,7 +223,8 @@ describe('stale marking', () => {
     expect(r.current.resolve(t, ctx)?.all).toBe(true);
     release();
     const second = await pending;
-    expect(second).not.toBe(first);
+    // Identity only: a deep comparison of two catalogs (cyclic trees, maps keyed by nodes) is very slow.
+    expect(second === first).toBe(false);
     expect(r.current.resolve(t, ctx)?.all).toBe(true);
     await r.refreshNow(); // a load that began after the mark clears it
     await new Promise((res) => setTimeout(res, 100));

@@ -59,6 +59,8 @@ export class Catalog {
   private readonly bySchema = new Map<string, Map<string, Node>>();
   private readonly roots: Node[] = [];
   private readonly staleRoots = new Set<Node>();
+  /** Position of every leaf in catalog order, so results are sorted without scanning whole trees. */
+  private readonly leafOrder = new Map<string, number>();
   private everythingStale = false;
 
   constructor(data: CatalogData) {
@@ -100,6 +102,7 @@ export class Catalog {
         this.roots.push(node);
       }
     }
+    for (const r of this.roots) for (const l of r.leaves) this.leafOrder.set(l, this.leafOrder.size);
   }
 
   /** Root tables (partitioned and plain), schema-qualified. */
@@ -186,7 +189,7 @@ export class Catalog {
         // TRUNCATE empties the whole subtree; CALL is opaque.
         return all;
     }
-    const partitions = node.leaves.filter((l) => leaves.has(l));
+    const partitions = [...leaves].sort((a, b) => this.leafOrder.get(a)! - this.leafOrder.get(b)!);
     return { root: node.root.qname, partitions, all: partitions.length === node.leaves.length };
   }
 

@@ -36,8 +36,15 @@ export interface Level<C> {
   /** Why this level cannot route (every child is then included), or null when it can. */
   unusable: string | null;
   bounds: ChildBound<C>[];
+  /** Range bounds sorted by lower bound (they never overlap), for binary search. */
+  sortedRanges: (ChildBound<C> & { kind: 'range' })[];
+  /** List values by canonical key, and the partition accepting NULL. */
+  listIndex: Map<string, C>;
+  nullChild: C | null;
   defaultChild: C | null;
   children: C[];
+  /** Position of each child, to return matches in catalog order without scanning every child. */
+  childOrder: Map<C, number>;
 }
 
 class Unusable extends Error {}
@@ -70,7 +77,18 @@ function rangeDatum(d: BoundDatum, codec: KeyCodec): RangeDatum {
 /** Builds a level from the partitioned table's key and its children's bound texts. */
 export function buildLevel<C>(strategy: Strategy, keyParts: KeyPartInfo[], children: { child: C; bound: string }[]): Level<C> {
   const parts = keyParts.map((info) => ({ info, codec: codecFor(info.typeOid) }));
-  const level: Level<C> = { strategy, parts, unusable: null, bounds: [], defaultChild: null, children: children.map((c) => c.child) };
+  const level: Level<C> = {
+    strategy,
+    parts,
+    unusable: null,
+    bounds: [],
+    sortedRanges: [],
+    listIndex: new Map(),
+    nullChild: null,
+    defaultChild: null,
+    children: children.map((c) => c.child),
+    childOrder: new Map(children.map((c, i) => [c.child, i])),
+  };
   try {
     for (const p of parts) {
       const why = partUsable(p.info, p.codec, strategy);
@@ -93,12 +111,72 @@ export function buildLevel<C>(strategy: Strategy, keyParts: KeyPartInfo[], child
         throw new Unusable(`bound ${b.kind} under ${strategy} partitioning`);
       }
     }
+    for (const b of level.bounds) {
+      if (b.kind === 'range') level.sortedRanges.push(b);
+      if (b.kind !== 'list') continue;
+      if (b.acceptsNull) level.nullChild = b.child;
+      for (const v of b.values) level.listIndex.set(canonicalKey(v), b.child);
+    }
+    level.sortedRanges.sort((x, y) => compareBounds(x.lo, y.lo, codecs));
   } catch (err) {
     // A table this resolver cannot read is still managed: every write to it counts for all children.
     level.unusable = err instanceof Error ? err.message : String(err);
     level.bounds = [];
+    level.sortedRanges = [];
+    level.listIndex.clear();
   }
   return level;
+}
+
+/**
+ * A key that is equal for values the type's equality calls equal: numerics are normalised (1.50 =
+ * 1.5); texts and uuids compare as bytes (list text keys need bytewise equality, checked above).
+ */
+function canonicalKey(v: KeyValue): string {
+  if (Buffer.isBuffer(v)) return `b${v.toString('hex')}`;
+  if (typeof v === 'object') {
+    if (v.kind !== 'finite') return `n${v.kind}${v.kind === 'inf' && v.negative ? '-' : ''}`;
+    let { mantissa, scale } = v;
+    while (scale > 0 && mantissa % 10n === 0n) {
+      mantissa /= 10n;
+      scale--;
+    }
+    return `n${mantissa}e${scale}`;
+  }
+  return `${typeof v}${String(v)}`;
+}
+
+/** Orders two bounds (lower bounds of non-overlapping partitions): MINVALUE < values < MAXVALUE. */
+function compareBounds(a: RangeDatum[], b: RangeDatum[], codecs: KeyCodec[]): number {
+  const rank = (d: RangeDatum): number => (d.kind === 'minvalue' ? 0 : d.kind === 'value' ? 1 : 2);
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (rank(x) !== rank(y)) return rank(x) - rank(y);
+    // After MINVALUE or MAXVALUE every later datum is the same kind: the bounds are equal.
+    if (x.kind !== 'value' || y.kind !== 'value') return 0;
+    const c = codecs[i]!.compare(x.value, y.value);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+/** The range partition holding a tuple: the last lower bound ≤ tuple, if the tuple is below its upper bound. */
+function findRange<C>(sorted: (ChildBound<C> & { kind: 'range' })[], tuple: KeyValue[], codecs: KeyCodec[]): C | undefined {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareBoundToTuple(sorted[mid]!.lo, tuple, codecs) <= 0) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  const b = sorted[found];
+  return b && compareBoundToTuple(b.hi, tuple, codecs) > 0 ? b.child : undefined;
 }
 
 /** partition_rbound_datum_cmp: a bound against a key tuple (MINVALUE/MAXVALUE end the comparison). */
@@ -210,11 +288,8 @@ export function matchLevel<C>(level: Level<C>, constraints: Constraint[]): C[] {
     const codec = codecs[0]!;
     for (const it of first.items) {
       if (it.kind === 'point') {
-        const found =
-          it.value === null
-            ? level.bounds.find((b) => b.kind === 'list' && b.acceptsNull)
-            : level.bounds.find((b) => b.kind === 'list' && b.values.some((v) => codec.compare(v, it.value!) === 0));
-        if (found) out.add(found.child);
+        const found = it.value === null ? level.nullChild : level.listIndex.get(canonicalKey(it.value));
+        if (found !== null && found !== undefined) out.add(found);
         else addDefault();
       } else {
         for (const b of level.bounds) {
@@ -226,15 +301,8 @@ export function matchLevel<C>(level: Level<C>, constraints: Constraint[]): C[] {
   } else if (pointSets) {
     for (const tuple of combinations(pointSets)) {
       // A NULL in any column of a range key can only go to the DEFAULT partition.
-      const found = tuple.includes(null)
-        ? undefined
-        : level.bounds.find(
-            (b) =>
-              b.kind === 'range' &&
-              compareBoundToTuple(b.lo, tuple as KeyValue[], codecs) <= 0 &&
-              compareBoundToTuple(b.hi, tuple as KeyValue[], codecs) > 0,
-          );
-      if (found) out.add(found.child);
+      const found = tuple.includes(null) ? undefined : findRange(level.sortedRanges, tuple as KeyValue[], codecs);
+      if (found !== undefined) out.add(found);
       else addDefault();
     }
   } else {
@@ -250,5 +318,5 @@ export function matchLevel<C>(level: Level<C>, constraints: Constraint[]): C[] {
     if (!single || first.items.some((it) => it.kind === 'point' && it.value === null) || intervals.some((i) => !covered(i, ranges, codecs[0]!))) addDefault();
   }
   // Keep the catalog's child order so results are stable.
-  return level.children.filter((c) => out.has(c));
+  return [...out].sort((a, b) => level.childOrder.get(a)! - level.childOrder.get(b)!);
 }
