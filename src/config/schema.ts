@@ -143,6 +143,16 @@ export const configSchema = z.strictObject({
     .record(z.string(), z.strictObject({ url: z.string().describe('connection for backups of this foreign server (no password)') }))
     .default({})
     .describe('foreign servers (postgres_fdw) by name, for cross-server cuts'),
+  demo: z
+    .strictObject({
+      load: z.boolean().default(true).describe('with no upstream configured, drive the demo tables with a built-in load generator (quietcut start --no-demo-load turns it off)'),
+      dayMs: z.number().int().min(24_000).default(120_000).describe('how long one simulated day of demo load lasts; windows are planned one simulated day ahead'),
+      peakWritesPerSec: z.number().positive().default(25).describe('demo load: writes per second of the busiest partition at its peak hour'),
+      release: releaseRuleSchema.default('after-dump').describe('release rule of demo windows; after-dump holds writes for the whole dump, so held writes are visible'),
+      statsFlushIntervalMs: z.number().int().positive().default(2000).describe('stats.flushIntervalMs in demo mode, so history accumulates while you watch'),
+    })
+    .prefault({})
+    .describe('the living demo `quietcut start` runs when no upstream is configured'),
 });
 
 export type Config = z.infer<typeof configSchema>;

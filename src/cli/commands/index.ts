@@ -5,6 +5,7 @@ import { registerVerify } from './verify.js';
 import { registerForecast } from './forecast.js';
 import { registerSimulate } from './simulate.js';
 import { registerStats } from './stats.js';
+import { registerStatus } from './status.js';
 
 /** One line per command; each command lives in its own file in this folder. */
 export function registerCommands(program: Command): void {
@@ -14,4 +15,5 @@ export function registerCommands(program: Command): void {
   registerForecast(program);
   registerSimulate(program);
   registerStats(program);
+  registerStatus(program);
 }
