@@ -60,8 +60,11 @@ function upperBand(history: Series, fit: ProfileFit, mean: Float64Array, q: numb
   const deseasonalised = new Float64Array(n);
   // y − seasonal = level + residual; NaN at gaps.
   for (let i = 0; i < n; i++) deseasonalised[i] = (fit.level[i] as number) + (fit.residuals[i] as number);
-  const bySlot: number[][] = Array.from({ length: m }, () => []);
-  const pooled: number[] = [];
+  // Errors slot-major in one typed array: one block per day gives each slot at most one error per
+  // block, so slot s holds errors[s * blocks .. s * blocks + counts[s]).
+  const blocks = Math.max(0, Math.floor(n / m) - 1);
+  const errors = new Float64Array(m * blocks);
+  const counts = new Int32Array(m);
   // Blocks of one day aligned to the end of the history, each forecast from the block before it.
   for (let end = n; end - 2 * m >= 0; end -= m) {
     let sum = 0;
@@ -75,18 +78,23 @@ function upperBand(history: Series, fit: ProfileFit, mean: Float64Array, q: numb
     }
     if (count === 0) continue;
     const level = sum / count;
-    for (let i = end - m; i < end; i++) {
+    // Slot by distance from the history end, so slot s of the errors lines up with horizon step s.
+    for (let i = end - m, slot = 0; i < end; i++, slot++) {
       const e = (deseasonalised[i] as number) - level;
       if (!Number.isFinite(e)) continue;
-      // Slot by distance from the history end, so slot s of the errors lines up with horizon step s.
-      (bySlot[(((i - n) % m) + m) % m] as number[]).push(e);
-      pooled.push(e);
+      errors[slot * blocks + (counts[slot] as number)] = e;
+      counts[slot] = (counts[slot] as number) + 1;
     }
   }
-  const pooledQuantile = quantile(pooled, q);
-  const pooledMargin = Number.isFinite(pooledQuantile) ? Math.max(0, pooledQuantile) : 0;
-  const perSlot = bySlot.every((errors) => errors.length >= MIN_SLOT_SAMPLES);
-  const margins = bySlot.map((errors) => (perSlot ? Math.max(0, quantile(errors, q)) : pooledMargin));
+  const margins = new Float64Array(m);
+  if (counts.every((c) => c >= MIN_SLOT_SAMPLES)) {
+    for (let s = 0; s < m; s++) margins[s] = Math.max(0, quantile(errors.subarray(s * blocks, s * blocks + (counts[s] as number)), q));
+  } else {
+    const pooled: number[] = [];
+    for (let s = 0; s < m; s++) for (let k = 0; k < (counts[s] as number); k++) pooled.push(errors[s * blocks + k] as number);
+    const pooledQuantile = quantile(pooled, q);
+    margins.fill(Number.isFinite(pooledQuantile) ? Math.max(0, pooledQuantile) : 0);
+  }
   const upper = new Float64Array(mean.length);
   for (let h = 0; h < mean.length; h++) upper[h] = (mean[h] as number) + (margins[h % m] as number);
   return upper;

@@ -167,6 +167,9 @@ export function fitProfile(history: Series, opts: ProfileModelOptions = DEFAULT_
   let dailyShrink = 0;
   const work = new Float64Array(n);
   const residuals = new Float64Array(n);
+  // Seasonal part per step, refilled after each profile update: one pass of running slot indexes
+  // instead of two modulos per step in every loop that needs it.
+  const seasonal = new Float64Array(n);
 
   for (let i = 0; i < n; i++) weights[i] = (recency[i] as number) * (robust[i] as number);
   // A window of whole days, so that the level holds no daily pattern; a week when the weekly
@@ -189,10 +192,11 @@ export function fitProfile(history: Series, opts: ProfileModelOptions = DEFAULT_
         for (let i = 0, s = dayPhase; i < n; i++, s = s + 1 === m ? 0 : s + 1) work[i] = (work[i] as number) - (daily[s] as number);
         weeklyShrink = shrunkSlotMeans(work, weeklyWeights, W, weekPhase, m, weekly);
       }
-      for (let i = 0; i < n; i++) work[i] = (y[i] as number) - seasonalAt(i, daily, weekly, dayPhase, weekPhase);
+      seasonalInto(seasonal, daily, weekly, dayPhase, weekPhase);
+      for (let i = 0; i < n; i++) work[i] = (y[i] as number) - (seasonal[i] as number);
       smoothLevel(work, weights, smoothSteps, level);
     }
-    for (let i = 0; i < n; i++) residuals[i] = (y[i] as number) - (level[i] as number) - seasonalAt(i, daily, weekly, dayPhase, weekPhase);
+    for (let i = 0; i < n; i++) residuals[i] = (y[i] as number) - (level[i] as number) - (seasonal[i] as number);
     if (pass < opts.robustIterations) bisquare(residuals, robust);
   }
 
@@ -205,7 +209,7 @@ export function fitProfile(history: Series, opts: ProfileModelOptions = DEFAULT_
     const wi = robust[i] as number;
     if (!Number.isFinite(y[i]) || wi <= 0) continue;
     sw += wi;
-    swz += wi * ((y[i] as number) - seasonalAt(i, daily, weekly, dayPhase, weekPhase));
+    swz += wi * ((y[i] as number) - (seasonal[i] as number));
   }
   const forecastLevel = sw > 0 ? swz / sw : (level[n - 1] ?? 0);
   return { dailySteps: m, weeklySteps: W, daily, weekly, weeklyShrink, dailyShrink, level, forecastLevel, residuals, weights: robust, dayPhase, weekPhase };
@@ -225,6 +229,17 @@ function seasonalAt(i: number, daily: Float64Array, weekly: Float64Array, dayPha
   return weekly.length > 0 ? d + (weekly[(i + weekPhase) % weekly.length] as number) : d;
 }
 
+/** out[i] = seasonalAt(i, ...) for every step, with running slot indexes. */
+function seasonalInto(out: Float64Array, daily: Float64Array, weekly: Float64Array, dayPhase: number, weekPhase: number): void {
+  const m = daily.length;
+  const W = weekly.length;
+  if (W === 0) {
+    for (let i = 0, s = dayPhase % m; i < out.length; i++, s = s + 1 === m ? 0 : s + 1) out[i] = daily[s] as number;
+    return;
+  }
+  for (let i = 0, s = dayPhase % m, w = weekPhase % W; i < out.length; i++, s = s + 1 === m ? 0 : s + 1, w = w + 1 === W ? 0 : w + 1) out[i] = (daily[s] as number) + (weekly[w] as number);
+}
+
 function centre(profile: Float64Array): void {
   let sum = 0;
   for (const v of profile) sum += v;
@@ -239,7 +254,10 @@ function centre(profile: Float64Array): void {
 function residualScale(abs: Float64Array): number {
   let count = 0;
   const nonZero = new Float64Array(abs.length);
-  for (const v of abs) if (v > 1e-9) nonZero[count++] = v;
+  for (let i = 0; i < abs.length; i++) {
+    const v = abs[i] as number;
+    if (v > 1e-9) nonZero[count++] = v;
+  }
   return count > 0 ? median(nonZero.subarray(0, count)) : 0;
 }
 
@@ -253,7 +271,11 @@ function bisquare(residuals: Float64Array, out: Float64Array): void {
     if (!Number.isFinite(r)) out[i] = 0;
     else if (!(h > 0)) out[i] = 1;
     else if (r >= h) out[i] = 0;
-    else out[i] = (1 - (r / h) ** 2) ** 2;
+    else {
+      const u = r / h;
+      const v = 1 - u * u;
+      out[i] = v * v;
+    }
   }
 }
 
@@ -268,6 +290,20 @@ export function screenGrossOutliers(y: Float64Array, out: Float64Array): void {
   const deviation = new Float64Array(n);
   const around = new Float64Array(4);
   for (let i = 0; i < n; i++) {
+    if (i >= 2 && i + 2 < n) {
+      const a = y[i - 2] as number;
+      const b = y[i - 1] as number;
+      const c = y[i + 1] as number;
+      const d = y[i + 2] as number;
+      // All four neighbours known (nearly every step): their median without sorting, the mean of
+      // the larger of the pair minimums and the smaller of the pair maximums (the same two values).
+      if (Number.isFinite(a) && Number.isFinite(b) && Number.isFinite(c) && Number.isFinite(d)) {
+        const low = Math.max(Math.min(a, b), Math.min(c, d));
+        const high = Math.min(Math.max(a, b), Math.max(c, d));
+        deviation[i] = Math.abs((y[i] as number) - (low + high) / 2);
+        continue;
+      }
+    }
     let count = 0;
     for (let j = i - 2; j <= i + 2; j++) {
       if (j === i || j < 0 || j >= n || !Number.isFinite(y[j])) continue;
