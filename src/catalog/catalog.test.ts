@@ -60,7 +60,7 @@ const plainOid = table('audit', [col('x', TypeOid.int4)], { schema: 'ops' });
 const other = table('audit', [col('x', TypeOid.int4)], { schema: 'app' }); // not configured: not managed
 void other;
 
-const data: CatalogData = { relations, plainTableOids: [plainOid], loadedAtMs: 0 };
+const data: CatalogData = { relations, plainTableOids: [plainOid], loadedAtMs: 0, hashVerified: true };
 const ctx = { searchPath: ['"$user"', 'public'], user: 'alice', timeZone: 'UTC' };
 
 const c = (value: string | null): Slot => ({ kind: 'const', value });
@@ -190,6 +190,22 @@ describe('Catalog.resolve', () => {
       leaves: ['public.t2_2026_eu', 'public.t2_2026_other'],
     });
     expect(cat.leaves()).toHaveLength(3 + 3 + 3 + 3 + 2 + 1);
+  });
+});
+
+describe('hash partitions', () => {
+  const hCols = [col('k', TypeOid.int4)];
+  const rels: RelationInfo[] = [
+    { oid: 1, schema: 'public', name: 'h', relkind: 'p', parentOid: null, bound: null, columns: hCols, key: { strategy: 'hash', parts: [part('k', TypeOid.int4)] }, foreignServer: null },
+    ...[0, 1, 2].map((r): RelationInfo => ({ oid: 2 + r, schema: 'public', name: `h${r}`, relkind: 'r', parentOid: 1, bound: `FOR VALUES WITH (modulus 3, remainder ${r})`, columns: hCols, key: null, foreignServer: null })),
+  ];
+  it('routes by the reproduced hash, or to all when the server failed the hash probe', () => {
+    // hash_combine64(0, hashint4extended(5, seed)) ≡ 2 (mod 3); hashint4extended checked against PostgreSQL in hash.test.ts.
+    const t = insert('h', [[c('5')]]);
+    expect(new Catalog({ relations: rels, plainTableOids: [], loadedAtMs: 0, hashVerified: true }).resolve(t, ctx)?.partitions).toEqual(['public.h2']);
+    expect(new Catalog({ relations: rels, plainTableOids: [], loadedAtMs: 0, hashVerified: false }).resolve(t, ctx)?.all).toBe(true);
+    // NULL hashes to 0: remainder 0.
+    expect(new Catalog({ relations: rels, plainTableOids: [], loadedAtMs: 0, hashVerified: true }).resolve(insert('h', [[c(null)]]), ctx)?.partitions).toEqual(['public.h0']);
   });
 });
 

@@ -91,6 +91,7 @@ export class Catalog {
           node.info.key.strategy,
           node.info.key.parts,
           node.children.map((child) => ({ child, bound: child.info.bound ?? '' })),
+          data.hashVerified,
         );
       }
     };

@@ -75,7 +75,7 @@ function rangeDatum(d: BoundDatum, codec: KeyCodec): RangeDatum {
 }
 
 /** Builds a level from the partitioned table's key and its children's bound texts. */
-export function buildLevel<C>(strategy: Strategy, keyParts: KeyPartInfo[], children: { child: C; bound: string }[]): Level<C> {
+export function buildLevel<C>(strategy: Strategy, keyParts: KeyPartInfo[], children: { child: C; bound: string }[], hashVerified = true): Level<C> {
   const parts = keyParts.map((info) => ({ info, codec: codecFor(info.typeOid) }));
   const level: Level<C> = {
     strategy,
@@ -90,6 +90,7 @@ export function buildLevel<C>(strategy: Strategy, keyParts: KeyPartInfo[], child
     childOrder: new Map(children.map((c, i) => [c.child, i])),
   };
   try {
+    if (strategy === 'hash' && !hashVerified) throw new Unusable("the server's hash functions differ from hash.ts");
     for (const p of parts) {
       const why = partUsable(p.info, p.codec, strategy);
       if (why) throw new Unusable(why);

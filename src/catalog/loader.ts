@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { parseConstDefault } from './bound-parser.js';
 import { Catalog, parseName } from './catalog.js';
+import { HASH_PARTITION_SEED, hashBytesExtended, hashInt4Extended, hashInt8Extended } from './hash.js';
 import type { CatalogData, ColumnDefault, ColumnInfo, KeyPartInfo, PartitionKeyInfo, RelationInfo, Strategy } from './model.js';
 
 export interface LoadOptions {
@@ -62,6 +63,11 @@ SELECT pt.partrelid::int8 AS rel, pt.partstrat::text AS strategy, k.ord::int AS 
 const COLLATIONS_SQL = `SELECT c.oid::int8 AS oid, to_jsonb(c) AS j FROM pg_collation c WHERE c.oid = ANY($1::oid[])`;
 const DATABASE_SQL = `SELECT to_jsonb(d) AS j, pg_encoding_to_char(d.encoding) AS encoding FROM pg_database d WHERE d.datname = current_database()`;
 
+// A few probes of the hash support functions, compared with hash.ts before hash partitions are routed.
+const HASH_PROBE_SQL = `SELECT hashint4extended(-7, $1::int8)::text AS int4, hashint8extended(-5000000000, $1::int8)::text AS int8,
+  hashtextextended('quietcut ✓ 0123456789', $1::int8)::text AS text,
+  uuid_hash_extended('00112233-4455-6677-8899-aabbccddeeff', $1::int8)::text AS uuid`;
+
 const STRATEGY: Record<string, Strategy> = { r: 'range', l: 'list', h: 'hash' };
 const DEFAULT_COLLATION = 100;
 const BYTEWISE_LOCALES = new Set(['c', 'posix', 'c.utf-8', 'c.utf8']);
@@ -94,6 +100,17 @@ function columnDefault(row: { computed: boolean; has_default: boolean; const_def
   if (!row.has_default) return { kind: 'null' };
   const parsed = row.const_default && row.default_text !== null ? parseConstDefault(row.default_text) : undefined;
   return parsed ? { kind: 'const', text: parsed.text } : { kind: 'expr' };
+}
+
+function hashProbesMatch(row: { int4: string; int8: string; text: string; uuid: string } | undefined): boolean {
+  if (!row) return false;
+  const s = (v: bigint): string => BigInt.asIntN(64, v).toString();
+  return (
+    row.int4 === s(hashInt4Extended(-7, HASH_PARTITION_SEED)) &&
+    row.int8 === s(hashInt8Extended(-5000000000n, HASH_PARTITION_SEED)) &&
+    row.text === s(hashBytesExtended(Buffer.from('quietcut \u2713 0123456789', 'utf8'), HASH_PARTITION_SEED)) &&
+    row.uuid === s(hashBytesExtended(Buffer.from('00112233445566778899aabbccddeeff', 'hex'), HASH_PARTITION_SEED))
+  );
 }
 
 export async function loadCatalogData(client: pg.ClientBase, opts: LoadOptions = {}): Promise<CatalogData> {
@@ -133,6 +150,7 @@ export async function loadCatalogData(client: pg.ClientBase, opts: LoadOptions =
     const cols = await client.query<{ rel: string; name: string; type: string; typmod: number; computed: boolean; has_default: boolean; const_default: boolean; default_text: string | null }>(COLUMNS_SQL, [oids]);
     const keys = await client.query<{ rel: string; strategy: string; ord: number; attnum: number; column: string | null; type: string; typmod: number; collation: string; default_opclass: boolean }>(KEYS_SQL, [oids]);
     const dbRow = await client.query<{ j: Json; encoding: string }>(DATABASE_SQL);
+    const probe = await client.query<{ int4: string; int8: string; text: string; uuid: string }>(HASH_PROBE_SQL, [BigInt.asIntN(64, HASH_PARTITION_SEED).toString()]);
     const collOids = [...new Set(keys.rows.map((k) => Number(k.collation)).filter((c) => c !== 0))];
     const colls = await client.query<{ oid: string; j: Json }>(COLLATIONS_SQL, [collOids]);
     await client.query('COMMIT');
@@ -174,7 +192,7 @@ export async function loadCatalogData(client: pg.ClientBase, opts: LoadOptions =
       key: r.relkind === 'p' ? (partKeys.get(r.oid) ?? null) : null,
       foreignServer: r.server,
     }));
-    return { relations, plainTableOids, loadedAtMs };
+    return { relations, plainTableOids, loadedAtMs, hashVerified: hashProbesMatch(probe.rows[0]) };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;

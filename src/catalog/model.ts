@@ -56,6 +56,11 @@ export interface RelationInfo {
 
 export interface CatalogData {
   relations: RelationInfo[];
+  /**
+   * The server's hash functions gave the values hash.ts computes for a few probes: false on a
+   * big-endian server (or if PostgreSQL ever changes them), and hash partitions then resolve to all.
+   */
+  hashVerified: boolean;
   /** Relations named in config as one-partition tables (by oid). */
   plainTableOids: number[];
   /** Date.now() when loading began. */
