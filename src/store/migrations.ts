@@ -115,4 +115,22 @@ export const MIGRATIONS: readonly Migration[] = [
         ADD COLUMN pruned_at          timestamptz;      -- artifact removed by retention
     `,
   },
+  {
+    version: 3,
+    name: 'coordinator: plan windows for every partition, with their outcome',
+    sql: `
+      -- infeasible and skipped partitions have a row (with a reason) but no window
+      ALTER TABLE quietcut.plan_windows
+        ALTER COLUMN window_start DROP NOT NULL,
+        ALTER COLUMN cut_at DROP NOT NULL,
+        ALTER COLUMN window_end DROP NOT NULL,
+        ADD COLUMN dump_start          timestamptz,
+        ADD COLUMN dump_end            timestamptz,
+        ADD COLUMN predicted_queue_peak double precision,
+        ADD COLUMN run_id              text,              -- the run that carried out the window
+        ADD COLUMN actual_writes       bigint,            -- held + rejected in the window as it ran
+        ADD COLUMN updated_at          timestamptz NOT NULL DEFAULT now();
+      CREATE INDEX plans_interval ON quietcut.plans (interval_start, plan_id);
+    `,
+  },
 ];
