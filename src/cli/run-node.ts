@@ -20,7 +20,7 @@ import { runBackup, type BackupRunResult } from '../windows/backup-run.js';
 import type { ReleaseRule, WindowMode } from '../windows/window.js';
 import { BackupRequests } from '../windows/requests.js';
 import type { PgTarget } from '../backup/index.js';
-import cron from 'node-cron';
+import { PlanScheduler } from '../coordinator/scheduler.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
 
 /** One running quietcut node: the proxy, its metrics endpoint, and (demo mode) a private PostgreSQL. */
@@ -38,6 +38,8 @@ export interface RunningNode {
   /** Open windows and back up these partitions now (on this node). */
   backup(partitions: readonly string[], opts?: { mode?: WindowMode; release?: ReleaseRule; trigger?: string; onProgress?: (p: string, state: string) => void }): Promise<BackupRunResult>;
   metrics: Metrics;
+  /** Planned backups: planning ticks, stored plans armed as timers (coordinator/scheduler.ts). */
+  scheduler: PlanScheduler;
   /** Per-partition activity behind GET /status (write rate, window step, held writes, last backup). */
   activity: PartitionActivity;
   metricsPort: number | null;
@@ -195,20 +197,10 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
     rootOf: (p) => catalog.current.leaves().find((l) => l.name === p)?.root ?? p,
   });
   await requests.start();
-  const tasks: Array<{ stop(): void }> = [];
-  if (config.backup.schedule) {
-    tasks.push(
-      cron.schedule(
-        config.backup.schedule,
-        () => {
-          // The planner decides when within the interval (issue 6); until then: all partitions now.
-          const all = catalog.current.leaves().map((l) => l.name);
-          backup(all, { trigger: 'schedule' }).catch((err: unknown) => log.error({ err }, 'scheduled backup failed'));
-        },
-        { timezone: config.backup.timezone },
-      ),
-    );
-  }
+  // --- schedule: plan each interval and run windows at their planned times (or, with
+  // planner.enabled false, back up everything at each backup.schedule tick)
+  const scheduler = new PlanScheduler({ config, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup });
+  await scheduler.start();
 
   const addr = await proxy.listen();
 
@@ -259,12 +251,13 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
     gate,
     backup,
     metrics,
+    scheduler,
     activity,
     metricsPort,
     cluster,
     connectionString,
     async stop() {
-      for (const t of tasks) t.stop();
+      await scheduler.stop();
       await requests.stop();
       await proxy.shutdown();
       await backupChain;

@@ -112,10 +112,18 @@ export const configSchema = z.strictObject({
   backup: z
     .strictObject({
       dir: z.string().default('./backups').describe('where runs are written: <dir>/<run-id>/<schema>.<partition>.dump and manifest.json'),
-      schedule: cronExpr.nullable().default(null).describe('cron expression for backup runs (node-cron syntax); null: only on demand'),
-      planAt: cronExpr.nullable().default(null).describe('cron expression for planning the next interval; null: plan at each schedule tick'),
-      interval: hhmmRange.default('01:00-07:00').describe('the daily interval in which windows are planned'),
-      timezone: z.string().default('UTC'),
+      schedule: cronExpr
+        .nullable()
+        .default(null)
+        .describe(
+          'cron expression (node-cron syntax). With planner.enabled it plans the next interval at each tick (unless planAt is set) and windows run at their planned times; with planner.enabled false every partition is backed up at each tick. null: backups only on demand (and by planAt)',
+        ),
+      planAt: cronExpr
+        .nullable()
+        .default(null)
+        .describe('cron expression for planning the next interval that has not begun (planner.enabled); must fire before the interval starts. null: plan at each schedule tick'),
+      interval: hhmmRange.default('01:00-07:00').describe('the daily interval in which windows are planned, wall-clock times in timezone; an end at or before the start is on the next day'),
+      timezone: z.string().default('UTC').describe('IANA time zone of interval, schedule and planAt'),
       maxConcurrentDumps: z.number().int().positive().default(2).describe('dumps running at once per server'),
       lockWaitTimeoutMs: z.number().int().positive().default(5000).describe('pg_dump --lock-wait-timeout'),
       compression: z.number().int().min(0).max(9).default(6).describe('pg_dump -Z level for -Fc archives'),
@@ -133,6 +141,12 @@ export const configSchema = z.strictObject({
     .prefault({}),
   planner: z
     .strictObject({
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe(
+          'plan each partition\'s window in the quietest time of backup.interval from recorded history (nodes arm the stored plan, one node plans under an advisory lock); false: back up every partition at each backup.schedule tick',
+        ),
       heldWeight: z.number().nonnegative().default(1).describe('weight of predicted held writes in the cost'),
       overlapWeight: z.number().nonnegative().default(0.1).describe('weight of predicted load overlapping each dump'),
       clockSkewMs: z.number().nonnegative().default(0).describe('extra margin for clock skew between nodes (measured when several nodes run)'),
