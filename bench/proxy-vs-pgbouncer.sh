@@ -26,6 +26,8 @@ trap cleanup EXIT
 "$SHARED/pg-up.sh" "$WORK/pg" "$PG_PORT"
 "$SHARED/pgbouncer-up.sh" "$WORK/pgb" "$PGB_PORT" "$PG_PORT" session
 (cd "$ROOT" && npm run build --silent)
+# quietcut keeps its history in the fronted database: create it before the proxy starts.
+"${PGBIN:-/usr/lib/postgresql/15/bin}/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres bench 2>/dev/null || true
 QUIETCUT_LOG_LEVEL=warn node "$ROOT/dist/cli/main.js" start --upstream "postgres://postgres@127.0.0.1:$PG_PORT/bench" \
   --listen "127.0.0.1:$QC_PORT" --metrics 127.0.0.1:0 ${QC_ARGS:-} >"$OUT/quietcut.log" 2>&1 &
 QC_PID=$!

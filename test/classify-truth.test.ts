@@ -7,11 +7,12 @@ import type { ProxyServer } from '../src/proxy/server.js';
 import { WriteInspector, type InspectorShared } from '../src/proxy/write-inspector.js';
 import { initSqlParser, SqlClassifier } from '../src/sql/index.js';
 import { startTestCluster } from './helpers/pg.js';
-import { proxyClient, startTestProxy } from './helpers/proxy.js';
+import { proxyClient, settle, startTestProxy } from './helpers/proxy.js';
 
 let cluster: LocalCluster;
 let proxy: ProxyServer;
 let refresher: CatalogRefresher;
+let pool: pg.Pool;
 const recorded: Array<{ table: string; partitions: string[]; rows: number }> = [];
 let unclassified = 0;
 
@@ -39,7 +40,7 @@ beforeAll(async () => {
     'demo',
   );
   await initSqlParser();
-  const pool = new pg.Pool({ connectionString: cluster.url('demo'), max: 2 });
+  pool = new pg.Pool({ connectionString: cluster.url('demo'), max: 2 });
   refresher = new CatalogRefresher({
     intervalMs: 60_000,
     load: async () => {
@@ -65,6 +66,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   refresher?.stop();
+  await pool?.end();
+  if (proxy) await settle(proxy);
   await proxy?.shutdown(200);
   await cluster?.stop();
 });

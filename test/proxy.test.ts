@@ -7,7 +7,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import type { ProxyServer } from '../src/proxy/server.js';
 import { startTestCluster } from './helpers/pg.js';
-import { proxyClient, startTestProxy } from './helpers/proxy.js';
+import { proxyClient, settle, startTestProxy } from './helpers/proxy.js';
 import { RawClient, serialize } from './helpers/raw-client.js';
 
 let cluster: LocalCluster;
@@ -19,6 +19,7 @@ beforeAll(async () => {
   await cluster.query('CREATE TABLE kv (k int primary key, v text, b bytea)', [], 'demo');
 });
 afterAll(async () => {
+  if (proxy) await settle(proxy);
   await proxy?.shutdown(500);
   await cluster?.stop();
 });

@@ -304,7 +304,12 @@ export class Session implements MessageSink {
   }
 
   private serverLost(err: Error): void {
-    if (this.phase === 'closed' || this.closing) return;
+    if (this.phase === 'closed') return;
+    if (this.closing) {
+      // The client said Terminate and the server hung up, as it should: end quietly.
+      this.close();
+      return;
+    }
     this.host.log.debug({ err: err.message }, 'server connection lost');
     this.fatal(new ProxyError(SqlState.ConnectionFailure, `quietcut: server connection lost: ${err.message}`, 'FATAL'));
   }
@@ -787,6 +792,10 @@ export class Session implements MessageSink {
 
   /** Polite end for shutdown: tell the client why. */
   shutdown(): void {
+    if (this.closing) {
+      this.close();
+      return;
+    }
     this.fatal(new ProxyError(SqlState.AdminShutdown, 'terminating connection due to administrator command (quietcut shutting down)', 'FATAL'));
   }
 

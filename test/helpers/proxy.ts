@@ -28,3 +28,9 @@ export async function proxyClient(proxy: ProxyServer, database = 'demo', extra: 
   await c.connect();
   return c;
 }
+
+/** Wait (bounded) until clients that already said goodbye are gone, so shutdown errors reach nobody. */
+export async function settle(proxy: ProxyServer, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (proxy.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
