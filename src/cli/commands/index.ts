@@ -5,6 +5,7 @@ import { registerVerify } from './verify.js';
 import { registerForecast } from './forecast.js';
 import { registerSimulate } from './simulate.js';
 import { registerStats } from './stats.js';
+import { registerPlan } from './plan.js';
 import { registerStatus } from './status.js';
 
 /** One line per command; each command lives in its own file in this folder. */
@@ -15,5 +16,6 @@ export function registerCommands(program: Command): void {
   registerForecast(program);
   registerSimulate(program);
   registerStats(program);
+  registerPlan(program);
   registerStatus(program);
 }
