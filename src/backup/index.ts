@@ -15,6 +15,7 @@ export {
   type Manifest,
   type ManifestPartition,
   type ManifestPartitionInput,
+  type ManifestCut,
 } from './manifest.js';
 export { artifactName, newRunId, isRunId, runIdTime, parseTableName, displayName, quoteTable, type TableName } from './names.js';
 export { targetFromUrl, childEnv, clientConfig, describeTarget, withDatabase, type PgTarget } from './pg-target.js';

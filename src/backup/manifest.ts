@@ -40,7 +40,29 @@ const common = {
   durations,
   /** Set by retention when the artifact was removed; the entry stays as history. */
   prunedAt: iso.nullable().default(null),
+  /**
+   * Cross-server cuts: the foreign server the rows live on and the remote table that was dumped
+   * there (`tables` then names remote tables). Absent for a partition on the fronted server.
+   */
+  server: z.string().min(1).optional(),
+  remoteTable: tableName.optional(),
 };
+
+/** One server's snapshot in one group's cut: what makes a cross-server backup auditable. */
+export const manifestCutSchema = z.strictObject({
+  group: z.string().min(1),
+  /** `(fronted)` for the server quietcut proxies, else the foreign server's name. */
+  server: z.string().min(1),
+  host: z.string(),
+  port: z.number().int(),
+  database: z.string(),
+  snapshotId: z.string().min(1),
+  walLsn: z.string().regex(/^[0-9A-F]+\/[0-9A-F]+$/i),
+  cutAt: iso,
+  /** Time the export took on this server (the slowest one bounds the hold). */
+  pinMs: z.number().nonnegative(),
+});
+export type ManifestCut = z.infer<typeof manifestCutSchema>;
 
 const goodEntry = z.strictObject({
   ...common,
@@ -89,6 +111,8 @@ export const manifestSchema = z.strictObject({
   /** running while partitions are still being dumped; then the worst partition status. */
   status: z.enum(['running', 'good', 'failed', 'aborted']),
   partitions: z.array(manifestPartitionSchema),
+  /** Every server's snapshot per group; absent in runs written before cross-server cuts. */
+  cuts: z.array(manifestCutSchema).optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
@@ -175,6 +199,17 @@ export class RunManifest {
 
   record(entry: ManifestPartitionInput): Promise<void> {
     return this.enqueue(() => (this.current = upsertPartition(this.current, entry)));
+  }
+
+  /** Record the snapshots of one group's cut, one per server. */
+  recordCuts(cuts: readonly ManifestCut[]): Promise<void> {
+    return this.enqueue(() => {
+      for (const c of cuts) {
+        const parsed = manifestCutSchema.safeParse(c);
+        if (!parsed.success) throw new ManifestError(`invalid cut for ${c.group} on ${c.server}: ${z.prettifyError(parsed.error)}`);
+      }
+      return (this.current = { ...this.current, updatedAt: new Date().toISOString(), cuts: [...(this.current.cuts ?? []), ...cuts] });
+    });
   }
 
   finish(): Promise<void> {

@@ -7,7 +7,7 @@ import { silentLogger, type Logger } from '../util/log.js';
 import { checksumTable } from './checksum.js';
 import { sha256File } from './files.js';
 import { readManifest, type GoodPartition, type Manifest } from './manifest.js';
-import { quoteIdent } from './names.js';
+import { quoteIdent, quoteTable, type TableName } from './names.js';
 import { childEnv, clientConfig, withDatabase, type PgTarget } from './pg-target.js';
 import { failureReason, runTool, type ToolInvocation } from './run-tool.js';
 
@@ -66,7 +66,17 @@ async function withClient<T>(target: PgTarget, fn: (c: pg.Client) => Promise<T>)
   }
 }
 
-async function verifyPartition(runDir: string, p: GoodPartition, opts: VerifyOptions, log: Logger): Promise<PartitionVerdict> {
+/**
+ * A scratch database shared by the foreign members of a cross-server run: each remote table is
+ * restored as a plain table and moved into a schema named `<server>.<remote schema>`, so tables of
+ * the same name on two shards (with their indexes and sequences) land side by side, and the run
+ * reads back as one database.
+ */
+interface SharedScratch {
+  db: string;
+}
+
+async function verifyPartition(runDir: string, p: GoodPartition, opts: VerifyOptions, log: Logger, shared?: SharedScratch): Promise<PartitionVerdict> {
   const started = performance.now();
   const v: PartitionVerdict = {
     partition: p.partition,
@@ -93,10 +103,10 @@ async function verifyPartition(runDir: string, p: GoodPartition, opts: VerifyOpt
   // A changed file is reported without spending a restore on it.
   if (v.actual.sha256 !== p.sha256) return done('mismatch', 'sha256 of the artifact differs from the manifest');
 
-  const db = scratchDatabaseName();
+  const db = shared?.db ?? scratchDatabaseName();
   const admin = opts.scratch;
   try {
-    await withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(db)} TEMPLATE template0`));
+    if (!shared) await withClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(db)} TEMPLATE template0`));
     const target = withDatabase(admin, db);
     // pg_dump -t never emits CREATE SCHEMA; the schemas the tables live in are created first.
     const schemas = [...new Set(p.tables.map((t) => t.schema))].filter((s) => s !== 'public');
@@ -107,7 +117,8 @@ async function verifyPartition(runDir: string, p: GoodPartition, opts: VerifyOpt
     const r = await runTool(inv, opts.signal);
     if (r.aborted) return done('error', 'aborted');
     if (r.code !== 0) return done('error', `pg_restore failed: ${failureReason(r, 'pg_restore')}`);
-    const sum = await withClient(target, (c) => checksumTable(c, p.table));
+    const table = shared && p.remoteTable && p.server ? await moveToServerSchema(target, p.server, p.remoteTable) : p.table;
+    const sum = await withClient(target, (c) => checksumTable(c, table));
     v.actual.rows = sum.rows;
     v.actual.checksum = sum.checksum;
     if (sum.algorithm !== p.checksumAlgorithm) return done('error', `manifest checksum algorithm ${p.checksumAlgorithm} is not supported (have ${sum.algorithm})`);
@@ -118,10 +129,29 @@ async function verifyPartition(runDir: string, p: GoodPartition, opts: VerifyOpt
   } catch (err) {
     return done('error', err instanceof Error ? err.message : String(err));
   } finally {
-    await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(db)} WITH (FORCE)`)).catch((err: unknown) =>
-      log.warn({ err, database: db }, 'could not drop scratch database'),
-    );
+    if (!shared) await dropScratch(admin, db, log);
   }
+}
+
+async function dropScratch(admin: PgTarget, db: string, log: Logger): Promise<void> {
+  await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(db)} WITH (FORCE)`)).catch((err: unknown) =>
+    log.warn({ err, database: db }, 'could not drop scratch database'),
+  );
+}
+
+/**
+ * Move a restored remote table out of the way of the next shard's: SET SCHEMA carries its indexes,
+ * constraints and owned sequences along, whose names would collide as well.
+ */
+async function moveToServerSchema(target: PgTarget, server: string, remote: TableName): Promise<TableName> {
+  const moved = { schema: `${server}.${remote.schema}`, name: remote.name };
+  await withClient(target, async (c) => {
+    await c.query('BEGIN');
+    await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(moved.schema)}`);
+    await c.query(`ALTER TABLE ${quoteTable(remote)} SET SCHEMA ${quoteIdent(moved.schema)}`);
+    await c.query('COMMIT');
+  });
+  return moved;
 }
 
 function skipped(p: Manifest['partitions'][number], reason: string): PartitionVerdict {
@@ -144,14 +174,26 @@ export async function verifyRun(runDir: string, opts: VerifyOptions): Promise<Ve
   const log = opts.log ?? silentLogger;
   const manifest = await readManifest(runDir);
   const partitions: PartitionVerdict[] = [];
-  for (const p of manifest.partitions) {
-    if (p.status !== 'good') partitions.push(skipped(p, `backup ${p.status}: ${p.reason}`));
-    else if (p.prunedAt !== null) partitions.push(skipped(p, `artifact removed by retention at ${p.prunedAt}`));
-    else {
-      const verdict = await verifyPartition(runDir, p, opts, log);
-      log.info({ partition: p.partition, status: verdict.status, reason: verdict.reason }, 'verified');
-      partitions.push(verdict);
+  // Remote tables dumped as plain tables (no ancestors on their shard) share one scratch database.
+  const sharable = (p: GoodPartition): boolean => p.server !== undefined && p.remoteTable !== undefined && p.tables.length === 1;
+  let shared: SharedScratch | undefined;
+  try {
+    for (const p of manifest.partitions) {
+      if (p.status !== 'good') partitions.push(skipped(p, `backup ${p.status}: ${p.reason}`));
+      else if (p.prunedAt !== null) partitions.push(skipped(p, `artifact removed by retention at ${p.prunedAt}`));
+      else {
+        if (sharable(p) && !shared) {
+          const db = scratchDatabaseName();
+          await withClient(opts.scratch, (c) => c.query(`CREATE DATABASE ${quoteIdent(db)} TEMPLATE template0`));
+          shared = { db };
+        }
+        const verdict = await verifyPartition(runDir, p, opts, log, sharable(p) ? shared : undefined);
+        log.info({ partition: p.partition, status: verdict.status, reason: verdict.reason }, 'verified');
+        partitions.push(verdict);
+      }
     }
+  } finally {
+    if (shared) await dropScratch(opts.scratch, shared.db, log);
   }
   const checked = partitions.filter((p) => p.status !== 'skipped');
   return { runId: manifest.runId, ok: checked.length > 0 && checked.every((p) => p.status === 'ok'), partitions };

@@ -17,6 +17,7 @@ import { WriteInspector, type InspectorShared } from '../proxy/write-inspector.j
 import { adminPool, adminTarget, type AdminTarget } from './admin-db.js';
 import { WindowGate } from '../windows/gate.js';
 import { runBackup, type BackupRunResult } from '../windows/backup-run.js';
+import { locateForeign } from '../windows/servers.js';
 import type { ReleaseRule, WindowMode } from '../windows/window.js';
 import { BackupRequests } from '../windows/requests.js';
 import type { PgTarget } from '../backup/index.js';
@@ -166,9 +167,13 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
       activity.windowStep(p, state);
       o.onProgress?.(p, state);
     };
-    const run = backupChain.then(() =>
-      runBackup({
+    // Foreign leaves (postgres_fdw) are dumped on their own servers, each in its own snapshot.
+    const foreignLeaves = cat.leaves().filter((l) => l.foreignServer !== null).map((l) => l.name);
+    const run = backupChain.then(async () => {
+      const foreign = foreignLeaves.length > 0 ? await locateForeign(pool, foreignLeaves, { config, admin: target }) : null;
+      return runBackup({
         partitions,
+        ...(foreign ? { foreign } : {}),
         rootOf: (p) => known.get(p) ?? p,
         config,
         ...(o.mode ? { mode: o.mode } : {}),
@@ -181,8 +186,8 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
         metrics,
         log,
         onProgress,
-      }),
-    );
+      });
+    });
     run.then((r) => activity.backupDone(r), () => activity.backupFailed(partitions));
     backupChain = run.catch(() => undefined);
     return run;

@@ -165,6 +165,28 @@ export class LocalCluster {
     await this.query(demoSchemaSql(), [], database);
   }
 
+  // --- fault injection for tests of servers that go away (cross-server cuts): the data folder stays.
+
+  /** Stop the server but keep its data; `resume()` starts it again on the same port. */
+  async halt(mode: 'fast' | 'immediate' = 'immediate'): Promise<void> {
+    await this.pgCtl(['-m', mode, '-w', 'stop']);
+  }
+
+  async resume(): Promise<void> {
+    await this.pgCtl(['-l', join(this.baseDir, 'postgres.log'), '-w', '-t', '60', '-o', `-p ${this.port}`, 'start']);
+  }
+
+  /** Restart in place (same port, same data), as an operator or a crash-restart would. */
+  async restart(mode: 'fast' | 'immediate' = 'immediate'): Promise<void> {
+    await this.pgCtl(['-l', join(this.baseDir, 'postgres.log'), '-m', mode, '-w', '-t', '60', '-o', `-p ${this.port}`, 'restart']);
+  }
+
+  private async pgCtl(args: string[]): Promise<void> {
+    const spawnOpts: SpawnOptions = { cwd: this.baseDir, env: { ...process.env, LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8' } };
+    if (this.runAs) Object.assign(spawnOpts, this.runAs);
+    await run(join(findPgBinDir(), 'pg_ctl'), ['-D', this.dataDir, ...args], spawnOpts);
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

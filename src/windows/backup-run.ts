@@ -1,6 +1,8 @@
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
 import {
+  artifactName,
   applyRetention,
   capturePartition,
   manifestEntry,
@@ -12,6 +14,7 @@ import {
   recordRunStarted,
   RunManifest,
   type CaptureOutcome,
+  type ManifestCut,
   type PgTarget,
   type TableName,
 } from '../backup/index.js';
@@ -20,8 +23,9 @@ import type { Metrics } from '../metrics/registry.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { WindowGate } from './gate.js';
 import { groupPartitions, type Group } from './groups.js';
-import { preparePin } from './pin.js';
-import { GroupWindow, type ReleaseRule, type WindowMode, type WindowOutcome } from './window.js';
+import { preparePin, type PreparedPin } from './pin.js';
+import { FRONTED_SERVER, type MemberLocation } from './servers.js';
+import { GroupWindow, type PreparePin, type ReleaseRule, type WindowMode, type WindowOutcome } from './window.js';
 
 export interface BackupRunOptions {
   /** schema-qualified leaves to back up */
@@ -40,6 +44,13 @@ export interface BackupRunOptions {
   log?: Logger;
   /** Progress per partition, for progress bars. */
   onProgress?: (partition: string, state: string) => void;
+  /**
+   * Members that live on foreign servers (postgres_fdw): where each is dumped from, and one target
+   * per foreign server (see servers.ts). Partitions not listed are on the fronted server (`target`).
+   */
+  foreign?: { locations: ReadonlyMap<string, MemberLocation>; targets: ReadonlyMap<string, PgTarget> };
+  /** How a server's snapshot export is opened; default pin.ts. Tests put faults here. */
+  preparePin?: (server: string, target: PgTarget, signal: AbortSignal) => Promise<PreparedPin>;
 }
 
 export interface PartitionResult {
@@ -111,6 +122,16 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
   const maxQueuedBytes = Math.min(...group.partitions.map((p) => over(p).maxQueuedBytes ?? cfg.windows.maxQueuedBytes));
   const outcomes = new Map<string, CaptureOutcome>();
   const tables = new Map<string, TableName>(group.partitions.map((p) => [p, parseTableName(p)]));
+  // Where each member's rows are: the fronted server, or a remote table on a foreign server.
+  const location = (p: string): MemberLocation => opts.foreign?.locations.get(p) ?? { server: FRONTED_SERVER, table: tables.get(p)! };
+  const targetOf = (server: string): PgTarget => (server === FRONTED_SERVER ? opts.target : opts.foreign?.targets.get(server)) ?? missingTarget(server);
+  const byServer = new Map<string, string[]>();
+  for (const p of group.partitions) {
+    const s = location(p).server;
+    byServer.set(s, [...(byServer.get(s) ?? []), p]);
+  }
+  const prepare = opts.preparePin ?? ((_server: string, target: PgTarget, signal: AbortSignal) => preparePin(target, signal));
+  const pins = new Map<string, PreparePin>([...byServer.keys()].map((s) => [s, (signal: AbortSignal) => prepare(s, targetOf(s), signal)]));
 
   const window = new GroupWindow({
     group: group.name,
@@ -122,23 +143,32 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
     maxQueuedBytes,
     rejectSqlState: cfg.windows.rejectSqlState,
     gate: opts.gate,
-    preparePin: (signal) => preparePin(opts.target, signal),
-    dump: async (pin, signal) => {
+    preparePin: pins,
+    dump: async (serverPins, signal) => {
       for (const p of group.partitions) opts.onProgress?.(p, 'dumping');
-      await mapLimit(group.partitions, cfg.backup.maxConcurrentDumps, async (p) => {
-        const o = await capturePartition({
-          target: opts.target,
-          snapshotId: pin.snapshotId,
-          partition: tables.get(p)!,
-          dir: runDir,
-          compression: cfg.backup.compression,
-          lockWaitTimeoutMs: cfg.backup.lockWaitTimeoutMs,
-          signal,
-          log,
-        });
-        outcomes.set(p, o);
-        opts.onProgress?.(p, o.status);
-      });
+      // Each server dumps its own members in its own snapshot, at most maxConcurrentDumps at once
+      // per server; servers run side by side.
+      await Promise.all(
+        [...byServer].map(([server, members]) =>
+          mapLimit(members, cfg.backup.maxConcurrentDumps, async (p) => {
+            const loc = location(p);
+            const o = await capturePartition({
+              target: targetOf(server),
+              snapshotId: serverPins.get(server)!.snapshotId,
+              partition: loc.table,
+              // Named after the local leaf: remote tables on two shards may share a name.
+              fileName: artifactName(tables.get(p)!),
+              dir: runDir,
+              compression: cfg.backup.compression,
+              lockWaitTimeoutMs: cfg.backup.lockWaitTimeoutMs,
+              signal,
+              log,
+            });
+            outcomes.set(p, o);
+            opts.onProgress?.(p, o.status);
+          }),
+        ),
+      );
       const bad = [...outcomes.entries()].find(([, o]) => o.status !== 'good');
       if (bad) throw new Error(`dump of ${bad[0]} failed: ${(bad[1] as { reason: string }).reason}`);
     },
@@ -147,25 +177,41 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
   });
   for (const p of group.partitions) opts.onProgress?.(p, 'holding');
   const w: WindowOutcome = await window.run();
+  if (w.state === 'aborted') {
+    // Nothing half-good: a member dumped whole in a cut that failed (another server's dump died)
+    // is not a backup, and a file with an artifact's name must never pass for one.
+    for (const o of outcomes.values()) if (o.status === 'good') await rm(o.dump.file, { force: true });
+  }
+
+  if (w.cutAt && w.snapshots.size > 0) {
+    const cuts: ManifestCut[] = [...w.snapshots].map(([server, s]) => {
+      const t = targetOf(server);
+      return { group: group.name, server, host: t.host, port: t.port, database: t.database, snapshotId: s.snapshotId, walLsn: s.lsn, cutAt: w.cutAt!.toISOString(), pinMs: s.pinMs };
+    });
+    await manifest.recordCuts(cuts);
+  }
 
   const results: PartitionResult[] = [];
   const m = opts.metrics;
   for (const p of group.partitions) {
+    const loc = location(p);
+    const snap = w.snapshots.get(loc.server);
     let o: CaptureOutcome | { status: 'failed' | 'aborted'; reason: string } = outcomes.get(p) ?? { status: 'aborted', reason: w.reason ?? 'window aborted' };
     // A window that aborted never passes for a good backup, whatever its dumps did.
     if (w.state === 'aborted' && o.status === 'good') o = { status: 'aborted', reason: w.reason ?? 'window aborted' };
     const windowMs = w.releasedAt ? w.releasedAt.getTime() - w.startedAt.getTime() : null;
-    const entry = manifestEntry(tables.get(p)!, o, {
+    const base = manifestEntry(tables.get(p)!, o, {
       group: group.name,
-      snapshotId: w.snapshotId,
+      snapshotId: snap?.snapshotId ?? null,
       cutAt: w.cutAt,
       windowStart: w.startedAt,
       windowEnd: w.releasedAt,
-      walLsn: w.lsn,
+      walLsn: snap?.lsn ?? null,
       held: w.held.get(p) ?? 0,
       rejected: w.rejected.get(p) ?? 0,
       windowMs,
     });
+    const entry = loc.server === FRONTED_SERVER ? base : { ...base, server: loc.server, remoteTable: { schema: loc.table.schema, name: loc.table.name } };
     await manifest.record(entry);
     const recorded = manifest.manifest.partitions.find((x) => x.partition === entry.partition);
     if (recorded) await withClient(opts.pool, (c) => recordRunPartition(c, runId, recorded));
@@ -195,6 +241,10 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
     });
   }
   return results;
+}
+
+function missingTarget(server: string): never {
+  throw new Error(`no connection for foreign server ${server}: set servers.${server}.url`);
 }
 
 async function withClient<T>(pool: pg.Pool, f: (c: pg.PoolClient) => Promise<T>): Promise<T> {

@@ -1,5 +1,7 @@
 import pg from 'pg';
-import type { Pin } from './window.js';
+import type { Pin, PreparedPin } from './window.js';
+
+export type { PreparedPin } from './window.js';
 
 export interface PinTarget {
   host: string;
@@ -7,13 +9,6 @@ export interface PinTarget {
   user: string;
   database: string;
   password?: string;
-}
-
-/** A connection in an open REPEATABLE READ transaction whose snapshot is not taken yet. */
-export interface PreparedPin {
-  /** Take and export the snapshot now (the cut). */
-  take(): Promise<Pin>;
-  cancel(): Promise<void>;
 }
 
 /**

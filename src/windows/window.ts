@@ -9,12 +9,29 @@ export type WindowState = 'armed' | 'holding' | 'drained' | 'pinned' | 'released
 export type WindowMode = 'hold' | 'reject';
 export type ReleaseRule = 'after-snapshot' | 'after-dump';
 
-/** The snapshot a group's dumps share. */
+/** The snapshot one server's members of a group share. */
 export interface Pin {
   snapshotId: string;
   lsn: string;
   /** Commit the exporting transaction: call only when every dump has imported the snapshot. */
   close(): Promise<void>;
+}
+
+/** A connection in an open transaction on one server, ready to export its snapshot (the cut). */
+export interface PreparedPin {
+  take(): Promise<Pin>;
+  cancel(): Promise<void>;
+}
+
+/** Open the connection that will export one server's snapshot (before holding starts). */
+export type PreparePin = (signal: AbortSignal) => Promise<PreparedPin>;
+
+/** What the manifest records of each server's snapshot. */
+export interface ServerSnapshot {
+  snapshotId: string;
+  lsn: string;
+  /** How long the export took on that server, ms (part of the hold). */
+  pinMs: number;
 }
 
 export interface WindowOptions {
@@ -29,10 +46,14 @@ export interface WindowOptions {
   maxQueuedBytes: number;
   rejectSqlState: string;
   gate: WindowGate;
-  /** Open the connection that will export the group's snapshot (before holding starts). */
-  preparePin: (signal: AbortSignal) => Promise<{ take(): Promise<Pin>; cancel(): Promise<void> }>;
-  /** Dump every member in the pinned snapshot; throws (or rejects) when any dump fails. */
-  dump: (pin: Pin, signal: AbortSignal) => Promise<void>;
+  /**
+   * One entry per server holding members of the group (a one-server group has one). All are
+   * prepared before holding starts and taken in parallel at the cut: no MVCC snapshot spans
+   * servers, so the cut across them is the held moment, and any server failing to pin fails all.
+   */
+  preparePin: ReadonlyMap<string, PreparePin>;
+  /** Dump every member in its server's pinned snapshot; throws (or rejects) when any dump fails. */
+  dump: (pins: ReadonlyMap<string, Pin>, signal: AbortSignal) => Promise<void>;
   metrics?: Metrics;
   log?: Logger;
 }
@@ -45,8 +66,11 @@ export interface WindowOutcome {
   cutAt: Date | null;
   releasedAt: Date | null;
   finishedAt: Date;
+  /** The first server's snapshot (the only one for a one-server group). */
   snapshotId: string | null;
   lsn: string | null;
+  /** Every server's snapshot, by server, once all were pinned. */
+  snapshots: Map<string, ServerSnapshot>;
   held: Map<string, number>;
   rejected: Map<string, number>;
   /** Longest any request waited, ms. */
@@ -82,8 +106,8 @@ export class GroupWindow implements HoldingWindow {
   private readonly waits: number[] = [];
   private pinnedPerf = 0;
   private firstReleasePerf = 0;
-  private pinned: Pin | null = null;
-  private pinFacts: { snapshotId: string; lsn: string } | null = null;
+  private pinned: Map<string, Pin> | null = null;
+  private readonly pinFacts = new Map<string, ServerSnapshot>();
   private readonly log: Logger;
 
   constructor(private readonly opts: WindowOptions) {
@@ -139,9 +163,9 @@ export class GroupWindow implements HoldingWindow {
   async run(): Promise<WindowOutcome> {
     const { gate } = this.opts;
     const signal = this.abortCtl.signal;
-    let prepared: { take(): Promise<Pin>; cancel(): Promise<void> };
+    let prepared: Map<string, PreparedPin>;
     try {
-      prepared = await this.opts.preparePin(signal);
+      prepared = await prepareAll(this.opts.preparePin, signal);
     } catch (err) {
       this.startedAtMs = Date.now();
       const reason = err instanceof Error ? err.message : String(err);
@@ -157,23 +181,26 @@ export class GroupWindow implements HoldingWindow {
     try {
       await this.abortable(gate.waitDrained(this.members), () => gate.cancelWait(this.members));
       this.setState('drained');
-      this.pinned = await this.abortable(prepared.take());
+      const taking = takeAll(prepared, this.pinFacts);
+      // An abort while exporting must still close the exports that succeed.
+      taking.catch(() => undefined);
+      this.pinned = await this.abortable(taking);
       this.cutAtMs = Date.now();
       this.pinnedPerf = performance.now();
-      this.pinFacts = { snapshotId: this.pinned.snapshotId, lsn: this.pinned.lsn };
       this.setState('pinned');
       if (this.opts.release === 'after-snapshot') this.releaseWrites();
       await this.abortable(this.opts.dump(this.pinned, signal));
       if (this.opts.release === 'after-dump') this.releaseWrites();
-      await this.pinned.close();
+      await closeAll(this.pinned);
       this.pinned = null;
       this.setState('dumped');
       return this.outcome('dumped', null);
     } catch (err) {
       const reason = this.abortReason ?? (err instanceof Error ? err.message : String(err));
       this.abort(reason);
-      if (this.pinned) await this.pinned.close().catch(() => undefined);
-      else await prepared.cancel();
+      if (this.pinned) await closeAll(this.pinned).catch(() => undefined);
+      // cancel() ends each connection, which also ends a take() still in flight.
+      else await Promise.all([...prepared.values()].map((p) => p.cancel()));
       this.pinned = null;
       for (const p of this.opts.partitions) this.opts.metrics?.windowsAborted.labels(this.label(p), reasonLabel(reason)).inc();
       this.log.warn({ reason }, 'window aborted');
@@ -270,8 +297,9 @@ export class GroupWindow implements HoldingWindow {
       cutAt: this.cutAtMs ? new Date(this.cutAtMs) : null,
       releasedAt: this.releasedAtMs ? new Date(this.releasedAtMs) : null,
       finishedAt: new Date(),
-      snapshotId: this.pinFacts?.snapshotId ?? null,
-      lsn: this.pinFacts?.lsn ?? null,
+      snapshotId: this.firstSnapshot()?.snapshotId ?? null,
+      lsn: this.firstSnapshot()?.lsn ?? null,
+      snapshots: this.cutAtMs ? new Map(this.pinFacts) : new Map(),
       held: new Map(this.held),
       rejected: new Map(this.rejected),
       maxHoldMs: this.maxWaitMs,
@@ -280,10 +308,73 @@ export class GroupWindow implements HoldingWindow {
     };
   }
 
-  /** Facts of the pinned snapshot, once known. */
+  /** Facts of the pinned snapshot (the first server's), once known. */
   get snapshot(): { snapshotId: string; lsn: string } | null {
-    return this.pinFacts;
+    return this.firstSnapshot();
   }
+
+  private firstSnapshot(): ServerSnapshot | null {
+    if (this.cutAtMs === 0) return null;
+    for (const k of this.opts.preparePin.keys()) return this.pinFacts.get(k) ?? null;
+    return null;
+  }
+}
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+const named = (servers: number, server: string, err: unknown): string => (servers > 1 ? `server ${server}: ${message(err)}` : message(err));
+
+/** Prepare every server's pin in parallel; if any fails, the others are cancelled and it throws. */
+async function prepareAll(prepare: ReadonlyMap<string, PreparePin>, signal: AbortSignal): Promise<Map<string, PreparedPin>> {
+  if (prepare.size === 0) throw new Error('snapshot export failed: no server to pin');
+  const entries = [...prepare.entries()];
+  const settled = await Promise.allSettled(entries.map(([, f]) => f(signal)));
+  const out = new Map<string, PreparedPin>();
+  const failures: string[] = [];
+  settled.forEach((r, i) => {
+    const server = entries[i]![0];
+    if (r.status === 'fulfilled') out.set(server, r.value);
+    else failures.push(named(entries.length, server, r.reason));
+  });
+  if (failures.length > 0) {
+    await Promise.all([...out.values()].map((p) => p.cancel().catch(() => undefined)));
+    throw new Error(failures.join('; '));
+  }
+  return out;
+}
+
+/**
+ * The cut: every server exports its snapshot at once (the hold lasts as long as the slowest). If
+ * any export fails the exports that succeeded are closed and it throws: a cut missing one server
+ * is no cut at all.
+ */
+async function takeAll(prepared: ReadonlyMap<string, PreparedPin>, facts: Map<string, ServerSnapshot>): Promise<Map<string, Pin>> {
+  const entries = [...prepared.entries()];
+  const settled = await Promise.allSettled(
+    entries.map(async ([server, p]) => {
+      const t0 = performance.now();
+      const pin = await p.take();
+      facts.set(server, { snapshotId: pin.snapshotId, lsn: pin.lsn, pinMs: performance.now() - t0 });
+      return pin;
+    }),
+  );
+  const pins = new Map<string, Pin>();
+  const failures: string[] = [];
+  settled.forEach((r, i) => {
+    const server = entries[i]![0];
+    if (r.status === 'fulfilled') pins.set(server, r.value);
+    else failures.push(named(entries.length, server, r.reason));
+  });
+  if (failures.length > 0) {
+    await closeAll(pins).catch(() => undefined);
+    throw new Error(failures.join('; '));
+  }
+  return pins;
+}
+
+async function closeAll(pins: ReadonlyMap<string, Pin>): Promise<void> {
+  const settled = await Promise.allSettled([...pins.values()].map((p) => p.close()));
+  const bad = settled.find((r) => r.status === 'rejected');
+  if (bad) throw bad.reason;
 }
 
 function reasonLabel(reason: string): string {

@@ -1,0 +1,302 @@
+/**
+ * One consistent cut across three PostgreSQL servers: the fronted one and two shards holding
+ * postgres_fdw foreign partitions. Writers go through quietcut; the windowed backup must be a cut
+ * (checked on the restored artifacts), and the same checker must find violations in plain pg_dumps
+ * of both shards started together without a window, or it proves nothing.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { readManifest, verifyRun, type Manifest } from '../src/backup/index.js';
+import { loadConfig } from '../src/config/load.js';
+import type { ConfigInput } from '../src/config/schema.js';
+import { runNode, type RunningNode } from '../src/cli/run-node.js';
+import { LocalCluster } from '../src/localdb/cluster.js';
+import { pgTool } from '../src/localdb/binaries.js';
+import { silentLogger } from '../src/util/log.js';
+import { runBackup } from '../src/windows/backup-run.js';
+import { preparePin } from '../src/windows/pin.js';
+import { locateForeign } from '../src/windows/servers.js';
+import { startTestCluster } from './helpers/pg.js';
+import { checkCut, XWriter, type XWrite } from './helpers/cross-writers.js';
+import { freshId } from './helpers/writers.js';
+
+const run = promisify(execFile);
+let front: LocalCluster;
+let s1: LocalCluster;
+let s2: LocalCluster;
+let backupDir: string;
+
+const SHARD_SQL = `CREATE SCHEMA data;
+  CREATE TABLE data.w_part (id bigint PRIMARY KEY, p int NOT NULL, tx bigint, ref bigint);
+  CREATE TABLE data.b_part (id bigint, p int NOT NULL, tx bigint, ref bigint, pad text);`;
+
+beforeAll(async () => {
+  [front, s1, s2] = await Promise.all([startTestCluster(), LocalCluster.start(), LocalCluster.start()]);
+  backupDir = mkdtempSync(join(tmpdir(), 'qc-cross-'));
+  await s1.query(SHARD_SQL);
+  await s2.query(SHARD_SQL);
+  // A shard-2 partition whose dump lasts long enough to restart the shard under it.
+  await s2.query(`INSERT INTO data.b_part SELECT -g, 2, NULL, NULL, md5(g::text) || md5((g * 3)::text) FROM generate_series(1, 300000) g`);
+  await front.query(
+    `CREATE EXTENSION postgres_fdw;
+     CREATE SERVER shard1 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '${s1.port}', dbname 'postgres');
+     CREATE SERVER shard2 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '${s2.port}', dbname 'postgres');
+     CREATE USER MAPPING FOR postgres SERVER shard1 OPTIONS (user 'postgres');
+     CREATE USER MAPPING FOR postgres SERVER shard2 OPTIONS (user 'postgres');
+     CREATE TABLE xw (id bigint NOT NULL, p int NOT NULL, tx bigint, ref bigint) PARTITION BY LIST (p);
+     CREATE TABLE xw_0 PARTITION OF xw FOR VALUES IN (0);
+     -- both shards call their table data.w_part: artifacts and verify must keep them apart
+     CREATE FOREIGN TABLE xw_1 PARTITION OF xw FOR VALUES IN (1) SERVER shard1 OPTIONS (schema_name 'data', table_name 'w_part');
+     CREATE FOREIGN TABLE xw_2 PARTITION OF xw FOR VALUES IN (2) SERVER shard2 OPTIONS (schema_name 'data', table_name 'w_part');
+     INSERT INTO xw_0 SELECT -g, 0, NULL, NULL FROM generate_series(1, 100) g;
+     CREATE TABLE xb (id bigint, p int NOT NULL, tx bigint, ref bigint, pad text) PARTITION BY LIST (p);
+     CREATE FOREIGN TABLE xb_1 PARTITION OF xb FOR VALUES IN (1) SERVER shard1 OPTIONS (schema_name 'data', table_name 'b_part');
+     CREATE FOREIGN TABLE xb_2 PARTITION OF xb FOR VALUES IN (2) SERVER shard2 OPTIONS (schema_name 'data', table_name 'b_part');`,
+    [],
+    'demo',
+  );
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([front?.stop(), s1?.stop(), s2?.stop()]);
+});
+
+async function startNode(extra: ConfigInput = {}): Promise<RunningNode> {
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      upstream: { url: front.url('demo') },
+      listen: '127.0.0.1:0',
+      metrics: { listen: null },
+      windows: { groups: 'table' },
+      // shard1 through config; shard2 from its postgres_fdw options and the admin user
+      servers: { shard1: { url: s1.url('postgres') } },
+      ...extra,
+      backup: { dir: backupDir, compression: 1 },
+      stats: { enabled: false },
+    },
+  });
+  return runNode(config, silentLogger);
+}
+
+const nodeUrl = (node: RunningNode): string => `postgres://postgres@127.0.0.1:${node.proxy.address.port}/demo`;
+
+type Rows = Map<number, { tx: number | null; ref: number | null }>;
+
+/** Restore each artifact into a scratch database of its own and read the rows of `table`. */
+async function restoreRows(files: ReadonlyArray<{ file: string; table: string }>): Promise<Rows> {
+  const rows: Rows = new Map();
+  for (const { file, table } of files) {
+    const db = `scratch_${freshId()}`;
+    await front.query(`CREATE DATABASE ${db}`);
+    try {
+      await front.query('CREATE SCHEMA IF NOT EXISTS data', [], db);
+      await run(pgTool('pg_restore'), ['-h', front.host, '-p', String(front.port), '-U', 'postgres', '-d', db, '--no-owner', '--exit-on-error', file]);
+      const r = await front.query<{ id: string; tx: string | null; ref: string | null }>(`SELECT id::text, tx::text, ref::text FROM ${table}`, [], db);
+      for (const x of r.rows) rows.set(Number(x.id), { tx: x.tx === null ? null : Number(x.tx), ref: x.ref === null ? null : Number(x.ref) });
+    } finally {
+      await front.query(`DROP DATABASE ${db} WITH (FORCE)`);
+    }
+  }
+  return rows;
+}
+
+function goodFile(m: Manifest, partition: string): string {
+  const e = m.partitions.find((p) => p.partition === partition);
+  if (!e || e.status !== 'good') throw new Error(`${partition} is not good in the manifest`);
+  return join(backupDir, m.runId, e.file);
+}
+
+describe('a table group across two shards, under writers through quietcut', () => {
+  let node: RunningNode;
+  const writers: XWriter[] = [];
+  const records = (): XWrite[] => writers.flatMap((w) => w.records);
+
+  beforeAll(async () => {
+    node = await startNode();
+    for (let i = 0; i < 6; i++) writers.push(new XWriter(i % 2 === 0 ? 'transaction' : 'causal', nodeUrl(node)));
+    for (const w of writers) w.start();
+    await new Promise((r) => setTimeout(r, 800));
+  });
+  afterAll(async () => {
+    for (const w of writers) await w.stop();
+    await node?.stop();
+  });
+
+  let manifest: Manifest;
+  let windowStartPerf = 0;
+
+  test('the cut pins one snapshot per server in parallel and lists each in the manifest', async () => {
+    const result = await node.backup(['public.xw_0', 'public.xw_1', 'public.xw_2']);
+    expect(result.status, JSON.stringify(result.partitions.map((p) => p.reason))).toBe('good');
+    // Writes keep flowing for a while after the cut, so "nothing held is present" has cases.
+    await new Promise((r) => setTimeout(r, 400));
+    manifest = await readManifest(result.runDir);
+    expect(manifest.status).toBe('good');
+    expect(new Set(manifest.partitions.map((p) => p.group))).toEqual(new Set(['public.xw']));
+    const byName = new Map(manifest.partitions.map((p) => [p.partition, p]));
+    expect(byName.get('public.xw_0')!.server).toBeUndefined();
+    expect(byName.get('public.xw_1')!.server).toBe('shard1');
+    expect(byName.get('public.xw_2')!.server).toBe('shard2');
+    expect(byName.get('public.xw_2')!.remoteTable).toEqual({ schema: 'data', name: 'w_part' });
+    const cuts = manifest.cuts ?? [];
+    expect(cuts.map((c) => c.server).sort()).toEqual(['(fronted)', 'shard1', 'shard2']);
+    expect(cuts.find((c) => c.server === 'shard2')!.port).toBe(s2.port); // defaulted from the server's options
+    expect(cuts.find((c) => c.server === 'shard1')!.port).toBe(s1.port);
+    for (const c of cuts) expect(c.walLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(new Set(cuts.map((c) => c.cutAt)).size).toBe(1);
+    // each member's entry carries its own server's snapshot
+    for (const c of cuts) {
+      const member = manifest.partitions.find((p) => (p.server ?? '(fronted)') === c.server)!;
+      expect(member.snapshotId).toBe(c.snapshotId);
+    }
+    const start = new Date(manifest.partitions[0]!.windowStart!).getTime();
+    windowStartPerf = start - performance.timeOrigin;
+    const artifacts = readdirSync(join(backupDir, manifest.runId)).filter((f) => f.endsWith('.dump')).sort();
+    expect(artifacts).toEqual(['public.xw_0.dump', 'public.xw_1.dump', 'public.xw_2.dump']);
+  });
+
+  test('restored, the backup is a cut: no torn transaction, no B without its A, acked-before present, held absent', async () => {
+    const rows = await restoreRows([
+      { file: goodFile(manifest, 'public.xw_1'), table: 'data.w_part' },
+      { file: goodFile(manifest, 'public.xw_2'), table: 'data.w_part' },
+    ]);
+    const check = checkCut(records(), rows, { startMs: windowStartPerf, marginMs: 5 });
+    console.log(`windowed cut: ${rows.size} rows, ${check.txIn} transactions in, ${check.txOut} out, ${check.pairsIn} causal pairs in, ${check.violations.length} violations`);
+    expect(check.violations).toEqual([]);
+    expect(check.txIn).toBeGreaterThan(10);
+    expect(check.txOut).toBeGreaterThan(0);
+    expect(check.pairsIn).toBeGreaterThan(10);
+    // the window did hold writes of the members (else "nothing held is present" checked nothing)
+    const held = records().filter((r) => r.ackAt !== null && r.sentAt > windowStartPerf && r.sentAt - windowStartPerf < 50);
+    expect(held.length).toBeGreaterThan(0);
+  });
+
+  test('quietcut verify restores the cross-server run into one scratch database and matches counts and checksums', async () => {
+    const v = await verifyRun(join(backupDir, manifest.runId), { scratch: { host: front.host, port: front.port, user: 'postgres', database: 'postgres' } });
+    expect(v.partitions.map((p) => [p.partition, p.status, p.reason])).toEqual([
+      ['public.xw_0', 'ok', null],
+      ['public.xw_1', 'ok', null],
+      ['public.xw_2', 'ok', null],
+    ]);
+    expect(v.ok).toBe(true);
+  });
+
+  test('negative control: plain pg_dump of both shards at the same moment, no window, shows violations', async () => {
+    // The same load, the same checker. Started "together", two pg_dump processes still take their
+    // snapshots a few milliseconds apart, and postgres_fdw commits a transaction on one shard and
+    // then the other: transactions and causal pairs falling between the two snapshots are torn.
+    const dir = mkdtempSync(join(tmpdir(), 'qc-cross-neg-'));
+    const deadline = performance.now() + 20_000;
+    let attempts = 0;
+    let found: ReturnType<typeof checkCut> | null = null;
+    let last: ReturnType<typeof checkCut> | null = null;
+    while (performance.now() < deadline) {
+      attempts++;
+      const files = [s1, s2].map((s, i) => ({ s, file: join(dir, `a${attempts}-s${i + 1}.dump`) }));
+      await Promise.all(
+        files.map(({ s, file }) => run(pgTool('pg_dump'), ['-h', s.host, '-p', String(s.port), '-U', 'postgres', '-d', 'postgres', '-Fc', '-Z0', '-t', 'data.w_part', '-f', file])),
+      );
+      const rows = await restoreRows(files.map(({ file }) => ({ file, table: 'data.w_part' })));
+      last = checkCut(records(), rows, null);
+      if (last.violations.length > 0) {
+        found = last;
+        break;
+      }
+    }
+    const kinds = found ? [...new Set(found.violations.map((v) => v.kind))] : [];
+    console.log(`negative control: ${attempts} attempt(s), ${found ? found.violations.length : 0} violations (${kinds.join(', ')})`);
+    expect(found, `no violation in ${attempts} attempts (last: ${JSON.stringify(last && { ...last, violations: last.violations.length })})`).not.toBeNull();
+  });
+});
+
+describe('faults', () => {
+  test('a shard unreachable at pin time aborts the whole cut: writes released, run failed, nothing half-good', async () => {
+    const node = await startNode();
+    const writer = new XWriter('causal', nodeUrl(node));
+    try {
+      writer.start();
+      await new Promise((r) => setTimeout(r, 300));
+      const config = loadConfig({ env: {}, overrides: { windows: { groups: 'table' }, servers: { shard1: { url: s1.url('postgres') } }, backup: { dir: backupDir, compression: 1 } } });
+      const target = { host: front.host, port: front.port, user: 'postgres', database: 'demo' };
+      const foreign = await locateForeign(node.pool, ['public.xw_1', 'public.xw_2'], { config, admin: target });
+      let heldAtCut = -1;
+      const result = await runBackup({
+        partitions: ['public.xw_1', 'public.xw_2'],
+        rootOf: () => 'public.xw',
+        config,
+        gate: node.gate,
+        target,
+        pool: node.pool,
+        node: 'test',
+        trigger: 'test',
+        foreign,
+        // shard 2 goes away between the drain and its export: its pin connection dies with it
+        preparePin: async (server, t, signal) => {
+          const p = await preparePin(t, signal);
+          if (server !== 'shard2') return p;
+          return {
+            take: async () => {
+              heldAtCut = node.gate.isHeld('public.xw_1') && node.gate.isHeld('public.xw_2') ? 1 : 0;
+              await s2.halt('immediate');
+              return p.take();
+            },
+            cancel: () => p.cancel(),
+          };
+        },
+      });
+      expect(heldAtCut).toBe(1);
+      expect(result.status).not.toBe('good');
+      expect(node.gate.isHeld('public.xw_1')).toBe(false);
+      expect(node.gate.isHeld('public.xw_2')).toBe(false);
+      const m = await readManifest(result.runDir);
+      expect(m.status).toBe('aborted');
+      for (const p of m.partitions) expect(p.status).toBe('aborted');
+      expect(m.partitions.find((p) => p.partition === 'public.xw_1')!.reason).toMatch(/shard2/);
+      expect(m.cuts ?? []).toEqual([]);
+      expect(readdirSync(result.runDir).filter((f) => f !== 'manifest.json')).toEqual([]);
+      // shard 1's export was closed, not left open
+      const pins = await s1.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'quietcut pin'`);
+      expect(pins.rows[0]!.n).toBe(0);
+      // writes to shard 1 flow again
+      const before = writer.records.filter((r) => r.p === 1 && r.ackAt !== null).length;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(writer.records.filter((r) => r.p === 1 && r.ackAt !== null).length).toBeGreaterThan(before);
+    } finally {
+      await writer.stop();
+      await node.stop();
+      await s2.resume();
+    }
+  });
+
+  test('a shard restarting during the dump fails that run cleanly', async () => {
+    const node = await startNode();
+    try {
+      let restarting: Promise<void> | null = null;
+      const result = await node.backup(['public.xb_1', 'public.xb_2'], {
+        onProgress: (p, state) => {
+          if (p === 'public.xb_2' && state === 'dumping' && !restarting) restarting = s2.restart('immediate');
+        },
+      });
+      await restarting;
+      expect(restarting).not.toBeNull();
+      expect(result.status).not.toBe('good');
+      const m = await readManifest(result.runDir);
+      expect(m.status).not.toBe('good');
+      for (const p of m.partitions) expect(p.status).not.toBe('good');
+      expect(m.partitions.find((p) => p.partition === 'public.xb_2')!.reason).toBeTruthy();
+      // no artifact, whole or partial, passes for a backup
+      expect(readdirSync(result.runDir).filter((f) => f !== 'manifest.json')).toEqual([]);
+      expect(node.gate.active).toBe(false);
+      // and the next run, with the shard back, is good
+      const again = await node.backup(['public.xb_1', 'public.xb_2']);
+      expect(again.status).toBe('good');
+      expect(existsSync(join(again.runDir, 'public.xb_2.dump'))).toBe(true);
+    } finally {
+      await node.stop();
+    }
+  });
+});
