@@ -277,7 +277,7 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
 }
 
 /** The per-partition part of GET /status: every managed leaf, quiet ones too, for `quietcut status`. */
-function partitionStatus(node: string, catalog: CatalogRefresher, activity: PartitionActivity): { node: string; now: number; partitions: PartitionStatus[] } {
+export function partitionStatus(node: string, catalog: CatalogRefresher, activity: PartitionActivity): { node: string; now: number; partitions: PartitionStatus[] } {
   for (const l of catalog.current.leaves()) activity.know(l.name, l.root);
   return { node, now: Date.now(), partitions: activity.snapshot() };
 }

@@ -30,7 +30,8 @@ export function renderStatusTable(status: NodeStatusJson, opts: StatusTableOptio
   const now = opts.now ?? status.now ?? Date.now();
   const time = opts.formatTime ?? ((ms: number) => `in ${age(ms - now)}`);
   const rows: string[][] = (status.partitions ?? []).map((p) => [
-    p.partition,
+    // Like psql, leave out the default schema: the table must fit a terminal.
+    p.partition.replace(/^public\./, ''),
     p.writesPerSec.toFixed(1),
     String(p.writesTotal),
     p.window,

@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import pinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -6,6 +7,11 @@ export interface LogOptions {
   level?: string;
   /** Human-readable output; defaults to on when stdout is a terminal. */
   pretty?: boolean;
+  /**
+   * Where pretty output goes instead of stdout, written in-thread and synchronously: the demo's live
+   * table redraws itself under each log line.
+   */
+  destination?: NodeJS.WritableStream;
 }
 
 /** JSON logs for machines, pino-pretty when a person is watching the terminal. */
@@ -17,8 +23,12 @@ export function createLogger(opts: LogOptions = {}): Logger {
     base: { name: 'quietcut' },
     redact: { paths: ['password', '*.password', 'url', '*.url'], censor: '[redacted]' },
   };
+  const prettyOptions = { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' };
+  if (pretty && opts.destination) {
+    return pino(base, pinoPretty({ ...prettyOptions, colorize: Boolean(process.stdout.isTTY), destination: opts.destination, sync: true }));
+  }
   if (pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' } } });
+    return pino({ ...base, transport: { target: 'pino-pretty', options: prettyOptions } });
   }
   return pino(base);
 }

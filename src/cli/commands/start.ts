@@ -1,45 +1,71 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../util/log.js';
 import { runNode } from '../run-node.js';
+import { LiveTable, startDemo, type Demo } from '../demo/index.js';
 
 interface StartFlags {
   config?: string;
   listen?: string;
   upstream?: string;
   metrics?: string;
+  demoLoad?: boolean;
 }
 
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('run the proxy (with no upstream configured: a private PostgreSQL with a demo partitioned table)')
+    .description('run the proxy (with no upstream configured: a private PostgreSQL with demo partitioned tables and a living demo)')
     .option('-c, --config <file>', 'YAML config file')
     .option('--listen <host:port>', 'where applications connect')
     .option('--upstream <url>', 'PostgreSQL to proxy to, postgres://host:port/dbname')
     .option('--metrics <host:port>', 'metrics HTTP endpoint')
+    .option('--demo-load', 'demo mode: drive the demo tables with the built-in load generator (default)')
+    .option('--no-demo-load', 'demo mode: no built-in load; windows and backups still run')
     .action(async (flags: StartFlags) => {
       const overrides: Record<string, unknown> = {};
       if (flags.listen) overrides.listen = flags.listen;
       if (flags.upstream) overrides.upstream = { url: flags.upstream };
       if (flags.metrics) overrides.metrics = { listen: flags.metrics };
-      const config = loadConfig({ file: flags.config, overrides });
-      const log = createLogger({ level: config.log.level, ...(config.log.pretty === null ? {} : { pretty: config.log.pretty }) });
+      if (flags.demoLoad !== undefined) overrides.demo = { load: flags.demoLoad };
+      let config: Config = loadConfig({ file: flags.config, overrides });
+      const demo = config.upstream.url === null;
+      // Demo history must reach the database while someone watches, not every ten seconds.
+      if (demo) config = { ...config, stats: { ...config.stats, flushIntervalMs: config.demo.statsFlushIntervalMs } };
+      // The live table needs the terminal to itself: log lines are routed through it.
+      const table = demo && process.stdout.isTTY && config.log.pretty !== false ? new LiveTable(process.stdout) : null;
+      const log = createLogger({
+        level: config.log.level,
+        ...(config.log.pretty === null ? {} : { pretty: config.log.pretty }),
+        ...(table ? { destination: table.logStream } : {}),
+      });
       const node = await runNode(config, log);
       console.log(`quietcut is listening. Point applications at:\n\n  ${node.connectionString}\n`);
       if (node.metricsPort) console.log(`metrics: http://${config.metrics.listen?.split(':')[0]}:${node.metricsPort}/metrics`);
+      let running: Demo | null = null;
+      if (demo) {
+        console.log(`demo: backups land in ${resolve(config.backup.dir)}; \`quietcut status --metrics 127.0.0.1:${node.metricsPort ?? 9187}\` prints the table below from anywhere\n`);
+        running = startDemo({ node, config, log, table });
+      }
       let stopping = false;
       const stop = (signal: string): void => {
-        if (stopping) return;
+        if (stopping) {
+          // A second Ctrl-C: leave now; the private PostgreSQL is stopped by its exit hook.
+          process.exit(130);
+        }
         stopping = true;
         log.info({ signal }, 'shutting down: no new connections, sessions may finish');
-        node.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
+        (running?.stop() ?? Promise.resolve())
+          .then(() => node.stop())
+          .then(
+            () => process.exit(0),
+            (err: unknown) => {
+              log.error({ err }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));

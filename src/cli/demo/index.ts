@@ -1,0 +1,159 @@
+/**
+ * The living demo `quietcut start` runs when no upstream is configured: load with a different daily
+ * shape per partition, compressed so one simulated day lasts demo.dayMs; history sampled every
+ * simulated step; at the end of every simulated day each partition is forecast and the planner
+ * places the next day's windows; the windows run on the node and their backups land in
+ * backup.dir. A first backup of every partition runs a few seconds in, so there is something to see
+ * before the first day is over.
+ */
+import { resolve } from 'node:path';
+import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../util/log.js';
+import { partitionStatus, type RunningNode } from '../run-node.js';
+import { renderStatusTable } from '../status-table.js';
+import { DemoHistory } from './history.js';
+import type { LiveTable } from './live-table.js';
+import { DemoLoad } from './load.js';
+import { planDemoDay } from './plan-day.js';
+import { demoStreams } from './shapes.js';
+import { DAY_MS, SimClock, STEPS_PER_DAY } from './sim-clock.js';
+
+export { LiveTable } from './live-table.js';
+
+export interface DemoOptions {
+  node: RunningNode;
+  config: Config;
+  log: Logger;
+  /** Redraw the status table here every second; null: a JSON status log line every STATUS_LOG_MS. */
+  table: LiveTable | null;
+}
+
+export interface Demo {
+  clock: SimClock;
+  /** The status table as the terminal shows it. */
+  render(): string[];
+  stop(): Promise<void>;
+}
+
+/** Without a terminal, a status line this often is enough to follow the demo in a log. */
+const STATUS_LOG_MS = 10_000;
+/** The first backup of everything, this far into the demo (or 5 % of a day, if shorter). */
+const FIRST_BACKUP_MS = 5000;
+
+export function startDemo(o: DemoOptions): Demo {
+  const { node, config, log } = o;
+  const clock = new SimClock(config.demo.dayMs);
+  const history = new DemoHistory(clock.simStartMs);
+  const load = config.demo.load
+    ? new DemoLoad({ connectionString: node.connectionString, streams: demoStreams(), clock, peakWritesPerSec: config.demo.peakWritesPerSec, log })
+    : null;
+  load?.start();
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, f: () => void): void => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      f();
+    }, Math.max(0, ms));
+    timers.add(t);
+  };
+  let stopped = false;
+  /** Write total of each partition at its last good backup. */
+  const totalAtBackup = new Map<string, number>();
+  const status = (): ReturnType<typeof partitionStatus> => partitionStatus(node.node, node.catalog, node.activity);
+
+  const backup = (partitions: readonly string[], trigger: string): void => {
+    if (stopped) return;
+    const before = new Map(status().partitions.map((p) => [p.partition, p.writesTotal]));
+    node.backup(partitions, { release: config.demo.release, trigger }).then(
+      (r) => {
+        for (const p of r.partitions) {
+          if (p.status === 'good') totalAtBackup.set(p.partition, before.get(p.partition) ?? 0);
+          log.info({ partition: p.partition, status: p.status, held: p.held, windowMs: p.windowMs, reason: p.reason ?? undefined }, `window on ${short(p.partition)}: ${p.status}, ${p.held} writes held for ${p.windowMs ?? '?'} ms`);
+        }
+      },
+      (err: unknown) => log.warn({ err }, 'demo backup failed'),
+    );
+  };
+
+  const planNextDay = (): void => {
+    const now = status().partitions;
+    const plan = planDemoDay({
+      history,
+      intervalStartMs: history.endMs,
+      intervalEndMs: history.endMs + DAY_MS,
+      scale: clock.scale,
+      config,
+      release: config.demo.release,
+      facts: (p) => {
+        const s = now.find((x) => x.partition === p);
+        const at = totalAtBackup.get(p);
+        return { lastWindowMs: s?.lastBackup?.windowMs ?? null, writesSinceBackup: at === undefined || !s ? null : s.writesTotal - at };
+      },
+    });
+    for (const w of plan.windows) {
+      const realAt = clock.toReal(w.startMs);
+      node.activity.planned(w.partition, realAt);
+      log.info(
+        { partition: w.partition, at: clock.format(w.startMs), predictedHeld: Number(w.heldWrites.toFixed(2)), model: plan.models.get(w.partition) },
+        `planned ${short(w.partition)} at ${clock.format(w.startMs)} (forecast ${plan.models.get(w.partition)}, ${w.heldWrites.toFixed(1)} writes predicted in its window)`,
+      );
+      later(realAt - Date.now(), () => {
+        node.activity.planned(w.partition, null);
+        backup([w.partition], 'demo-plan');
+      });
+    }
+    for (const s of plan.skipped) log.info({ partition: s.partition, reason: s.reason }, `no window for ${short(s.partition)}: ${s.reason}`);
+    for (const i of plan.infeasible) log.warn({ partition: i.partition, reason: i.reason }, `cannot plan ${short(i.partition)}: ${i.reason}`);
+  };
+
+  // History: one sample per simulated step; a plan at the end of every simulated day.
+  let ticks = 0;
+  const sampler = setInterval(() => {
+    history.sample(new Map(status().partitions.map((p) => [p.partition, p.writesTotal])));
+    ticks++;
+    if (ticks % STEPS_PER_DAY === 0 && !stopped) {
+      try {
+        planNextDay();
+      } catch (err) {
+        log.warn({ err }, 'demo planning failed');
+      }
+    }
+  }, clock.realStepMs);
+
+  later(Math.min(FIRST_BACKUP_MS, config.demo.dayMs * 0.05), () => {
+    log.info(`first backup of every partition; from the end of ${clock.format(clock.simStartMs).split(' ').slice(0, 2).join(' ')} the planner places each window`);
+    backup(node.catalog.current.leaves().map((l) => l.name), 'demo-first');
+  });
+
+  const render = (): string[] => {
+    const s = status();
+    const head = `quietcut demo · ${clock.format(clock.toSim(Date.now()))} (1 day = ${Math.round(config.demo.dayMs / 1000)} s) · backups in ${resolve(config.backup.dir)} · Ctrl-C stops`;
+    return [head, ...renderStatusTable(s, { formatTime: (ms) => clock.format(clock.toSim(ms)) })];
+  };
+  const table = o.table;
+  table?.start(render);
+  const statusLog = table
+    ? null
+    : setInterval(() => {
+        const s = status().partitions.map((p) => ({ partition: p.partition, writesPerSec: p.writesPerSec, window: p.window, held: p.heldTotal, lastBackup: p.lastBackup?.status ?? null }));
+        log.info({ sim: clock.format(clock.toSim(Date.now())), partitions: s }, 'demo status');
+      }, STATUS_LOG_MS);
+
+  return {
+    clock,
+    render,
+    async stop() {
+      stopped = true;
+      clearInterval(sampler);
+      if (statusLog) clearInterval(statusLog);
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      await load?.stop();
+      table?.stop();
+    },
+  };
+}
+
+function short(partition: string): string {
+  return partition.replace(/^public\./, '');
+}
