@@ -90,7 +90,9 @@ export class SqlClassifier {
     const read = this.usePrefilter ? obviousRead(sql) : null;
     if (read !== null) {
       this.stats.prefiltered++;
-      result = [{ kind: 'read', targets: [], location: read.location, length: read.length }];
+      // Not cached: re-running the prefilter is as cheap as a lookup, and simple-protocol reads
+      // with literals are all different texts that would only churn the cache.
+      return deepFreeze([{ kind: 'read', targets: [], location: read.location, length: read.length }]);
     } else {
       const parsed = classifyParsed(sql);
       if (parsed === null) this.stats.unparsed++;
