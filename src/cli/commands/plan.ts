@@ -64,7 +64,8 @@ export function formatPlanTable(p: PlanPreview): string {
     const t = new Date(ms);
     return `${time(ms)}:${String(t.getUTCSeconds()).padStart(2, '0')}`;
   };
-  const header = ['partition', 'group', 'status', 'window', 'hold ms', 'held', 'queue', 'dump', 'model'];
+  const header = ['partition', 'group', 'status', 'window', 'hold ms', 'held', 'queue', 'dump', 'model', 'reason'];
+  const count = (x: number): string => (x === 0 ? '0' : x >= 100 ? String(Math.round(x)) : x.toPrecision(2));
   const rows: string[][] = [...p.plan.windows]
     .sort((a, b) => a.startMs - b.startMs || (a.partition < b.partition ? -1 : 1))
     .map((w) => [
@@ -73,13 +74,14 @@ export function formatPlanTable(p: PlanPreview): string {
       'planned',
       clock(w.startMs),
       String(Math.round(w.holdMs)),
-      w.heldWrites.toFixed(1),
-      w.queuePeak.toFixed(1),
+      count(w.heldWrites),
+      count(w.queuePeak),
       `${clock(w.dumpStartMs)}–${clock(w.dumpEndMs)}`,
       p.models[w.partition] ?? '',
+      '',
     ]);
   for (const [status, list] of [['infeasible', p.plan.infeasible], ['skipped', p.plan.skipped]] as const) {
-    for (const x of list) rows.push([x.partition, x.group === x.partition ? '' : x.group, status, '', '', '', '', x.reason, p.models[x.partition] ?? '']);
+    for (const x of list) rows.push([x.partition, x.group === x.partition ? '' : x.group, status, '', '', '', '', '', p.models[x.partition] ?? '', x.reason]);
   }
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] as string).length)));
   const line = (cells: string[]): string => cells.map((cell, c) => ([4, 5, 6].includes(c) ? cell.padStart(widths[c] as number) : cell.padEnd(widths[c] as number))).join('  ').trimEnd();
