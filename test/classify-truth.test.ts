@@ -8,6 +8,7 @@ import { WriteInspector, type InspectorShared } from '../src/proxy/write-inspect
 import { initSqlParser, SqlClassifier } from '../src/sql/index.js';
 import { startTestCluster } from './helpers/pg.js';
 import { proxyClient, settle, startTestProxy } from './helpers/proxy.js';
+import { RawClient, serialize } from './helpers/raw-client.js';
 
 let cluster: LocalCluster;
 let proxy: ProxyServer;
@@ -175,6 +176,29 @@ describe('the partition quietcut counts is the one the server used', () => {
     await expect(c.query('selekt garbage from nowhere')).rejects.toMatchObject({ code: '42601' });
     expect(unclassified).toBe(before + 1);
     await c.end();
+  });
+
+  test('a suspended portal and an empty query in a pipeline do not shift counting to the wrong statement', async () => {
+    const raw = await RawClient.startup(proxy.address.port);
+    recorded.length = 0;
+    raw.send(
+      Buffer.concat([
+        serialize.parse({ name: 'gen', text: 'select generate_series(1, 10)' }),
+        serialize.bind({ portal: 'cur', statement: 'gen' }),
+        serialize.execute({ portal: 'cur', rows: 2 }),
+        serialize.parse({ text: '' }),
+        serialize.bind({}),
+        serialize.execute({}),
+        serialize.parse({ text: "insert into orders (region, amount) values ('us', 1), ('us', 2)" }),
+        serialize.bind({}),
+        serialize.execute({}),
+        serialize.sync(),
+      ]),
+    );
+    await raw.until((m) => m.name === 'readyForQuery');
+    expect(raw.messages.some((m) => m.name === 'portalSuspended')).toBe(true);
+    expect(recorded).toEqual([{ table: 'public.orders', partitions: ['public.orders_us'], rows: 2 }]);
+    raw.end();
   });
 
   test('DDL seen through the proxy: the new partition is known after the refresh', async () => {

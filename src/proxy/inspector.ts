@@ -27,6 +27,8 @@ export interface SessionInspector {
   commandComplete(tag: string): void;
   /** Server side: an error ended the current statement. */
   error(): void;
+  /** Server side: a statement ended without CommandComplete (PortalSuspended, EmptyQueryResponse). */
+  statementEnded(): void;
   /** Server side: the request completed; the transaction status now. */
   readyForQuery(status: TxStatus): void;
   /** ParameterStatus from the server (search_path when reported, TimeZone, ...). */
@@ -49,6 +51,7 @@ export class NullInspector implements SessionInspector {
   }
   commandComplete(): void {}
   error(): void {}
+  statementEnded(): void {}
   readyForQuery(): void {}
   parameterStatus(): void {}
 }

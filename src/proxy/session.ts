@@ -61,6 +61,8 @@ const CLIENT_WANTED = MessageScanner.types(
 );
 const SERVER_WANTED = MessageScanner.types(
   Backend.NotificationResponse,
+  Backend.PortalSuspended,
+  Backend.EmptyQueryResponse,
   Backend.ReadyForQuery,
   Backend.CommandComplete,
   Backend.ErrorResponse,
@@ -696,6 +698,10 @@ export class Session implements MessageSink {
         return;
       case Backend.ErrorResponse:
         insp.error();
+        return;
+      case Backend.PortalSuspended:
+      case Backend.EmptyQueryResponse:
+        insp.statementEnded();
         return;
       case Backend.CopyInResponse:
         this.copyIn = true;

@@ -166,6 +166,11 @@ export class WriteInspector implements SessionInspector {
     this.pendingHead++;
   }
 
+  statementEnded(): void {
+    // PortalSuspended (row limit) or EmptyQueryResponse: this statement's place in the queue is done.
+    this.pendingHead++;
+  }
+
   readyForQuery(status: TxStatus): void {
     this.pending.length = 0;
     this.pendingHead = 0;
