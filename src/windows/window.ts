@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { GateDecision, HeldRequest } from '../proxy/gate.js';
 import { ProxyError } from '../protocol/sqlstate.js';
 import { WINDOW_STATE_VALUE, type Metrics } from '../metrics/registry.js';
@@ -115,6 +116,9 @@ export class GroupWindow implements HoldingWindow {
     this.members = new Set(opts.partitions);
     for (const p of opts.partitions) this.queues.set(p, new HoldQueue(opts.maxQueuedRequests, opts.maxQueuedBytes));
     this.log = (opts.log ?? silentLogger).child({ group: opts.group });
+    // Every pin, dump and checksum of the group listens on this signal: a group spanning servers
+    // has more of them than Node's default of 10 before it warns of a leak.
+    setMaxListeners(100, this.abortCtl.signal);
     this.setState('armed');
   }
 
