@@ -15,7 +15,7 @@ export interface PartitionStatus {
   /** Writes per second through this node, averaged over the last RATE_WINDOW_S seconds. */
   writesPerSec: number;
   writesTotal: number;
-  /** idle, or the window's current step: holding, dumping, then good / failed / aborted until the run ends. */
+  /** idle, or the window's current step: queued (behind another run), holding, dumping, then good / failed / aborted until the run ends. */
   window: string;
   /** When the next planned window starts (ms since epoch), if something planned one. */
   nextWindowAt: number | null;

@@ -167,6 +167,7 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
       activity.windowStep(p, state);
       o.onProgress?.(p, state);
     };
+    for (const p of partitions) activity.windowStep(p, 'queued');
     // Foreign leaves (postgres_fdw) are dumped on their own servers, each in its own snapshot.
     const foreignLeaves = cat.leaves().filter((l) => l.foreignServer !== null).map((l) => l.name);
     const run = backupChain.then(async () => {

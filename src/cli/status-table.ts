@@ -15,14 +15,15 @@ export interface NodeStatusJson {
   partitions?: PartitionStatus[];
 }
 
-const HEADERS = ['partition', 'writes/s', 'writes', 'window', 'next window', 'held last/all', 'last backup'] as const;
+/** Narrow enough for an 80-column terminal: totals held over all windows are in the JSON and in Prometheus. */
+const HEADERS = ['partition', 'writes/s', 'writes', 'window', 'last window', 'last backup'] as const;
 /** Columns aligned right (numbers). */
-const RIGHT = new Set([1, 2, 5]);
+const RIGHT = new Set([1, 2]);
 
 export interface StatusTableOptions {
   /** Current time for ages, ms since epoch (default: the status's own `now`). */
   now?: number;
-  /** How the next window's start is shown (the demo shows simulated time of day). */
+  /** How a planned window's start is shown (the demo shows simulated time of day). */
   formatTime?: (ms: number) => string;
 }
 
@@ -34,10 +35,10 @@ export function renderStatusTable(status: NodeStatusJson, opts: StatusTableOptio
     p.partition.replace(/^public\./, ''),
     p.writesPerSec.toFixed(1),
     String(p.writesTotal),
-    p.window,
-    p.nextWindowAt === null ? '-' : time(p.nextWindowAt),
-    p.windows === 0 ? '-' : `${p.heldLast}/${p.heldTotal}`,
-    lastBackup(p, now),
+    // The step of a window in progress, else when the next one is planned.
+    p.window !== 'idle' || p.nextWindowAt === null ? p.window : time(p.nextWindowAt),
+    p.lastBackup?.windowMs == null ? '-' : `${p.heldLast} held, ${p.lastBackup.windowMs} ms`,
+    p.lastBackup ? `${p.lastBackup.status} ${age(now - p.lastBackup.at)} ago` : '-',
   ]);
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string =>
@@ -50,14 +51,6 @@ export function renderStatusTable(status: NodeStatusJson, opts: StatusTableOptio
   return out;
 }
 
-function lastBackup(p: PartitionStatus, now: number): string {
-  const b = p.lastBackup;
-  if (!b) return '-';
-  const size = b.bytes === null ? '' : ` ${bytes(b.bytes)}`;
-  const win = b.windowMs === null ? '' : ` window ${b.windowMs} ms`;
-  return `${b.status} ${age(now - b.at)} ago${size}${win}`;
-}
-
 /** 4s, 3m12s, 2h05m. */
 export function age(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -65,10 +58,4 @@ export function age(ms: number): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
-
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }

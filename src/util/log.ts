@@ -25,7 +25,10 @@ export function createLogger(opts: LogOptions = {}): Logger {
   };
   const prettyOptions = { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' };
   if (pretty && opts.destination) {
-    return pino(base, pinoPretty({ ...prettyOptions, colorize: Boolean(process.stdout.isTTY), destination: opts.destination, sync: true }));
+    // One line per entry, and the `demo` object left out: the demo's lines carry their facts in the
+    // message already (the object is for JSON logs), and the table below must not be pushed away.
+    const ignore = `${prettyOptions.ignore},demo`;
+    return pino(base, pinoPretty({ ...prettyOptions, ignore, singleLine: true, colorize: Boolean(process.stdout.isTTY), destination: opts.destination, sync: true }));
   }
   if (pretty) {
     return pino({ ...base, transport: { target: 'pino-pretty', options: prettyOptions } });

@@ -41,12 +41,17 @@ export function registerStart(program: Command): void {
         ...(config.log.pretty === null ? {} : { pretty: config.log.pretty }),
         ...(table ? { destination: table.logStream } : {}),
       });
-      const node = await runNode(config, log);
+      // Under the live table the node speaks up only for warnings (pg_dump arguments and the like
+      // would push the table off the screen), unless debug output was asked for.
+      const quiet = table !== null && (config.log.level === 'info' || config.log.level === 'warn');
+      if (quiet) console.log('no upstream configured: starting a private PostgreSQL with the demo tables…');
+      const node = await runNode(config, quiet ? log.child({}, { level: 'warn' }) : log);
       console.log(`quietcut is listening. Point applications at:\n\n  ${node.connectionString}\n`);
       if (node.metricsPort) console.log(`metrics: http://${config.metrics.listen?.split(':')[0]}:${node.metricsPort}/metrics`);
       let running: Demo | null = null;
       if (demo) {
-        console.log(`demo: backups land in ${resolve(config.backup.dir)}; \`quietcut status --metrics 127.0.0.1:${node.metricsPort ?? 9187}\` prints the table below from anywhere\n`);
+        console.log(`demo: backups land in ${resolve(config.backup.dir)}`);
+        if (node.metricsPort) console.log(`      quietcut status --metrics 127.0.0.1:${node.metricsPort}  prints this table from anywhere\n`);
         running = startDemo({ node, config, log, table });
       }
       let stopping = false;

@@ -6,7 +6,6 @@
  * backup.dir. A first backup of every partition runs a few seconds in, so there is something to see
  * before the first day is over.
  */
-import { resolve } from 'node:path';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../util/log.js';
 import { partitionStatus, type RunningNode } from '../run-node.js';
@@ -68,10 +67,10 @@ export function startDemo(o: DemoOptions): Demo {
       (r) => {
         for (const p of r.partitions) {
           if (p.status === 'good') totalAtBackup.set(p.partition, before.get(p.partition) ?? 0);
-          log.info({ partition: p.partition, status: p.status, held: p.held, windowMs: p.windowMs, reason: p.reason ?? undefined }, `window on ${short(p.partition)}: ${p.status}, ${p.held} writes held for ${p.windowMs ?? '?'} ms`);
+          log.info({ demo: { partition: p.partition, status: p.status, held: p.held, windowMs: p.windowMs, reason: p.reason ?? undefined } }, `window on ${short(p.partition)}: ${p.status}, ${p.held} writes held for ${p.windowMs ?? '?'} ms`);
         }
       },
-      (err: unknown) => log.warn({ err }, 'demo backup failed'),
+      (err: unknown) => log.warn(`demo backup failed: ${err instanceof Error ? err.message : String(err)}`),
     );
   };
 
@@ -94,7 +93,7 @@ export function startDemo(o: DemoOptions): Demo {
       const realAt = clock.toReal(w.startMs);
       node.activity.planned(w.partition, realAt);
       log.info(
-        { partition: w.partition, at: clock.format(w.startMs), predictedHeld: Number(w.heldWrites.toFixed(2)), model: plan.models.get(w.partition) },
+        { demo: { partition: w.partition, at: clock.format(w.startMs), predictedHeld: Number(w.heldWrites.toFixed(2)), model: plan.models.get(w.partition) } },
         `planned ${short(w.partition)} at ${clock.format(w.startMs)} (forecast ${plan.models.get(w.partition)}, ${w.heldWrites.toFixed(1)} writes predicted in its window)`,
       );
       later(realAt - Date.now(), () => {
@@ -102,8 +101,8 @@ export function startDemo(o: DemoOptions): Demo {
         backup([w.partition], 'demo-plan');
       });
     }
-    for (const s of plan.skipped) log.info({ partition: s.partition, reason: s.reason }, `no window for ${short(s.partition)}: ${s.reason}`);
-    for (const i of plan.infeasible) log.warn({ partition: i.partition, reason: i.reason }, `cannot plan ${short(i.partition)}: ${i.reason}`);
+    for (const s of plan.skipped) log.info({ demo: { partition: s.partition, reason: s.reason } }, `no window for ${short(s.partition)}: ${s.reason}`);
+    for (const i of plan.infeasible) log.warn({ demo: { partition: i.partition, reason: i.reason } }, `cannot plan ${short(i.partition)}: ${i.reason}`);
   };
 
   // History: one sample per simulated step; a plan at the end of every simulated day.
@@ -115,7 +114,7 @@ export function startDemo(o: DemoOptions): Demo {
       try {
         planNextDay();
       } catch (err) {
-        log.warn({ err }, 'demo planning failed');
+        log.warn(`demo planning failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
   }, clock.realStepMs);
@@ -127,7 +126,7 @@ export function startDemo(o: DemoOptions): Demo {
 
   const render = (): string[] => {
     const s = status();
-    const head = `quietcut demo · ${clock.format(clock.toSim(Date.now()))} (1 day = ${Math.round(config.demo.dayMs / 1000)} s) · backups in ${resolve(config.backup.dir)} · Ctrl-C stops`;
+    const head = `quietcut demo · ${clock.format(clock.toSim(Date.now()))} · 1 day = ${Math.round(config.demo.dayMs / 1000)} s · Ctrl-C stops`;
     return [head, ...renderStatusTable(s, { formatTime: (ms) => clock.format(clock.toSim(ms)) })];
   };
   const table = o.table;
@@ -136,7 +135,7 @@ export function startDemo(o: DemoOptions): Demo {
     ? null
     : setInterval(() => {
         const s = status().partitions.map((p) => ({ partition: p.partition, writesPerSec: p.writesPerSec, window: p.window, held: p.heldTotal, lastBackup: p.lastBackup?.status ?? null }));
-        log.info({ sim: clock.format(clock.toSim(Date.now())), partitions: s }, 'demo status');
+        log.info({ demo: { sim: clock.format(clock.toSim(Date.now())), partitions: s } }, 'demo status');
       }, STATUS_LOG_MS);
 
   return {

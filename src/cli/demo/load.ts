@@ -71,13 +71,13 @@ export class DemoLoad {
         } catch (err) {
           if (this.stopped) break;
           this.errors++;
-          this.opts.log.warn({ err: err instanceof Error ? err.message : String(err), partition: stream.partition }, 'demo write failed');
+          this.opts.log.warn({ demo: { partition: stream.partition } }, `demo write to ${stream.partition} failed: ${err instanceof Error ? err.message : String(err)}`);
           await this.sleep(1000);
         }
         next += rate > 0 ? (-Math.log(1 - Math.random()) / rate) * 1000 : MAX_SLEEP_MS;
       }
     } catch (err) {
-      if (!this.stopped) this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'demo load session ended');
+      if (!this.stopped) this.opts.log.warn(`demo load session ended: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       this.clients.delete(c);
       await c.end().catch(() => undefined);
