@@ -300,3 +300,32 @@ describe('faults', () => {
     }
   });
 });
+
+describe('npm start -- --demo-shards 2', () => {
+  test('starts two shards with foreign partitions of public.readings, backed up as one cut', async () => {
+    const config = loadConfig({ env: {}, overrides: { listen: '127.0.0.1:0', metrics: { listen: null }, backup: { dir: backupDir, compression: 1 }, stats: { enabled: false } } });
+    const node = await runNode(config, silentLogger, { demoShards: 2 });
+    try {
+      const c = await node.pool.connect();
+      try {
+        await c.query('INSERT INTO readings (shard, value) SELECT g % 3, g FROM generate_series(1, 30) g');
+      } finally {
+        c.release();
+      }
+      const leaves = node.catalog.current.leaves().filter((l) => l.root === 'public.readings');
+      expect(leaves.map((l) => [l.name, l.foreignServer])).toEqual([
+        ['public.readings_local', null],
+        ['public.readings_shard1', 'shard1'],
+        ['public.readings_shard2', 'shard2'],
+      ]);
+      const r = await node.backup(['public.readings_shard1']);
+      expect(r.status).toBe('good');
+      expect(r.partitions.map((p) => p.partition).sort()).toEqual(leaves.map((l) => l.name));
+      const m = await readManifest(r.runDir);
+      expect((m.cuts ?? []).map((x) => x.server).sort()).toEqual(['(fronted)', 'shard1', 'shard2']);
+      expect(m.partitions.every((p) => p.status === 'good' && p.rows === 10)).toBe(true);
+    } finally {
+      await node.stop();
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { LocalCluster } from '../localdb/cluster.js';
+import { DEMO_SHARD_TABLE, startDemoShards, type DemoShards } from '../localdb/demo-shards.js';
 import type { Config } from '../config/schema.js';
 import { Metrics } from '../metrics/registry.js';
 import { startMetricsHttp } from '../metrics/http.js';
@@ -49,8 +50,14 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-export async function runNode(config: Config, log: Logger): Promise<RunningNode> {
+export interface RunNodeOptions {
+  /** Demo mode only (no upstream): this many extra private servers as shards of public.readings. */
+  demoShards?: number;
+}
+
+export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptions = {}): Promise<RunningNode> {
   let cluster: LocalCluster | null = null;
+  let shards: DemoShards | null = null;
   let upstream: { host: string; port: number; database: string | null; user: string | null };
   if (config.upstream.url) {
     upstream = parseUpstreamUrl(config.upstream.url);
@@ -58,7 +65,13 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
     log.info('no upstream configured: starting a private PostgreSQL with a demo partitioned table');
     cluster = await LocalCluster.start({ demo: true, log });
     upstream = { host: cluster.host, port: cluster.port, database: 'demo', user: 'postgres' };
+    if (runOpts.demoShards) {
+      shards = await startDemoShards(cluster, runOpts.demoShards, 'demo', log);
+      // One cut across the shards, unless the configuration names its own groups.
+      if (config.windows.groups === 'partition') config = { ...config, windows: { ...config.windows, groups: { [DEMO_SHARD_TABLE]: shards.leaves } } };
+    }
   }
+  if (runOpts.demoShards && !shards) throw new Error('--demo-shards needs demo mode: it starts its own shards next to the private PostgreSQL (no upstream.url)');
 
   const metrics = new Metrics(config.metrics.maxPartitionLabels);
   const listen = parseHostPort(config.listen);
@@ -273,6 +286,7 @@ export async function runNode(config: Config, log: Logger): Promise<RunningNode>
       await pool.end();
       await closeMetrics?.();
       await cluster?.stop();
+      await shards?.stop();
     },
   };
 }

@@ -12,6 +12,7 @@ interface StartFlags {
   upstream?: string;
   metrics?: string;
   demoLoad?: boolean;
+  demoShards?: string;
 }
 
 export function registerStart(program: Command): void {
@@ -24,6 +25,7 @@ export function registerStart(program: Command): void {
     .option('--metrics <host:port>', 'metrics HTTP endpoint')
     .option('--demo-load', 'demo mode: drive the demo tables with the built-in load generator (default)')
     .option('--no-demo-load', 'demo mode: no built-in load; windows and backups still run')
+    .option('--demo-shards <n>', 'demo mode: start n more private PostgreSQL servers as shards of public.readings (postgres_fdw), backed up as one cut')
     .action(async (flags: StartFlags) => {
       const overrides: Record<string, unknown> = {};
       if (flags.listen) overrides.listen = flags.listen;
@@ -45,7 +47,7 @@ export function registerStart(program: Command): void {
       // would push the table off the screen), unless debug output was asked for.
       const quiet = table !== null && (config.log.level === 'info' || config.log.level === 'warn');
       if (quiet) console.log('no upstream configured: starting a private PostgreSQL with the demo tables…');
-      const node = await runNode(config, quiet ? log.child({}, { level: 'warn' }) : log);
+      const node = await runNode(config, quiet ? log.child({}, { level: 'warn' }) : log, flags.demoShards ? { demoShards: Number(flags.demoShards) } : {});
       console.log(`quietcut is listening. Point applications at:\n\n  ${node.connectionString}\n`);
       if (node.metricsPort) console.log(`metrics: http://${config.metrics.listen?.split(':')[0]}:${node.metricsPort}/metrics`);
       let running: Demo | null = null;
