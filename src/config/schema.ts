@@ -154,9 +154,16 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   servers: z
-    .record(z.string(), z.strictObject({ url: z.string().describe('connection for backups of this foreign server (no password)') }))
+    .record(
+      z.string(),
+      z.strictObject({
+        url: z
+          .string()
+          .describe('connection for snapshots and pg_dump on this foreign server, postgres://user@host:port/dbname; no password (PGPASSWORD, QUIETCUT_ADMIN_PASSWORD or a passfile)'),
+      }),
+    )
     .default({})
-    .describe('foreign servers (postgres_fdw) by name, for cross-server cuts'),
+    .describe('foreign servers (postgres_fdw) by name, for cuts across servers; a server not listed is reached at its own host/port/dbname options as the admin user'),
   demo: z
     .strictObject({
       load: z.boolean().default(true).describe('with no upstream configured, drive the demo tables with a built-in load generator (quietcut start --no-demo-load turns it off)'),
