@@ -10,6 +10,8 @@ import type { SessionInspector } from './inspector.js';
 /** Where classified statements come from (sql/ SqlClassifier). */
 export interface StatementClassifier {
   classify(sql: string): readonly ClassifiedStatement[];
+  /** Simple Query texts: statements of the text's literal-normalized shape, and the literals as $1..$n. */
+  classifyQuery?(sql: string): { stmts: readonly ClassifiedStatement[]; literals: readonly string[] | null };
 }
 
 /** Where completed writes are counted (stats/ WriteRecorder). */
@@ -100,9 +102,18 @@ export class WriteInspector implements SessionInspector {
   // ------------------------------------------------------------ client messages
 
   query(sql: string): void {
-    const stmts = this.shared.classifier.classify(sql);
+    const c = this.shared.classifier;
+    let stmts: readonly ClassifiedStatement[];
+    let params: BindParam[] | undefined;
+    if (c.classifyQuery) {
+      const q = c.classifyQuery(sql);
+      stmts = q.stmts;
+      if (q.literals) params = q.literals.map((v) => ({ value: Buffer.from(v, 'utf8'), format: 0 as const }));
+    } else {
+      stmts = c.classify(sql);
+    }
     for (const stmt of stmts) {
-      const r = this.resolveStatement(stmt, undefined, undefined);
+      const r = this.resolveStatement(stmt, params, undefined);
       this.apply(r);
       this.pending.push({ writes: r.writes.size > 0 ? r.writes : null });
     }
@@ -255,10 +266,11 @@ export class WriteInspector implements SessionInspector {
         this.shared.unclassified();
         return { stmt, writes: new Map(), all: EMPTY };
       }
-      const known = stmt.execute.params.every((p) => p.kind === 'const');
-      const args: BindParam[] | undefined = known
-        ? stmt.execute.params.map((p) => ({ value: p.kind === 'const' && p.value !== null ? Buffer.from(p.value, 'utf8') : null, format: 0 as const }))
-        : undefined;
+      // Arguments are literals, or (a normalized Query text) $n standing for its literals.
+      const arg = (p: (typeof stmt.execute.params)[number]): BindParam | undefined =>
+        p.kind === 'const' ? { value: p.value !== null ? Buffer.from(p.value, 'utf8') : null, format: 0 } : p.kind === 'param' && params ? params[p.index - 1] : undefined;
+      const mapped = stmt.execute.params.map(arg);
+      const args: BindParam[] | undefined = mapped.every((a) => a !== undefined) ? (mapped as BindParam[]) : undefined;
       const r = this.resolveStatement(inner, args, undefined);
       return { stmt, writes: r.writes, all: r.all };
     }

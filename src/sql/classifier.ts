@@ -6,6 +6,7 @@ import { classifyNode } from './classify-statement.js';
 import { LruCache } from './lru-cache.js';
 import { parseStatements } from './parser.js';
 import { obviousRead } from './read-prefilter.js';
+import { normalizeLiterals } from './normalize.js';
 import type { ClassifiedStatement } from './types.js';
 
 export interface SqlClassifierOptions {
@@ -37,6 +38,8 @@ function deepFreeze<T>(value: T): T {
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
+const NORMALIZED_PREFIX = '\u0000n:';
+const NOT_NORMALIZABLE = Symbol('not normalizable');
 
 /** The parser reports UTF-8 byte offsets; callers slice the JS string, so convert to UTF-16 indices. */
 function byteOffsetMapper(sql: string): (byteOffset: number) => number {
@@ -104,6 +107,49 @@ export class SqlClassifier {
     return result;
   }
 
+  /**
+   * Classify a simple-protocol Query text. Texts that differ only in literals share one parse:
+   * the literals come back as `literals` and the statements refer to them as parameters $1..$n.
+   */
+  classifyQuery(sql: string): { stmts: readonly ClassifiedStatement[]; literals: readonly string[] | null } {
+    const cached = this.cache.get(sql);
+    if (cached !== undefined) {
+      this.stats.cacheHits++;
+      return { stmts: cached, literals: null };
+    }
+    if (this.usePrefilter) {
+      const read = obviousRead(sql);
+      if (read !== null) {
+        this.stats.prefiltered++;
+        return { stmts: deepFreeze([{ kind: 'read', targets: [], location: read.location, length: read.length }]), literals: null };
+      }
+    }
+    const norm = normalizeLiterals(sql);
+    if (norm !== null && norm.literals.length > 0) {
+      const key = NORMALIZED_PREFIX + norm.text;
+      const shape = this.shapes.get(key);
+      if (shape !== undefined) {
+        if (shape !== NOT_NORMALIZABLE) {
+          this.stats.cacheHits++;
+          return { stmts: shape, literals: norm.literals };
+        }
+      } else {
+        const parsed = classifyParsed(norm.text);
+        // Only data statements: SET, transaction control (gids), DDL and the like mean what their literals say.
+        if (parsed !== null && parsed.every((s) => s.kind === 'read' || s.kind === 'write') && !hasCastParam(parsed)) {
+          this.stats.parsed++;
+          this.shapes.set(key, deepFreeze(parsed));
+          return { stmts: parsed, literals: norm.literals };
+        }
+        // typed literals (date '...'), SET x = '...', gids: only the original text parses
+        this.shapes.set(key, NOT_NORMALIZABLE);
+      }
+    }
+    return { stmts: this.classify(sql), literals: null };
+  }
+
+  private readonly shapes = new LruCache<string, readonly ClassifiedStatement[] | typeof NOT_NORMALIZABLE>(DEFAULT_CACHE_ENTRIES);
+
   clearCache(): void {
     this.cache.clear();
   }
@@ -115,4 +161,16 @@ let shared: SqlClassifier | null = null;
 export function classify(sql: string): readonly ClassifiedStatement[] {
   shared ??= new SqlClassifier();
   return shared.classify(sql);
+}
+
+/**
+ * A $n under a cast may round or cut the literal it stands for (`'5.7'::int`, a timestamp text cast
+ * to date); the literal itself would have been classified as unknown. Such shapes are not normalized.
+ */
+function hasCastParam(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(hasCastParam);
+  if (typeof value !== 'object' || value === null) return false;
+  const o = value as Record<string, unknown>;
+  if (o.kind === 'param' && o.cast !== undefined) return true;
+  return Object.values(o).some(hasCastParam);
 }
