@@ -173,10 +173,13 @@ function buildGroup(
   }
   const members: MemberModel[] = [];
   const jobs: JobModel[] = [];
+  // One snapshot per server, all exported in parallel at the cut; the group's writes are released,
+  // and its dumps start, only once the slowest server has pinned (windows/window.ts): a cut across
+  // servers holds every member for the slowest pin.
+  const pinMs = Math.max(...draft.members.map((p) => p.pinMs));
   for (const [server, parts] of [...byServer.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    // One snapshot per server: it is pinned when the slowest member's pin is done. Shortest dumps
-    // first, so under after-dump release the members waiting on the shared slot are released sooner.
-    const pinMs = Math.max(...parts.map((p) => p.pinMs));
+    // Shortest dumps first, so under after-dump release the members waiting on the shared slot are
+    // released sooner.
     const ordered = [...parts].sort((a, b) => a.dumpMs - b.dumpMs || (a.name < b.name ? -1 : 1));
     let offset = pinMs;
     for (const p of ordered) {

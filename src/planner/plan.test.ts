@@ -124,12 +124,23 @@ describe('plan: budgets and reasons', () => {
   });
 
   it('one infeasible member makes its whole group infeasible, each member listed', async () => {
-    // On separate servers, so b's slow pin is b's alone (one server would share the snapshot and its pin).
-    const parts = [partition('a', QUIET_AT_2, { group: 'g', server: 's1' }), partition('b', QUIET_AT_2, { group: 'g', server: 's2', pinMs: 20_000 })];
+    // b's slow drain is b's alone (a slow pin would hold every member: the cut waits for the slowest server).
+    const parts = [partition('a', QUIET_AT_2, { group: 'g', server: 's1' }), partition('b', QUIET_AT_2, { group: 'g', server: 's2', drainMs: 20_000 })];
     const plan = await planExact(planInput(parts));
     expect(plan.windows).toEqual([]);
     expect(plan.infeasible.map((i) => i.partition).sort()).toEqual(['a', 'b']);
     expect(plan.infeasible.find((i) => i.partition === 'a')!.reason).toMatch(/consistency group g: member b cannot be planned/);
+  });
+
+  it('a group across servers holds every member until the slowest server has pinned, and dumps start after it', async () => {
+    const parts = [partition('a', QUIET_AT_2, { group: 'g', server: 's1', drainMs: 10, pinMs: 100 }), partition('b', QUIET_AT_2, { group: 'g', server: 's2', drainMs: 10, pinMs: 3_000 })];
+    for (const plan of [await planExact(planInput(parts)), planHeuristic(planInput(parts))]) {
+      expect(plan.windows).toHaveLength(2);
+      for (const w of plan.windows) {
+        expect(w.holdMs).toBeGreaterThanOrEqual(3_010);
+        expect(w.dumpStartMs).toBeGreaterThanOrEqual(w.cutMs + 3_000);
+      }
+    }
   });
 
   it('reports partitions left without a dump slot instead of dropping them', async () => {
