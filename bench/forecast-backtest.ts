@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backtest, defaultBacktestMethods, forecastWithModelChoice, parseSeriesCsv, type BacktestRow } from '../src/forecast/index.js';
+import { backtest, defaultBacktestMethods, forecastProfile, parseSeriesCsv, type BacktestRow } from '../src/forecast/index.js';
 import { formatBacktestTable } from '../src/cli/commands/forecast.js';
 
 const dir = process.argv[2] ?? join(import.meta.dirname, '..', '..', 'shared', 'data', 'series');
@@ -29,8 +29,8 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.csv')).sort()) {
   const name = file.replace(/\.csv$/, '');
   rows.push(...backtest(name, parseSeriesCsv(readFileSync(join(dir, file), 'utf8')), [
     ...defaultBacktestMethods(),
-    // Experimental: profile vs MSTL chosen by a one-week holdout (src/forecast/model-choice.ts).
-    { name: 'quietcut+mstl-choice', run: forecastWithModelChoice },
+    // For comparison: the profile model alone (quietcut before the MSTL choice).
+    { name: 'profile-only', run: forecastProfile },
   ]));
 }
 console.log(formatBacktestTable(rows));

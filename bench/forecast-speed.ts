@@ -1,10 +1,15 @@
 /**
  * Speed: fit and forecast 1,000 partitions with 8 weeks of 5-minute history (goal < 10 s, single
- * process). Run: npx tsx bench/forecast-speed.ts [PARTITIONS]
+ * process). Run: npx tsx bench/forecast-speed.ts [PARTITIONS] [quietcut|profile-only]
+ * Prints wall and CPU time with the load average: on the shared 2-core machine wall time under
+ * load says more about the neighbours than about the code.
  */
-import { forecast, type Series } from '../src/forecast/index.js';
+import { availableParallelism, loadavg } from 'node:os';
+import { forecast, forecastProfile, type Series } from '../src/forecast/index.js';
 
 const partitions = Number(process.argv[2] ?? 1000);
+const method = process.argv[3] ?? 'quietcut';
+const run = method === 'profile-only' ? forecastProfile : forecast;
 const stepMs = 5 * 60_000;
 const steps = (8 * 7 * 86_400_000) / stepMs;
 const startMs = Date.UTC(2025, 0, 6);
@@ -30,12 +35,16 @@ function syntheticHistory(seed: number): Series {
 }
 
 const histories = Array.from({ length: partitions }, (_, p) => syntheticHistory(p + 1));
+const loadBefore = loadavg()[0] ?? NaN;
 const started = performance.now();
+const cpuStarted = process.cpuUsage();
 const models = new Map<string, number>();
 for (const history of histories) {
-  const result = forecast(history, { horizonSteps: 288, quantile: 0.9 });
+  const result = run(history, { horizonSteps: 288, quantile: 0.9 });
   models.set(result.model, (models.get(result.model) ?? 0) + 1);
 }
 const elapsedMs = performance.now() - started;
-console.log(`${partitions} partitions × ${steps} steps (8 weeks of 5 min): ${(elapsedMs / 1000).toFixed(2)} s (${(elapsedMs / partitions).toFixed(2)} ms each); models: ${JSON.stringify(Object.fromEntries(models))}`);
-console.log('Shared 2-core machine: figures are noisy.');
+const cpu = process.cpuUsage(cpuStarted);
+const cpuMs = (cpu.user + cpu.system) / 1000;
+console.log(`${method}: ${partitions} partitions × ${steps} steps (8 weeks of 5 min): wall ${(elapsedMs / 1000).toFixed(2)} s (${(elapsedMs / partitions).toFixed(2)} ms each), CPU ${(cpuMs / 1000).toFixed(2)} s; models: ${JSON.stringify(Object.fromEntries(models))}`);
+console.log(`load average (1 min) ${loadBefore.toFixed(2)} before, ${(loadavg()[0] ?? NaN).toFixed(2)} after, on ${availableParallelism()} cores: figures are noisy under load.`);

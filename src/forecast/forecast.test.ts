@@ -50,7 +50,9 @@ describe('forecast on synthetic series', () => {
     const errors: number[] = [];
     for (const cut of [n - 2 * 24, n]) {
       const f = forecast({ ...history, values: history.values.subarray(0, cut) }, opts);
-      expect(f.model).toBe('profile-daily-weekly');
+      // Four weeks allow the holdout choice: either model may win on a smooth sine, but both
+      // must have found the weekly period and meet the accuracy below.
+      expect(['profile-daily-weekly', 'mstl-daily-weekly']).toContain(f.model);
       expect(f.startMs).toBe(MONDAY + cut * HOUR_MS);
       errors.push(meanAbsDiff(f.mean, (h) => truth(cut + h, { weekly: true })));
     }

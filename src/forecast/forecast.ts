@@ -1,24 +1,27 @@
 /**
- * The production forecast (named `quietcut` in backtests): the profile model when there are two
- * days of history or more, else seasonal naive on one day, else the flat mean. The model actually
- * used is reported in `Forecast.model`.
+ * The production forecast (named `quietcut` in backtests): with three weeks of history, the profile
+ * model or MSTL, whichever wins a holdout on the last week (model-choice.ts); else the profile model
+ * when there are two days of history or more, else seasonal naive on one day, else the flat mean.
+ * The model actually used is reported in `Forecast.model`.
  */
 import { flatMean, seasonalNaive } from './baselines.js';
-import { fitProfile, profileMean, DEFAULT_PROFILE_OPTIONS, type ProfileFit, type ProfileModelOptions } from './profile-model.js';
+import { forecastByChoice, DEFAULT_MODEL_CHOICE_OPTIONS, type ModelChoiceOptions } from './model-choice.js';
+import { fitProfile, hasDailyProfile, hasWeeklyProfile, profileMean, DEFAULT_PROFILE_OPTIONS, type ProfileFit, type ProfileModelOptions } from './profile-model.js';
 import { DAY_MS, countFinite, quantile, stepsPer } from './series-math.js';
 import type { Forecast, ForecastOptions, Series } from './types.js';
 
 /** Days of history the profile model needs: two samples of every slot of the day. */
 const PROFILE_MIN_DAYS = 2;
-/**
- * A weekday (or the daily profile) counts as present when at least half of it is kept: pure noise
- * passes that with a chance of about 1 in 300 per weekday at hourly steps (less at finer steps).
- */
-const PRESENT_SHRINK = 0.5;
 /** Samples per slot of the day below which the upper quantile pools all slots. */
 const MIN_SLOT_SAMPLES = 20;
 
-export function forecast(history: Series, opts: ForecastOptions, profileOpts: ProfileModelOptions = DEFAULT_PROFILE_OPTIONS): Forecast {
+export function forecast(history: Series, opts: ForecastOptions, profileOpts: ProfileModelOptions = DEFAULT_PROFILE_OPTIONS, choiceOpts: ModelChoiceOptions = DEFAULT_MODEL_CHOICE_OPTIONS): Forecast {
+  validateOptions(opts);
+  return forecastByChoice(history, opts, profileOpts, choiceOpts) ?? forecastProfile(history, opts, profileOpts);
+}
+
+/** The forecast without the MSTL alternative: the profile model and its fallbacks. */
+export function forecastProfile(history: Series, opts: ForecastOptions, profileOpts: ProfileModelOptions = DEFAULT_PROFILE_OPTIONS): Forecast {
   validateOptions(opts);
   const m = stepsPer(DAY_MS, history.stepMs);
   const n = history.values.length;
@@ -43,8 +46,8 @@ function validateOptions(opts: ForecastOptions): void {
 
 /** Which seasonalities survived the shrinkage: that is the period detection's answer. */
 export function profileModelName(fit: ProfileFit): string {
-  const weekly = fit.weekly.length > 0 && Array.from(fit.weeklyShrink).some((k) => k >= PRESENT_SHRINK);
-  if (fit.dailyShrink < PRESENT_SHRINK && !weekly) return 'flat-level';
+  const weekly = hasWeeklyProfile(fit);
+  if (!hasDailyProfile(fit) && !weekly) return 'flat-level';
   return weekly ? 'profile-daily-weekly' : 'daily-profile';
 }
 

@@ -28,10 +28,10 @@ export interface MstlFit {
  * Gaps and gross outliers replaced by linear interpolation between their known neighbours: STL has
  * no weights in its non-robust form, and the robust form costs 15 refits.
  */
-function cleaned(y: Float64Array): Float64Array | null {
+function cleaned(y: Float64Array, period: number): Float64Array | null {
   const n = y.length;
   const keep = new Float64Array(n);
-  screenGrossOutliers(y, keep);
+  screenGrossOutliers(y, keep, period);
   const out = new Float64Array(n);
   let prev = -1;
   for (let i = 0; i < n; i++) {
@@ -69,14 +69,17 @@ function fitLevel(x: Float64Array): { alpha: number; level: number } {
   return best;
 }
 
-/** Null when the history is too short for even the daily period (two days) or has no values. */
-export function fitMstl(values: Float64Array, dailySteps: number): MstlFit | null {
+/**
+ * Null when the history is too short for even the daily period (two days) or has no values.
+ * `withWeekly`: fit the weekly period too when there are more than two weeks of history.
+ */
+export function fitMstl(values: Float64Array, dailySteps: number, withWeekly = true): MstlFit | null {
   const n = values.length;
   const m = dailySteps;
   if (m < 2 || n <= 2 * m) return null;
-  const y = cleaned(values);
+  const y = cleaned(values, m);
   if (y === null) return null;
-  const W = n > 14 * m ? 7 * m : 0;
+  const W = withWeekly && n > 14 * m ? 7 * m : 0;
   const d = mstl(y, W > 0 ? [m, W] : [m]);
   const daily = d.seasonals[0] as Float64Array;
   const weekly = W > 0 ? (d.seasonals[1] as Float64Array) : new Float64Array(n);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forecastWithModelChoice } from './model-choice.js';
+import { forecast } from './forecast.js';
 import { fitMstl, mstlMean } from './mstl-model.js';
 import { mstl, stl } from './stl.js';
 
@@ -57,6 +57,6 @@ describe('STL and MSTL', () => {
 
   it('the model choice falls back to forecast() on short histories', () => {
     const series = { startMs: 0, stepMs: HOUR_MS, values: Float64Array.from({ length: 24 * 5 }, (_, i) => 10 + (i % 24)) };
-    expect(forecastWithModelChoice(series, { horizonSteps: 24, quantile: 0.9 }).model).toBe('daily-profile');
+    expect(forecast(series, { horizonSteps: 24, quantile: 0.9 }).model).toBe('daily-profile');
   });
 });

@@ -36,6 +36,15 @@ function nextOdd(x: number): number {
 }
 
 /**
+ * Tricube weights of the last window fitted without robustness weights, kept while the window's
+ * shape (its ends relative to xs, and h) repeats, as it does at every fit away from the series
+ * ends: the weights and their moments are then computed once per smooth instead of once per fit.
+ * Module scratch is safe: JavaScript is single-threaded and loess does not re-enter itself.
+ */
+/** Cached weights cover positions xs + first .. xs + first + count − 1. */
+const tricube = { left: NaN, right: NaN, h: NaN, first: 0, count: 0, w: new Float64Array(64), wd: new Float64Array(64), s0: 0, s1: 0, s2: 0 };
+
+/**
  * Local weighted fit (tricube weights, degree 0 or 1) of y[nleft..nright] (1-based positions, as in
  * the Fortran stlest) at position xs; NaN when every weight is 0. One pass with running sums rather
  * than the Fortran's normalise-then-adjust passes over a weight buffer: the same value, and this is
@@ -53,25 +62,82 @@ function loessAt(y: Float64Array, yOffset: number, n: number, len: number, degre
   let s2 = 0;
   let sy = 0;
   let sjy = 0;
-  for (let j = nleft; j <= nright; j++) {
-    const r = j > xs ? j - xs : xs - j;
-    if (r > h9) continue;
-    let wj: number;
-    if (r <= h1) wj = 1;
-    else {
-      const u = r * invH;
-      const v = 1 - u * u * u;
-      wj = v * v * v;
+  if (rw === null) {
+    // The positions with a positive weight are a contiguous run around xs; cache their weights
+    // (and weight × offset) by the window's shape. Same sums in the same order as below.
+    const t = tricube;
+    if (t.left !== nleft - xs || t.right !== nright - xs || t.h !== h) {
+      const size = nright - nleft + 1;
+      if (t.w.length < size) {
+        t.w = new Float64Array(2 * size);
+        t.wd = new Float64Array(2 * size);
+      }
+      t.left = nleft - xs;
+      t.right = nright - xs;
+      t.h = h;
+      t.first = 0;
+      t.s0 = 0;
+      t.s1 = 0;
+      t.s2 = 0;
+      let k = 0;
+      for (let j = nleft; j <= nright; j++) {
+        const r = j > xs ? j - xs : xs - j;
+        if (r > h9) continue;
+        if (k === 0) t.first = j - xs;
+        let wj: number;
+        if (r <= h1) wj = 1;
+        else {
+          const u = r * invH;
+          const v = 1 - u * u * u;
+          wj = v * v * v;
+        }
+        const d = j - xs;
+        t.w[k] = wj;
+        t.wd[k] = wj * d;
+        k += 1;
+        t.s0 += wj;
+        t.s1 += wj * d;
+        t.s2 += wj * d * d;
+      }
+      t.count = k;
     }
-    if (rw !== null) wj *= rw[rwOffset + (j - 1) * rwStride] as number;
-    const yj = y[yOffset + j - 1] as number;
-    // Positions relative to xs keep the sums well conditioned.
-    const d = j - xs;
-    s0 += wj;
-    s1 += wj * d;
-    s2 += wj * d * d;
-    sy += wj * yj;
-    sjy += wj * d * yj;
+    s0 = t.s0;
+    s1 = t.s1;
+    s2 = t.s2;
+    const w = t.w;
+    const wd = t.wd;
+    const count = t.count;
+    const base = yOffset + xs + t.first - 1;
+    if (degree === 0) {
+      for (let k = 0; k < count; k++) sy += (w[k] as number) * (y[base + k] as number);
+    } else {
+      for (let k = 0; k < count; k++) {
+        const yj = y[base + k] as number;
+        sy += (w[k] as number) * yj;
+        sjy += (wd[k] as number) * yj;
+      }
+    }
+  } else {
+    for (let j = nleft; j <= nright; j++) {
+      const r = j > xs ? j - xs : xs - j;
+      if (r > h9) continue;
+      let wj: number;
+      if (r <= h1) wj = 1;
+      else {
+        const u = r * invH;
+        const v = 1 - u * u * u;
+        wj = v * v * v;
+      }
+      wj *= rw[rwOffset + (j - 1) * rwStride] as number;
+      const yj = y[yOffset + j - 1] as number;
+      // Positions relative to xs keep the sums well conditioned.
+      const d = j - xs;
+      s0 += wj;
+      s1 += wj * d;
+      s2 += wj * d * d;
+      sy += wj * yj;
+      sjy += wj * d * yj;
+    }
   }
   if (!(s0 > 0)) return NaN;
   const meanY = sy / s0;
@@ -86,7 +152,6 @@ function loessAt(y: Float64Array, yOffset: number, n: number, len: number, degre
   }
   return meanY;
 }
-
 /**
  * Loess smooth of y (n values from `yOffset`, stride 1 in `y`, robustness weights at
  * rw[rwOffset + i*rwStride]) into out[outOffset + i*outStride], fitting every `jump`-th point and
