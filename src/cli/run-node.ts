@@ -93,7 +93,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   const pool = adminPool(admin);
   pool.on('error', (err) => log.warn({ err: err.message }, 'admin connection error'));
   {
-    const c = await pool.connect();
+    const c = await connectWhenUp(pool, admin, config.upstream.startWaitMs, log);
     try {
       await migrate(c);
     } finally {
@@ -295,4 +295,28 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
 export function partitionStatus(node: string, catalog: CatalogRefresher, activity: PartitionActivity): { node: string; now: number; partitions: PartitionStatus[] } {
   for (const l of catalog.current.leaves()) activity.know(l.name, l.root);
   return { node, now: Date.now(), partitions: activity.snapshot() };
+}
+
+/**
+ * The database may still be starting (a restart, or both services coming up together): wait for it
+ * with a bounded backoff. Errors that waiting cannot fix (authentication, unknown database) fail at
+ * once with the server's own message.
+ */
+async function connectWhenUp(pool: pg.Pool, admin: AdminTarget, waitMs: number, log: Logger): Promise<pg.PoolClient> {
+  const deadline = Date.now() + waitMs;
+  let delay = 200;
+  for (;;) {
+    try {
+      return await pool.connect();
+    } catch (err) {
+      const e = err as { code?: string; message: string };
+      const transient = e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P03' || e.code === '53300';
+      if (!transient || Date.now() + delay > deadline) {
+        throw new Error(`cannot reach the managed database ${admin.database} on ${admin.host}:${admin.port} as ${admin.user}: ${e.message}`);
+      }
+      log.warn({ err: e.message, retryInMs: delay }, 'waiting for PostgreSQL to accept connections');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
 }

@@ -34,6 +34,7 @@ export const configSchema = z.strictObject({
         .default(null)
         .describe('PostgreSQL to proxy to, postgres://host:port/dbname (no password here: use PGPASSWORD/PGPASSFILE). null: start a private local PostgreSQL with a demo table'),
       connectTimeoutMs: z.number().int().positive().default(5000).describe('time allowed to open a server connection'),
+      startWaitMs: z.number().int().nonnegative().default(60_000).describe('at start, how long to wait for PostgreSQL to accept connections (it may be starting too)'),
     })
     .prefault({}),
   admin: z
