@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { readManifest, verifyRun, type Manifest } from '../src/backup/index.js';
 import { loadConfig } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
@@ -32,7 +33,11 @@ let backupDir: string;
 
 const SHARD_SQL = `CREATE SCHEMA data;
   CREATE TABLE data.w_part (id bigint PRIMARY KEY, p int NOT NULL, tx bigint, ref bigint);
-  CREATE TABLE data.b_part (id bigint, p int NOT NULL, tx bigint, ref bigint, pad text);`;
+  CREATE TABLE data.b_part (id bigint, p int NOT NULL, tx bigint, ref bigint, pad text);
+  -- a table whose remote COMMIT takes 0.8 s (a deferred trigger), to stretch a two-shard commit
+  CREATE TABLE data.slow_part (id bigint, p int NOT NULL, tx bigint, ref bigint);
+  CREATE FUNCTION data.slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.8); RETURN NULL; END $$;
+  CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON data.slow_part DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION data.slow();`;
 
 beforeAll(async () => {
   [front, s1, s2] = await Promise.all([startTestCluster(), LocalCluster.start(), LocalCluster.start()]);
@@ -53,6 +58,9 @@ beforeAll(async () => {
      CREATE FOREIGN TABLE xw_1 PARTITION OF xw FOR VALUES IN (1) SERVER shard1 OPTIONS (schema_name 'data', table_name 'w_part');
      CREATE FOREIGN TABLE xw_2 PARTITION OF xw FOR VALUES IN (2) SERVER shard2 OPTIONS (schema_name 'data', table_name 'w_part');
      INSERT INTO xw_0 SELECT -g, 0, NULL, NULL FROM generate_series(1, 100) g;
+     CREATE TABLE xs (id bigint, p int NOT NULL, tx bigint, ref bigint) PARTITION BY LIST (p);
+     CREATE FOREIGN TABLE xs_1 PARTITION OF xs FOR VALUES IN (1) SERVER shard1 OPTIONS (schema_name 'data', table_name 'slow_part');
+     CREATE FOREIGN TABLE xs_2 PARTITION OF xs FOR VALUES IN (2) SERVER shard2 OPTIONS (schema_name 'data', table_name 'slow_part');
      CREATE TABLE xb (id bigint, p int NOT NULL, tx bigint, ref bigint, pad text) PARTITION BY LIST (p);
      CREATE FOREIGN TABLE xb_1 PARTITION OF xb FOR VALUES IN (1) SERVER shard1 OPTIONS (schema_name 'data', table_name 'b_part');
      CREATE FOREIGN TABLE xb_2 PARTITION OF xb FOR VALUES IN (2) SERVER shard2 OPTIONS (schema_name 'data', table_name 'b_part');`,
@@ -210,6 +218,39 @@ describe('a table group across two shards, under writers through quietcut', () =
     const kinds = found ? [...new Set(found.violations.map((v) => v.kind))] : [];
     console.log(`negative control: ${attempts} attempt(s), ${found ? found.violations.length : 0} violations (${kinds.join(', ')})`);
     expect(found, `no violation in ${attempts} attempts (last: ${JSON.stringify(last && { ...last, violations: last.violations.length })})`).not.toBeNull();
+  });
+});
+
+describe('the drain across shards', () => {
+  test('a COMMIT half-way through committing on the shards is waited for: the cut has both rows', async () => {
+    const node = await startNode();
+    const c = new pg.Client(nodeUrl(node));
+    await c.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('INSERT INTO xs (id, p, tx) VALUES (1, 1, 7), (2, 2, 7)');
+      // postgres_fdw commits on one shard, then the other; each remote COMMIT takes 0.8 s here.
+      const committing = c.query('COMMIT');
+      let torn = false;
+      for (let i = 0; i < 40 && !torn; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const [a, b] = await Promise.all([s1.query('SELECT count(*)::int AS n FROM data.slow_part'), s2.query('SELECT count(*)::int AS n FROM data.slow_part')]);
+        torn = a.rows[0]!.n + b.rows[0]!.n === 1;
+      }
+      // one shard has committed, the other not yet: the case a drain exists for
+      expect(torn).toBe(true);
+      const backup = node.backup(['public.xs_1', 'public.xs_2']);
+      await committing;
+      const ackAt = Date.now();
+      const r = await backup;
+      expect(r.status).toBe('good');
+      const m = await readManifest(r.runDir);
+      expect(new Date(m.partitions[0]!.cutAt!).getTime()).toBeGreaterThanOrEqual(ackAt - 200); // without the drain: ~0.6 s earlier
+      for (const p of m.partitions) expect([p.partition, p.rows]).toEqual([p.partition, 1]);
+    } finally {
+      await c.end();
+      await node.stop();
+    }
   });
 });
 
