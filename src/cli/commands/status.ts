@@ -16,7 +16,9 @@ export async function fetchStatus(metrics: string, timeoutMs = 5000): Promise<No
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err));
+    // fetch hides the reason (ECONNREFUSED, bad port, timeout) in err.cause.
+    const c = (err as { cause?: { code?: string; message?: string } }).cause;
+    const cause = c?.code ?? c?.message ?? (err instanceof Error ? err.message : String(err));
     throw new Error(`no quietcut node answers at ${url} (${cause}); is it running, and is --metrics its metrics.listen address?`);
   }
   if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
