@@ -209,7 +209,8 @@ describe('hold mode, after-snapshot: concurrent writers on 8 partitions while on
 
 describe('hold mode, after-dump, with a dump of several seconds', () => {
   test('3. other partitions keep flowing while the windowed partition waits for the whole dump', async () => {
-    const node = await startNode();
+    // the budget must cover the whole dump (after-dump), which takes seconds on a busy machine
+    const node = await startNode({ windows: { maxHoldMs: 120_000 } });
     try {
       const others = new Writer(100, 'extended', nodeUrl(node), node.proxy.address.port, () => 1, 'big');
       const held = new Writer(101, 'simple', nodeUrl(node), node.proxy.address.port, () => 0, 'big');
@@ -282,7 +283,7 @@ describe('consistency group: table', () => {
 
 describe('reject mode', () => {
   test('5. writers get 55P03, their transaction commits nothing, a retry after the window succeeds', async () => {
-    const node = await startNode({ windows: { mode: 'reject' } });
+    const node = await startNode({ windows: { mode: 'reject', maxHoldMs: 120_000 } });
     const c = new pg.Client(nodeUrl(node));
     await c.connect();
     try {
