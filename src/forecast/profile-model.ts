@@ -312,9 +312,9 @@ function bisquare(residuals: Float64Array, out: Float64Array): void {
  * With `period` (steps of a day), a value close to the median of the same slot one and two days
  * before and after, or one and two weeks, is kept however far it is from its neighbours in time: a
  * batch job that runs at 02:00 every night is the pattern, not an outlier (the weeks for the days
- * where the pattern changes, such as a Monday after a quieter weekend). Callers that never revisit the screen (MSTL's
- * cleaning, the holdout's judging) need that; the profile model's bisquare passes recover such
- * points on their own.
+ * where the pattern changes, such as a Monday after a quieter weekend). Without it a screened
+ * burst is never learnt: MSTL's input interpolates over it, and the profile model's first fit
+ * leaves it out so that its bisquare passes see a huge residual and keep it out.
  */
 export function screenGrossOutliers(y: Float64Array, out: Float64Array, period = 0): void {
   const n = y.length;
