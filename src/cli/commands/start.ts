@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../util/log.js';
-import { runNode } from '../run-node.js';
+import { runNode, type RunningNode } from '../run-node.js';
 import { LiveTable, startDemo, type Demo } from '../demo/index.js';
 
 interface StartFlags {
@@ -47,25 +47,14 @@ export function registerStart(program: Command): void {
       // would push the table off the screen), unless debug output was asked for.
       const quiet = table !== null && (config.log.level === 'info' || config.log.level === 'warn');
       if (quiet) console.log('no upstream configured: starting a private PostgreSQL with the demo tables…');
-      const node = await runNode(config, quiet ? log.child({}, { level: 'warn' }) : log, flags.demoShards ? { demoShards: Number(flags.demoShards) } : {});
-      console.log(`quietcut is listening. Point applications at:\n\n  ${node.connectionString}\n`);
-      if (node.metricsPort) console.log(`metrics: http://${config.metrics.listen?.split(':')[0]}:${node.metricsPort}/metrics`);
+      // Signals are handled from here on: a Ctrl-C while the private PostgreSQL is still starting
+      // must not kill the process and leave that server running without an owner.
+      let node: RunningNode | null = null;
       let running: Demo | null = null;
-      if (demo) {
-        console.log(`demo: backups land in ${resolve(config.backup.dir)}`);
-        if (node.metricsPort) console.log(`      quietcut status --metrics 127.0.0.1:${node.metricsPort}  prints this table from anywhere\n`);
-        running = startDemo({ node, config, log, table });
-      }
       let stopping = false;
-      const stop = (signal: string): void => {
-        if (stopping) {
-          // A second Ctrl-C: leave now; the private PostgreSQL is stopped by its exit hook.
-          process.exit(130);
-        }
-        stopping = true;
-        log.info({ signal }, 'shutting down: no new connections, sessions may finish');
+      const shutdown = (n: RunningNode): void => {
         (running?.stop() ?? Promise.resolve())
-          .then(() => node.stop())
+          .then(() => n.stop())
           .then(
             () => process.exit(0),
             (err: unknown) => {
@@ -74,7 +63,28 @@ export function registerStart(program: Command): void {
             },
           );
       };
-      process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGTERM', () => stop('SIGTERM'));
+      const stop = (signal: string): void => {
+        if (stopping) {
+          // A second Ctrl-C: leave now; the private PostgreSQL is stopped by its exit hook.
+          process.exit(130);
+        }
+        stopping = true;
+        log.info({ signal }, node ? 'shutting down: no new connections, sessions may finish' : 'stopping as soon as start-up is done');
+        if (node) shutdown(node);
+      };
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+
+      node = await runNode(config, quiet ? log.child({}, { level: 'warn' }) : log, flags.demoShards ? { demoShards: Number(flags.demoShards) } : {});
+      if (stopping) {
+        shutdown(node);
+        return;
+      }
+      console.log(`quietcut is listening. Point applications at:\n\n  ${node.connectionString}\n`);
+      if (node.metricsPort) console.log(`metrics: http://${config.metrics.listen?.split(':')[0]}:${node.metricsPort}/metrics`);
+      if (demo) {
+        console.log(`demo: backups land in ${resolve(config.backup.dir)}`);
+        if (node.metricsPort) console.log(`      quietcut status --metrics 127.0.0.1:${node.metricsPort}  prints this table from anywhere\n`);
+        running = startDemo({ node, config, log, table });
+      }
     });
 }
