@@ -271,7 +271,21 @@ export class Session implements MessageSink {
 
   private connectServer(startupPacket: Buffer): void {
     const { host, port, connectTimeoutMs } = this.host.upstream;
-    const server = connect({ host, port });
+    // Server bytes are read into a buffer we reuse (no Buffer and no stream event per read): the
+    // callback forwards them at once, and a fresh buffer is taken only when a write to the client
+    // could not finish right away and still points into the old one.
+    const server = connect({
+      host,
+      port,
+      onread: {
+        buffer: () => this.serverReadBuffer(),
+        callback: (n: number, buf: Uint8Array) => {
+          this.onServerData((buf as Buffer).subarray(0, n));
+          if (this.client.writableLength > 0) this.readBuf = null;
+          return !this.serverPaused;
+        },
+      },
+    });
     this.server = server;
     server.setNoDelay(true);
     const timer = setTimeout(() => {
@@ -284,7 +298,6 @@ export class Session implements MessageSink {
       this.host.counters.serverConnections++;
       server.write(startupPacket);
     });
-    server.on('data', (chunk: Buffer) => this.onServerData(chunk));
     server.on('drain', () => {
       if (this.phase !== 'closed' && !this.held) this.client.resume();
     });
@@ -296,6 +309,12 @@ export class Session implements MessageSink {
       this.uncountServer();
       this.serverLost(new Error('server closed the connection'));
     });
+  }
+
+  private readBuf: Buffer | null = null;
+  private serverReadBuffer(): Buffer {
+    this.readBuf ??= Buffer.allocUnsafe(SERVER_READ_BYTES);
+    return this.readBuf;
   }
 
   private serverCounted = false;
@@ -809,6 +828,8 @@ export class Session implements MessageSink {
     return this.phase === 'ready' && this.txStatus === 'I' && this.owedHead === this.owed.length && !this.held;
   }
 }
+
+const SERVER_READ_BYTES = 64 * 1024;
 
 function message(type: number, body: Buffer): Buffer {
   const b = Buffer.allocUnsafe(5 + body.length);
