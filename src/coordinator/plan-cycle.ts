@@ -141,6 +141,15 @@ async function gatherFacts(client: pg.ClientBase, leaves: readonly Pick<LeafInfo
        FROM last l WHERE l.cut IS NOT NULL`,
     [names],
   );
+  // Measured snapshot pins per server: the largest of the recent ones, so a hold planned for a
+  // (cross-server) cut covers its slowest server.
+  const pins = await client.query<{ server: string; pin_ms: number }>(
+    `SELECT server, max(pin_ms) AS pin_ms FROM (
+       SELECT server, pin_ms, row_number() OVER (PARTITION BY server ORDER BY at DESC) AS k FROM quietcut.pins) p
+      WHERE k <= $1 GROUP BY server`,
+    [RECENT_PINS],
+  );
+  const pinOf = new Map(pins.rows.map((r) => [r.server, r.pin_ms]));
   const size = new Map(sizes.rows.map((r) => [r.name, Number(r.bytes)]));
   const past = new Map<string, PastDump[]>();
   for (const r of dumps.rows) past.set(r.partition, [...(past.get(r.partition) ?? []), { bytes: Number(r.bytes), durationMs: r.dump_ms }]);
@@ -152,8 +161,12 @@ async function gatherFacts(client: pg.ClientBase, leaves: readonly Pick<LeafInfo
     relationBytes: size.get(l.name) ?? 0,
     pastDumps: past.get(l.name) ?? [],
     writesSinceLastBackup: writes.get(l.name) ?? null,
+    ...(pinOf.has(l.foreignServer ?? 'local') ? { pinMs: pinOf.get(l.foreignServer ?? 'local')! } : {}),
   }));
 }
+
+/** How many recent pins per server the estimate looks at. */
+const RECENT_PINS = 20;
 
 /** Largest clock offset recently reported by a node (quietcut.nodes); 0 when none is. */
 async function measuredSkewMs(client: pg.ClientBase): Promise<number> {

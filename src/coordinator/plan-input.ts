@@ -34,6 +34,8 @@ export interface PartitionFacts {
   pastDumps: readonly PastDump[];
   /** Writes since its last good backup; null when it was never backed up (unknown). */
   writesSinceLastBackup: number | null;
+  /** Measured snapshot pin time of its server (largest recent one), ms; absent: DEFAULT_PIN_MS. */
+  pinMs?: number;
 }
 
 /**
@@ -122,7 +124,7 @@ export function buildPlanInput(config: Config, facts: readonly PartitionFacts[],
       forecast: fc,
       dumpMs: dumpEstimateMs(f, config.backup.defaultThroughputBytesPerSec),
       drainMs: DEFAULT_DRAIN_MS,
-      pinMs: DEFAULT_PIN_MS,
+      pinMs: f.pinMs ?? DEFAULT_PIN_MS,
       maxHoldMs: over.maxHoldMs ?? config.windows.maxHoldMs,
       maxQueuedRequests: over.maxQueuedRequests ?? config.windows.maxQueuedRequests,
       mode: over.mode ?? config.windows.mode,

@@ -133,4 +133,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX plans_interval ON quietcut.plans (interval_start, plan_id);
     `,
   },
+  {
+    version: 4,
+    name: 'measured snapshot pin times per server, for the planner',
+    sql: `
+      CREATE TABLE quietcut.pins (
+        run_id   text             NOT NULL,
+        grp      text             NOT NULL,
+        server   text             NOT NULL,     -- 'local' for the fronted server, else the postgres_fdw server
+        pin_ms   double precision NOT NULL,     -- from drained to this server's snapshot exported
+        at       timestamptz      NOT NULL DEFAULT now()
+      );
+      CREATE INDEX pins_server_at ON quietcut.pins (server, at DESC);
+    `,
+  },
 ];

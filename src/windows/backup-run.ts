@@ -189,6 +189,15 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
       return { group: group.name, server, host: t.host, port: t.port, database: t.database, snapshotId: s.snapshotId, walLsn: s.lsn, cutAt: w.cutAt!.toISOString(), pinMs: s.pinMs };
     });
     await manifest.recordCuts(cuts);
+    // The planner sizes future holds from these (a cross-server cut waits for its slowest server).
+    await withClient(opts.pool, (c) =>
+      c.query('INSERT INTO quietcut.pins (run_id, grp, server, pin_ms) SELECT $1, $2, s, m FROM unnest($3::text[], $4::float8[]) AS t(s, m)', [
+        runId,
+        group.name,
+        cuts.map((x) => (x.server === FRONTED_SERVER ? 'local' : x.server)),
+        cuts.map((x) => x.pinMs),
+      ]),
+    ).catch((err: unknown) => log.warn({ err }, 'could not record pin times'));
   }
 
   const results: PartitionResult[] = [];
