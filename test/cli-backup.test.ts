@@ -45,6 +45,9 @@ describe('quietcut backup', () => {
     expect(result.partitions.find((p) => p.partition === 'public.orders_eu')!.rows).toBe(1000);
     const runs = await cluster.query<{ status: string }>('select status from quietcut.runs', [], 'demo');
     expect(runs.rows.map((x) => x.status)).toEqual(['good']);
+    // every window recorded how long its snapshot pin took, for the planner
+    const pins = await cluster.query<{ n: number; server: string }>('select count(*)::int n, min(server) server from quietcut.pins', [], 'demo');
+    expect(pins.rows[0]).toEqual({ n: 4, server: 'local' });
   });
 
   test('an unknown partition fails with a clear message and a non-zero exit', async () => {
