@@ -120,7 +120,6 @@ describe('hold mode, after-snapshot: concurrent writers on 8 partitions while on
     await new Promise((r) => setTimeout(r, 700));
     const t0 = performance.now();
     const result = await node.backup(['public.w_3']);
-    const t1 = performance.now();
     expect(result.status).toBe('good');
     runDir = result.runDir;
     const m = await readManifest(runDir);
