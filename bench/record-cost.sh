@@ -67,13 +67,14 @@ DO $$ BEGIN
 END $$;
 SQL
 
+(cd "$ROOT" && npm run build --silent)
+
 start_quietcut() { # name port [env...]
   local name=$1 port=$2
   shift 2
-  # Node names default to host:port (QUIETCUT_NODE would be read as a config key and refused).
-  # node --import tsx: the sources as they are (no shared dist/ build to race other sessions over),
-  # and the pid is the node process itself, so its CPU time can be read below.
-  env QUIETCUT_LOG_LEVEL=warn "$@" node --import tsx "$ROOT/src/cli/main.ts" start \
+  # The built dist/ (as users run it; tsx adds per-call wrappers that inflate JS costs), and the
+  # pid is the node process itself, so its CPU time can be read below.
+  env QUIETCUT_LOG_LEVEL=warn "$@" node "$ROOT/dist/cli/main.js" start \
     --upstream "postgres://postgres@127.0.0.1:$PG_PORT/$DB" --listen "127.0.0.1:$port" --metrics 127.0.0.1:0 >"$OUT/$name.log" 2>&1 &
   PIDS+=($!)
   QC_PID[$name]=$!
