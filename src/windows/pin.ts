@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Pin, PreparedPin } from './window.js';
+import type { PreparedPin } from './window.js';
 
 export type { PreparedPin } from './window.js';
 
@@ -62,43 +62,4 @@ export async function preparePin(target: PinTarget, signal: AbortSignal): Promis
       await client.end().catch(() => undefined);
     },
   };
-}
-
-/**
- * PINNED: export one snapshot in a REPEATABLE READ transaction on a dedicated connection. The
- * transaction stays open until close(), i.e. until every dump of the group has imported it.
- */
-export async function pinSnapshot(target: PinTarget, signal: AbortSignal): Promise<Pin> {
-  const client = new pg.Client({ ...target, application_name: 'quietcut pin' });
-  client.on('error', () => undefined);
-  const onAbort = (): void => {
-    void client.end().catch(() => undefined);
-  };
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    await client.connect();
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    const { rows } = await client.query<{ snap: string; lsn: string }>('SELECT pg_export_snapshot() AS snap, pg_current_wal_lsn()::text AS lsn');
-    const row = rows[0];
-    if (!row) throw new Error('pg_export_snapshot returned nothing');
-    let closed = false;
-    return {
-      snapshotId: row.snap,
-      lsn: row.lsn,
-      async close() {
-        if (closed) return;
-        closed = true;
-        signal.removeEventListener('abort', onAbort);
-        try {
-          await client.query('COMMIT');
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-      },
-    };
-  } catch (err) {
-    signal.removeEventListener('abort', onAbort);
-    await client.end().catch(() => undefined);
-    throw new Error(`snapshot export failed: ${(err as Error).message}`);
-  }
 }
