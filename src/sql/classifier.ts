@@ -112,11 +112,6 @@ export class SqlClassifier {
    * the literals come back as `literals` and the statements refer to them as parameters $1..$n.
    */
   classifyQuery(sql: string): { stmts: readonly ClassifiedStatement[]; literals: readonly string[] | null } {
-    const cached = this.cache.get(sql);
-    if (cached !== undefined) {
-      this.stats.cacheHits++;
-      return { stmts: cached, literals: null };
-    }
     if (this.usePrefilter) {
       const read = obviousRead(sql);
       if (read !== null) {

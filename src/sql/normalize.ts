@@ -14,9 +14,13 @@ export interface Normalized {
   literals: string[];
 }
 
-const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
-const IDENT_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
-const DIGIT = /[0-9]/;
+// Character classes by code (this runs on every simple-protocol statement: no regex per char).
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isIdentStart = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 0x80;
+const isIdentPart = (c: number): boolean => isIdentStart(c) || isDigit(c) || c === 36;
+const IDENT_START = { test: (ch: string): boolean => ch.length > 0 && isIdentStart(ch.charCodeAt(0)) };
+const IDENT_PART = { test: (ch: string): boolean => ch.length > 0 && isIdentPart(ch.charCodeAt(0)) };
+const DIGIT = { test: (ch: string): boolean => ch.length > 0 && isDigit(ch.charCodeAt(0)) };
 
 export function normalizeLiterals(sql: string): Normalized | null {
   const n = sql.length;
