@@ -101,7 +101,10 @@ export async function runPlanCycle(pool: pg.Pool, deps: { config: Config; node: 
       'plan stored',
     );
     for (const i of p.infeasible) log.warn({ partition: i.partition, reason: i.reason }, 'partition cannot be planned within its budget');
-    if (deps.metrics) setPlanMetrics(deps.metrics, p);
+    if (deps.metrics) {
+      setPlanMetrics(deps.metrics, p);
+      deps.metrics.setForecasts(computed.forecasts);
+    }
     return { acquired: true, planId, reused: false, ...computed };
   });
   return res.acquired ? res.value : res;

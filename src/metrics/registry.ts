@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Forecast } from '../forecast/types.js';
 
 /**
  * Every metric quietcut exports, in one place: the README's metrics reference and the Grafana
@@ -50,6 +51,30 @@ export class Metrics {
   // --- planner
   readonly plannedHeldWrites = new Gauge({ name: 'quietcut_planned_held_writes', help: 'Writes the current plan expects to hold per partition', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly planInfeasible = new Gauge({ name: 'quietcut_plan_infeasible_partitions', help: 'Partitions the current plan cannot fit in their budget', registers: [this.registry] });
+  /** Forecast curves of the current plan, by partition: the gauge below reads them when scraped. */
+  private forecasts = new Map<string, Forecast>();
+  setForecasts(forecasts: ReadonlyMap<string, Forecast>): void {
+    this.forecasts = new Map(forecasts);
+  }
+
+  readonly forecastWritesPerSecond = (() => {
+    const metrics = this; // eslint-disable-line @typescript-eslint/no-this-alias -- collect() runs with the gauge as `this`
+    return new Gauge({
+      name: 'quietcut_forecast_writes_per_second',
+      help: 'Forecast write rate per partition now, from the current plan (to compare with the rate of quietcut_writes_total)',
+      labelNames: ['partition'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const [p, f] of metrics.forecasts) {
+          const i = Math.floor((now - f.startMs) / f.stepMs);
+          const v = i >= 0 && i < f.mean.length ? f.mean[i] : undefined;
+          if (v !== undefined) this.labels(metrics.partition(p)).set(v / (f.stepMs / 1000));
+        }
+      },
+    });
+  })();
   readonly forecastErrorRatio = new Gauge({ name: 'quietcut_forecast_error_ratio', help: 'Actual over predicted writes in the last window per partition', labelNames: ['partition'] as const, registers: [this.registry] });
 }
 
