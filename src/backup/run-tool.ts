@@ -32,7 +32,12 @@ export function runTool(inv: ToolInvocation, signal?: AbortSignal): Promise<Tool
       resolve({ code: null, signal: null, stdout: '', stderr: '', aborted: true });
       return;
     }
-    const child = spawn(inv.bin, inv.args, { env: inv.env, stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+    // Own process group: a Ctrl-C at quietcut's terminal must not kill a dump in the middle of a
+    // window (quietcut decides: it aborts dumps through the signal). If quietcut itself dies, the
+    // exit hook below still takes its children with it.
+    const child = spawn(inv.bin, inv.args, { env: inv.env, stdio: ['ignore', 'pipe', 'pipe'], shell: false, detached: true });
+    running.add(child);
+    child.once('close', () => running.delete(child));
     let stdout = '';
     let stderr = '';
     let aborted = false;
@@ -70,3 +75,9 @@ export function failureReason(r: ToolResult, tool: string): string {
   if (r.signal) return `${tool} killed by ${r.signal}`;
   return `${tool} exited with code ${String(r.code)}`;
 }
+
+/** Children still running; killed if the process exits without aborting them. */
+const running = new Set<import('node:child_process').ChildProcess>();
+process.on('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
