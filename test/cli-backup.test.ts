@@ -46,8 +46,8 @@ describe('quietcut backup', () => {
     const runs = await cluster.query<{ status: string }>('select status from quietcut.runs', [], 'demo');
     expect(runs.rows.map((x) => x.status)).toEqual(['good']);
     // every window recorded how long its snapshot pin took, for the planner
-    const pins = await cluster.query<{ n: number; server: string }>('select count(*)::int n, min(server) server from quietcut.pins', [], 'demo');
-    expect(pins.rows[0]).toEqual({ n: 4, server: 'local' });
+    const pins = await cluster.query<{ n: number; server: string; drained: number }>('select count(*)::int n, min(server) server, count(drain_ms)::int drained from quietcut.pins', [], 'demo');
+    expect(pins.rows[0]).toEqual({ n: 4, server: 'local', drained: 4 });
   });
 
   test('an unknown partition fails with a clear message and a non-zero exit', async () => {

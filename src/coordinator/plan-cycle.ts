@@ -146,13 +146,14 @@ async function gatherFacts(client: pg.ClientBase, leaves: readonly Pick<LeafInfo
   );
   // Measured snapshot pins per server: the largest of the recent ones, so a hold planned for a
   // (cross-server) cut covers its slowest server.
-  const pins = await client.query<{ server: string; pin_ms: number }>(
-    `SELECT server, max(pin_ms) AS pin_ms FROM (
-       SELECT server, pin_ms, row_number() OVER (PARTITION BY server ORDER BY at DESC) AS k FROM quietcut.pins) p
+  const pins = await client.query<{ server: string; pin_ms: number; drain_ms: number | null }>(
+    `SELECT server, max(pin_ms) AS pin_ms, max(drain_ms) AS drain_ms FROM (
+       SELECT server, pin_ms, drain_ms, row_number() OVER (PARTITION BY server ORDER BY at DESC) AS k FROM quietcut.pins) p
       WHERE k <= $1 GROUP BY server`,
     [RECENT_PINS],
   );
   const pinOf = new Map(pins.rows.map((r) => [r.server, r.pin_ms]));
+  const drainOf = new Map(pins.rows.filter((r) => r.drain_ms !== null).map((r) => [r.server, r.drain_ms!]));
   const size = new Map(sizes.rows.map((r) => [r.name, Number(r.bytes)]));
   const past = new Map<string, PastDump[]>();
   for (const r of dumps.rows) past.set(r.partition, [...(past.get(r.partition) ?? []), { bytes: Number(r.bytes), durationMs: r.dump_ms }]);
@@ -165,6 +166,7 @@ async function gatherFacts(client: pg.ClientBase, leaves: readonly Pick<LeafInfo
     pastDumps: past.get(l.name) ?? [],
     writesSinceLastBackup: writes.get(l.name) ?? null,
     ...(pinOf.has(l.foreignServer ?? 'local') ? { pinMs: pinOf.get(l.foreignServer ?? 'local')! } : {}),
+    ...(drainOf.has(l.foreignServer ?? 'local') ? { drainMs: drainOf.get(l.foreignServer ?? 'local')! } : {}),
   }));
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { configSchema, type ConfigInput } from '../config/schema.js';
 import type { Forecast, Series } from '../forecast/types.js';
-import { buildPlanInput, DEFAULT_PIN_MS, dumpEstimateMs, FIRST_DUMP_OVERHEAD_MS, forecastForInterval, padTo, type PartitionFacts } from './plan-input.js';
+import { buildPlanInput, DEFAULT_DRAIN_MS, DEFAULT_PIN_MS, dumpEstimateMs, FIRST_DUMP_OVERHEAD_MS, forecastForInterval, padTo, type PartitionFacts } from './plan-input.js';
 import { groupsToArm, scheduleMode } from './scheduler.js';
 import type { Plan, PlannedWindow } from '../planner/index.js';
 
@@ -27,10 +27,11 @@ describe('buildPlanInput', () => {
     expect(input).toMatchObject({ release: 'after-snapshot', maxConcurrentDumps: 3, heldWeight: 2, overlapWeight: 0.5, clockSkewMs: 10, minRoundTripMs: 3, skipUnchanged: false });
   });
 
-  test('a server\'s measured pin time sizes the hold; without one the default applies', () => {
+  test('a server\'s measured pin and drain times size the hold; without them the defaults apply', () => {
     const fs = new Map([['public.a', flat(0, 60)], ['public.f', flat(0, 60)]]);
-    const input = buildPlanInput(cfg(), [fact('public.a'), fact('public.f', { server: 'shard1', pinMs: 37 })], fs, { intervalStartMs: 0, intervalEndMs: MIN });
+    const input = buildPlanInput(cfg(), [fact('public.a'), fact('public.f', { server: 'shard1', pinMs: 37, drainMs: 12 })], fs, { intervalStartMs: 0, intervalEndMs: MIN });
     expect(input.partitions.map((p) => p.pinMs)).toEqual([DEFAULT_PIN_MS, 37]);
+    expect(input.partitions.map((p) => p.drainMs)).toEqual([DEFAULT_DRAIN_MS, 12]);
   });
 
   test('a measured clock offset larger than the configured margin wins', () => {

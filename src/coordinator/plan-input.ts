@@ -36,6 +36,8 @@ export interface PartitionFacts {
   writesSinceLastBackup: number | null;
   /** Measured snapshot pin time of its server (largest recent one), ms; absent: DEFAULT_PIN_MS. */
   pinMs?: number;
+  /** Measured drain time of recent windows on its server (largest), ms; absent: DEFAULT_DRAIN_MS. */
+  drainMs?: number;
 }
 
 /**
@@ -123,7 +125,7 @@ export function buildPlanInput(config: Config, facts: readonly PartitionFacts[],
       group: groupOf.get(f.name) ?? f.name,
       forecast: fc,
       dumpMs: dumpEstimateMs(f, config.backup.defaultThroughputBytesPerSec),
-      drainMs: DEFAULT_DRAIN_MS,
+      drainMs: f.drainMs ?? DEFAULT_DRAIN_MS,
       pinMs: f.pinMs ?? DEFAULT_PIN_MS,
       maxHoldMs: over.maxHoldMs ?? config.windows.maxHoldMs,
       maxQueuedRequests: over.maxQueuedRequests ?? config.windows.maxQueuedRequests,

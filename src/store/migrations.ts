@@ -147,4 +147,9 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pins_server_at ON quietcut.pins (server, at DESC);
     `,
   },
+  {
+    version: 5,
+    name: 'measured drain time of each window, for the planner',
+    sql: `ALTER TABLE quietcut.pins ADD COLUMN drain_ms double precision;`,
+  },
 ];

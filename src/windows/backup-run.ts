@@ -191,11 +191,12 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
     await manifest.recordCuts(cuts);
     // The planner sizes future holds from these (a cross-server cut waits for its slowest server).
     await withClient(opts.pool, (c) =>
-      c.query('INSERT INTO quietcut.pins (run_id, grp, server, pin_ms) SELECT $1, $2, s, m FROM unnest($3::text[], $4::float8[]) AS t(s, m)', [
+      c.query('INSERT INTO quietcut.pins (run_id, grp, server, pin_ms, drain_ms) SELECT $1, $2, s, m, $5 FROM unnest($3::text[], $4::float8[]) AS t(s, m)', [
         runId,
         group.name,
         cuts.map((x) => (x.server === FRONTED_SERVER ? 'local' : x.server)),
         cuts.map((x) => x.pinMs),
+        w.drainMs,
       ]),
     ).catch((err: unknown) => log.warn({ err }, 'could not record pin times'));
   }

@@ -80,6 +80,8 @@ export interface WindowOutcome {
   holdWaitsMs: number[];
   /** From the snapshot being pinned to the first held request forwarded, ms (null: none held). */
   pinToFirstReleaseMs: number | null;
+  /** From holding to drained (in-flight visibility-making requests done), ms; null if never drained. */
+  drainMs: number | null;
 }
 
 class WindowAbort extends Error {}
@@ -106,6 +108,7 @@ export class GroupWindow implements HoldingWindow {
   private maxWaitMs = 0;
   private readonly waits: number[] = [];
   private pinnedPerf = 0;
+  private drainMs: number | null = null;
   private firstReleasePerf = 0;
   private pinned: Map<string, Pin> | null = null;
   private readonly pinFacts = new Map<string, ServerSnapshot>();
@@ -183,7 +186,9 @@ export class GroupWindow implements HoldingWindow {
     this.budgetTimer = setTimeout(() => this.abort(`disruption budget of ${this.opts.maxHoldMs} ms exceeded in state ${this.state}`), this.opts.maxHoldMs);
     this.budgetTimer.unref();
     try {
+      const drainStart = performance.now();
       await this.abortable(gate.waitDrained(this.members), () => gate.cancelWait(this.members));
+      this.drainMs = performance.now() - drainStart;
       this.setState('drained');
       const taking = takeAll(prepared, this.pinFacts);
       // An abort while exporting must still close the exports that succeed.
@@ -309,6 +314,7 @@ export class GroupWindow implements HoldingWindow {
       maxHoldMs: this.maxWaitMs,
       holdWaitsMs: [...this.waits],
       pinToFirstReleaseMs: this.pinnedPerf && this.firstReleasePerf ? this.firstReleasePerf - this.pinnedPerf : null,
+      drainMs: this.drainMs,
     };
   }
 
