@@ -29,8 +29,17 @@ export class Metrics {
 
   // --- sql / stats
   readonly unclassifiedStatements = new Counter({ name: 'quietcut_unclassified_statements_total', help: 'Statements the proxy could not classify (unparsable SQL, unknown targets)', registers: [this.registry] });
-  readonly writes = new Counter({ name: 'quietcut_writes_total', help: 'Write statements forwarded, per partition', labelNames: ['table', 'partition'] as const, registers: [this.registry] });
-  readonly writeRows = new Counter({ name: 'quietcut_write_rows_total', help: 'Rows written (from CommandComplete), per partition', labelNames: ['table', 'partition'] as const, registers: [this.registry] });
+  /** Hot-path counts kept as plain numbers are moved into their metrics when these are read. */
+  private readonly collectHooks: Array<() => void> = [];
+  beforeCollect(hook: () => void): void {
+    this.collectHooks.push(hook);
+  }
+  private runCollectHooks(): void {
+    for (const h of this.collectHooks) h();
+  }
+
+  readonly writes = new Counter({ name: 'quietcut_writes_total', help: 'Write statements forwarded, per partition', labelNames: ['table', 'partition'] as const, registers: [this.registry], collect: () => this.runCollectHooks() });
+  readonly writeRows = new Counter({ name: 'quietcut_write_rows_total', help: 'Rows written (from CommandComplete), per partition', labelNames: ['table', 'partition'] as const, registers: [this.registry], collect: () => this.runCollectHooks() });
   readonly bypassRows = new Gauge({ name: 'quietcut_bypass_rows', help: 'Rows changed per pg_stat_user_tables minus rows written through this proxy, last sample interval', labelNames: ['partition'] as const, registers: [this.registry] });
 
   // --- windows

@@ -14,6 +14,9 @@ interface PartitionCounters {
   pending: Map<number, Bucket>;
   writes: { inc(n?: number): void };
   rows: { inc(n?: number): void };
+  /** Counts not yet added to the Prometheus counters (they are added when scraped). */
+  unpublishedWrites: number;
+  unpublishedRows: number;
 }
 
 export interface WriteRecorderOptions {
@@ -37,6 +40,17 @@ export class WriteRecorder {
   constructor(private readonly opts: WriteRecorderOptions) {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? silentLogger;
+    opts.metrics?.beforeCollect(() => this.publish());
+  }
+
+  /** Add what was counted since the last call to the Prometheus counters. */
+  publish(): void {
+    for (const c of this.parts.values()) {
+      if (c.unpublishedWrites > 0) c.writes.inc(c.unpublishedWrites);
+      if (c.unpublishedRows > 0) c.rows.inc(c.unpublishedRows);
+      c.unpublishedWrites = 0;
+      c.unpublishedRows = 0;
+    }
   }
 
   private counters(partition: string, table: string): PartitionCounters {
@@ -49,6 +63,8 @@ export class WriteRecorder {
         pending: new Map(),
         writes: m ? m.writes.labels(table, label) : { inc: () => undefined },
         rows: m ? m.writeRows.labels(table, label) : { inc: () => undefined },
+        unpublishedWrites: 0,
+        unpublishedRows: 0,
       };
       this.parts.set(partition, c);
     }
@@ -67,8 +83,9 @@ export class WriteRecorder {
       const c = this.counters(p, table);
       const r = share + (rest > 0 ? 1 : 0);
       if (rest > 0) rest--;
-      c.writes.inc(1);
-      if (r > 0) c.rows.inc(r);
+      // Plain numbers on the hot path; prom-client's label hashing runs once per scrape instead.
+      c.unpublishedWrites++;
+      c.unpublishedRows += r;
       let b = c.pending.get(minute);
       if (!b) {
         b = { statements: 0, rows: 0 };
