@@ -58,10 +58,14 @@ export interface BindParam {
 export interface BindMessage {
   portal: string;
   statement: string;
-  params: BindParam[];
+  /** Read it only while the message is being handled: the values are views into it. */
+  readonly params: BindParam[];
 }
 
-/** Bind ('B'). Parameter values are views, not copies. */
+/**
+ * Bind ('B'). The layout is checked at once; parameter values are only materialised (as views, not
+ * copies) when `params` is read, which most reads never need.
+ */
 export function decodeBind(buf: Buffer, start: number, end: number): BindMessage {
   let p = start + HEADER_BYTES;
   let z = cstringEnd(buf, p, end, 'Bind');
@@ -79,9 +83,31 @@ export function decodeBind(buf: Buffer, start: number, end: number): BindMessage
   const nParams = buf.readInt16BE(p);
   p += 2;
   if (nParams < 0 || (nFormats > 1 && nFormats !== nParams)) throw new MalformedMessageError('Bind');
-  const params: BindParam[] = new Array<BindParam>(nParams);
+  const valuesAt = p;
   for (let i = 0; i < nParams; i++) {
     if (p + 4 > end) throw new MalformedMessageError('Bind');
+    const len = buf.readInt32BE(p);
+    p += 4;
+    if (len === -1) continue;
+    if (len < 0 || p + len > end) throw new MalformedMessageError('Bind');
+    p += len;
+  }
+  let params: BindParam[] | null = null;
+  return {
+    portal,
+    statement,
+    get params(): BindParam[] {
+      params ??= bindParams(buf, formatsAt, nFormats, valuesAt, nParams);
+      return params;
+    },
+  };
+}
+
+/** The parameters of a Bind whose layout decodeBind already checked. */
+function bindParams(buf: Buffer, formatsAt: number, nFormats: number, valuesAt: number, nParams: number): BindParam[] {
+  const params: BindParam[] = new Array<BindParam>(nParams);
+  let p = valuesAt;
+  for (let i = 0; i < nParams; i++) {
     const len = buf.readInt32BE(p);
     p += 4;
     const f = nFormats === 0 ? 0 : buf.readInt16BE(formatsAt + 2 * (nFormats === 1 ? 0 : i));
@@ -90,11 +116,10 @@ export function decodeBind(buf: Buffer, start: number, end: number): BindMessage
       params[i] = { value: null, format };
       continue;
     }
-    if (len < 0 || p + len > end) throw new MalformedMessageError('Bind');
     params[i] = { value: buf.subarray(p, p + len), format };
     p += len;
   }
-  return { portal, statement, params };
+  return params;
 }
 
 /** Execute ('E'): the portal name. */

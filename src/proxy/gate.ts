@@ -35,9 +35,6 @@ export interface WriteGate {
   forget(req: HeldRequest): void;
 }
 
-const EMPTY: ReadonlySet<string> = new Set();
-export const NO_PARTITIONS = EMPTY;
-
 /** The gate when no windows component is wired: everything passes, nothing is tracked. */
 export const openGate: WriteGate = {
   active: false,

@@ -46,6 +46,8 @@ interface Resolved {
 interface Prepared {
   stmts: readonly ClassifiedStatement[];
   paramTypes: number[];
+  /** What every Bind of it resolves to when no parameter can matter (reads, transaction control). */
+  paramFree: Resolved[] | null;
 }
 
 /** A statement sent, awaiting its CommandComplete: what to count it against. */
@@ -121,7 +123,8 @@ export class WriteInspector implements SessionInspector {
 
   parse(msg: ParseMessage): void {
     const stmts = this.shared.classifier.classify(msg.sql);
-    this.statements.set(msg.name, { stmts, paramTypes: msg.paramTypes });
+    const paramFree = stmts.every((s) => this.needsNoParams(s)) ? stmts.map((stmt) => ({ stmt, writes: new Map<string, string[]>(), all: EMPTY })) : null;
+    this.statements.set(msg.name, { stmts, paramTypes: msg.paramTypes, paramFree });
     // DDL and SET take effect at Execute; nothing to do yet.
   }
 
@@ -132,11 +135,22 @@ export class WriteInspector implements SessionInspector {
       this.portals.set(msg.portal, []);
       return;
     }
+    if (prepared.paramFree) {
+      // The common read: no parameter values to decode, nothing to resolve per Bind.
+      this.portals.set(msg.portal, prepared.paramFree);
+      return;
+    }
     const params: BindParam[] = msg.params;
     this.portals.set(
       msg.portal,
       prepared.stmts.map((s) => this.resolveStatement(s, params, prepared.paramTypes)),
     );
+  }
+
+  /** A statement whose resolution cannot depend on parameters or the catalog: it writes nothing. */
+  private needsNoParams(s: ClassifiedStatement): boolean {
+    if (s.targets.length > 0 || s.execute) return false;
+    return !s.functions?.some((f) => writingTables(this.shared.writingFunctions, f) !== undefined);
   }
 
   execute(portal: string): void {
