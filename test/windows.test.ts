@@ -14,6 +14,7 @@ import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
 import { startTestCluster } from './helpers/pg.js';
 import { Writer, freshId, type WriteRecord } from './helpers/writers.js';
+import { RawClient, serialize } from './helpers/raw-client.js';
 
 const run = promisify(execFile);
 let cluster: LocalCluster;
@@ -314,6 +315,52 @@ describe('reject mode', () => {
       expect(again.rowCount).toBe(1);
     } finally {
       await c.end();
+      await node.stop();
+    }
+  });
+  test('5. extended protocol: a write rejected at Flush skips to Sync; a request whose first part already ran commits nothing', async () => {
+    const node = await startNode({ windows: { mode: 'reject', maxHoldMs: 120_000 } });
+    const raw = await RawClient.startup(node.proxy.address.port);
+    try {
+      const backup = node.backup(['public.big_0'], { release: 'after-dump' });
+      await new Promise((r) => setTimeout(r, 300));
+      const insert = (id: number): Buffer[] => [
+        serialize.parse({ text: 'insert into big (id, p, sess, seq) values ($1, 0, 0, 0)' }),
+        serialize.bind({ values: [String(id)] }),
+        serialize.execute({}),
+      ];
+      // Rejected at the Flush: the error comes at once, then nothing until the Sync's ReadyForQuery.
+      const id1 = freshId();
+      raw.send(Buffer.concat([...insert(id1), serialize.flush()]));
+      const err = await raw.until((m) => m.name === 'error');
+      expect((err as unknown as { code: string }).code).toBe('55P03');
+      expect(raw.messages.some((m) => m.name === 'readyForQuery')).toBe(false);
+      raw.send(serialize.sync());
+      const rfq = await raw.until((m) => m.name === 'readyForQuery');
+      expect((rfq as unknown as { status: string }).status).toBe('I');
+      // A first part without a write goes through at its Flush; the write in the rest is rejected
+      // and the part that already ran on the server (an insert into another partition) is undone.
+      raw.messages.length = 0;
+      const id2 = freshId();
+      const id3 = freshId();
+      raw.send(Buffer.concat([serialize.parse({ text: 'insert into big (id, p, sess, seq) values ($1, 1, 0, 0)' }), serialize.bind({ values: [String(id2)] }), serialize.execute({}), serialize.flush()]));
+      await raw.until((m) => m.name === 'commandComplete');
+      raw.send(Buffer.concat([...insert(id3), serialize.sync()]));
+      const err2 = await raw.until((m) => m.name === 'error');
+      expect((err2 as unknown as { code: string }).code).toBe('55P03');
+      await raw.until((m) => m.name === 'readyForQuery');
+      expect(raw.messages.filter((m) => m.name === 'readyForQuery')).toHaveLength(1);
+      // the session is usable afterwards
+      raw.messages.length = 0;
+      raw.send(serialize.query('select 1'));
+      await raw.until((m) => m.name === 'readyForQuery');
+      expect(raw.messages.some((m) => m.name === 'error')).toBe(false);
+      const result = await backup;
+      expect(result.status).toBe('good');
+      const present = await cluster.query<{ id: string }>('select id::text from big where id = any($1)', [[id1, id2, id3]], 'demo');
+      expect(present.rows).toEqual([]);
+    } finally {
+      raw.end();
       await node.stop();
     }
   });
