@@ -24,6 +24,10 @@ import { BackupRequests } from '../windows/requests.js';
 import type { PgTarget } from '../backup/index.js';
 import { PlanScheduler } from '../coordinator/scheduler.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
+import { diffConfig, type ReloadResult } from '../config/reload.js';
+import { ConsoleServer } from '../proxy/console/index.js';
+import { Pauses } from '../windows/pause.js';
+import { consoleCommands } from './console-commands.js';
 
 /** One running quietcut node: the proxy, its metrics endpoint, and (demo mode) a private PostgreSQL. */
 export interface RunningNode {
@@ -40,8 +44,18 @@ export interface RunningNode {
   /** Open windows and back up these partitions now (on this node). */
   backup(partitions: readonly string[], opts?: { mode?: WindowMode; release?: ReleaseRule; trigger?: string; onProgress?: (p: string, state: string) => void }): Promise<BackupRunResult>;
   metrics: Metrics;
-  /** Planned backups: planning ticks, stored plans armed as timers (coordinator/scheduler.ts). */
-  scheduler: PlanScheduler;
+  /** Planned backups: planning ticks, stored plans armed as timers (coordinator/scheduler.ts); replaced when a reload changes the schedule. */
+  readonly scheduler: PlanScheduler;
+  /** The configuration in force now (a reload replaces it). */
+  config(): Config;
+  /**
+   * Read the configuration again (SIGHUP, the console's RELOAD) and apply what can change while
+   * sessions run; an invalid one is refused whole and the one in force stays.
+   */
+  reload(): Promise<ReloadResult>;
+  /** Operator pauses (the console's PAUSE/RESUME). */
+  pauses: Pauses;
+  console: ConsoleServer;
   /** Per-partition activity behind GET /status (write rate, window step, held writes, last backup). */
   activity: PartitionActivity;
   metricsPort: number | null;
@@ -53,6 +67,8 @@ export interface RunningNode {
 export interface RunNodeOptions {
   /** Demo mode only (no upstream): this many extra private servers as shards of public.readings. */
   demoShards?: number;
+  /** Where a reload reads the configuration from (file, environment, flags); throws ConfigError when invalid. */
+  reloadConfig?: () => Config;
 }
 
 export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptions = {}): Promise<RunningNode> {
@@ -73,7 +89,10 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   }
   if (runOpts.demoShards && !shards) throw new Error('--demo-shards needs demo mode: it starts its own shards next to the private PostgreSQL (no upstream.url)');
 
-  const metrics = new Metrics(config.metrics.maxPartitionLabels);
+  // The configuration in force; a reload replaces it, and what reads it at use sees the new one.
+  let current = config;
+  const startedAt = new Date();
+  const metrics = new Metrics(config.metrics.maxPartitionLabels, config.metrics.maxHistogramPartitions);
   const listen = parseHostPort(config.listen);
   const gate = new WindowGate();
   const proxy = new ProxyServer({
@@ -107,7 +126,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     load: async () => {
       const c = await pool.connect();
       try {
-        return await loadCatalog(c, { schemas: [...config.catalog.schemas], plainTables: [...config.catalog.plainTables] });
+        return await loadCatalog(c, { schemas: [...current.catalog.schemas], plainTables: [...current.catalog.plainTables] });
       } finally {
         c.release();
       }
@@ -117,6 +136,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   await catalog.start();
   const recorder = new WriteRecorder({ metrics, node, log });
   const activity = new PartitionActivity();
+  const writingFunctions = new Map<string, readonly string[]>(Object.entries(config.sql.writingFunctions));
   const shared: InspectorShared = {
     classifier,
     catalog: (): Catalog | undefined => catalog.current,
@@ -127,7 +147,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
         activity.record(table, partitions, rows);
       },
     },
-    writingFunctions: new Map(Object.entries(config.sql.writingFunctions)),
+    writingFunctions,
     preparedGids: new Map(),
     unclassified: () => metrics.unclassifiedStatements.inc(),
   };
@@ -184,6 +204,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     // Foreign leaves (postgres_fdw) are dumped on their own servers, each in its own snapshot.
     const foreignLeaves = cat.leaves().filter((l) => l.foreignServer !== null).map((l) => l.name);
     const run = backupChain.then(async () => {
+      const config = current;
       const foreign = foreignLeaves.length > 0 ? await locateForeign(pool, foreignLeaves, { config, admin: target }) : null;
       return runBackup({
         partitions,
@@ -218,13 +239,20 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   await requests.start();
   // --- schedule: plan each interval and run windows at their planned times (or, with
   // planner.enabled false, back up everything at each backup.schedule tick)
-  const scheduler = new PlanScheduler({ config, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup });
+  const newScheduler = (c: Config): PlanScheduler => new PlanScheduler({ config: c, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup });
+  let scheduler = newScheduler(config);
   await scheduler.start();
+  const pauses = new Pauses({ gate, metrics });
 
   const addr = await proxy.listen();
 
   const moved = { c2s: 0, s2c: 0, errors: new Map<string, number>() };
+  let labelledCatalog: Catalog | null = null;
   const beforeScrape = (): void => {
+    if (catalog.current !== labelledCatalog) {
+      labelledCatalog = catalog.current;
+      metrics.knowPartitions(labelledCatalog.leaves());
+    }
     const c = proxy.counters;
     metrics.bytes.labels('client_to_server').inc(c.clientToServer - moved.c2s);
     metrics.bytes.labels('server_to_client').inc(c.serverToClient - moved.s2c);
@@ -254,6 +282,76 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     closeMetrics = http.close;
   }
 
+  // --- the admin console on the proxy's port, and reloads
+  const consoleServer: ConsoleServer = new ConsoleServer({
+    database: config.console.database,
+    allowed: () => current.console.roles ?? [admin.user],
+    authDatabase: () => current.console.authDatabase ?? admin.database,
+    upstream: { host: upstream.host, port: upstream.port, connectTimeoutMs: config.upstream.connectTimeoutMs },
+    authTimeoutMs: config.upstream.connectTimeoutMs + config.limits.startupTimeoutMs,
+    commands: consoleCommands({
+      node,
+      listen: `${addr.host}:${addr.port}`,
+      upstream: `${upstream.host}:${upstream.port}`,
+      startedAt,
+      config: () => current,
+      reload: () => reloadNow(),
+      proxy,
+      console: (): ConsoleServer => consoleServer,
+      activity,
+      leaves: () => catalog.current.leaves(),
+      pauses,
+      metrics,
+      pool,
+      backup: (partitions, o) => backup(partitions, o),
+    }),
+    log,
+  });
+  proxy.setConsole(consoleServer);
+
+  let schedulerSwap: Promise<void> = Promise.resolve();
+  const reloadNow = (): ReloadResult => {
+    let next: Config;
+    try {
+      if (!runOpts.reloadConfig) throw new Error('this node was started without a configuration source to reload from');
+      next = runOpts.reloadConfig();
+      // TLS files are read before anything changes: a missing or bad file refuses the reload whole.
+      proxy.reconfigure({
+        maxClientConnections: next.limits.maxClientConnections,
+        maxMessageBytes: next.limits.maxMessageBytes,
+        startupTimeoutMs: next.limits.startupTimeoutMs,
+        shutdownTimeoutMs: next.shutdownTimeoutMs,
+        tls: next.tls.cert && next.tls.key ? { cert: next.tls.cert, key: next.tls.key } : null,
+      });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      metrics.configReloads.labels('invalid').inc();
+      log.error({ err: error }, 'configuration reload refused; the previous configuration stays in force');
+      return { ok: false, error };
+    }
+    const changes = diffConfig(current, next);
+    const before = current;
+    // Options that need a restart keep their running values, so the node stays consistent.
+    current = next;
+    if (next.log.level !== before.log.level) log.level = next.log.level;
+    writingFunctions.clear();
+    for (const [k, v] of Object.entries(next.sql.writingFunctions)) writingFunctions.set(k, v);
+    if (changes.some((c) => c.option.startsWith('catalog.'))) catalog.refreshSoon();
+    if (changes.some((c) => /^(backup\.(schedule|planAt|interval|timezone)|planner\.|forecast\.)/.test(c.option))) {
+      // A new schedule: the old scheduler's timers go, a new one arms from the stored plans.
+      schedulerSwap = schedulerSwap.then(async () => {
+        await scheduler.stop();
+        scheduler = newScheduler(next);
+        await scheduler.start();
+      }).catch((err: unknown) => log.error({ err }, 'rescheduling after reload failed'));
+    }
+    const restart = changes.filter((c) => c.applies === 'restart');
+    metrics.configReloads.labels('applied').inc();
+    metrics.configRestartPending.set(restart.length);
+    log.info({ live: changes.filter((c) => c.applies === 'live').map((c) => c.option), restart: restart.map((c) => c.option) }, restart.length > 0 ? 'configuration reloaded; some changes need a restart' : 'configuration reloaded');
+    return { ok: true, changes };
+  };
+
   const db = upstream.database ?? 'postgres';
   const user = upstream.user ?? 'postgres';
   const connectionString = `postgres://${encodeURIComponent(user)}@${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}/${encodeURIComponent(db)}`;
@@ -270,13 +368,26 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     gate,
     backup,
     metrics,
-    scheduler,
+    get scheduler() {
+      return scheduler;
+    },
+    config: () => current,
+    async reload() {
+      const r = reloadNow();
+      await schedulerSwap;
+      return r;
+    },
+    pauses,
+    console: consoleServer,
     activity,
     metricsPort,
     cluster,
     connectionString,
     async stop() {
+      await schedulerSwap;
       await scheduler.stop();
+      pauses.stop();
+      consoleServer.close();
       await requests.stop();
       await proxy.shutdown();
       await backupChain;

@@ -34,9 +34,9 @@ export interface ProxyCounters {
  */
 export class ProxyServer implements SessionHost {
   readonly upstream: SessionHost['upstream'];
-  readonly maxMessageBytes: number;
-  readonly startupTimeoutMs: number;
-  readonly tls: SecureContext | null;
+  maxMessageBytes: number;
+  startupTimeoutMs: number;
+  tls: SecureContext | null;
   gate: WriteGate;
   readonly log: Logger;
   readonly counters: ProxyCounters = { clientToServer: 0, serverToClient: 0, serverConnections: 0, clientErrors: new Map() };
@@ -45,17 +45,43 @@ export class ProxyServer implements SessionHost {
   private readonly server: Server;
   draining = false;
   private inspectorFactory: (params: ReadonlyMap<string, string>) => SessionInspector;
+  /** The admin console (console/), when one is wired: it claims startups naming its database. */
+  private console: { database: string; open(client: Socket, params: ReadonlyMap<string, string>, rest: Buffer): void } | null = null;
 
   constructor(private readonly opts: ProxyServerOptions) {
     this.upstream = opts.upstream;
     this.maxMessageBytes = opts.maxMessageBytes;
     this.startupTimeoutMs = opts.startupTimeoutMs;
-    this.tls = opts.tls ? createSecureContext({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }) : null;
+    this.tls = opts.tls ? tlsContext(opts.tls) : null;
     this.gate = opts.gate ?? openGate;
     this.log = opts.log ?? silentLogger;
     this.inspectorFactory = opts.inspectorFactory ?? (() => new NullInspector());
     this.server = createServer({ noDelay: true }, (sock) => this.accept(sock));
     this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
+  }
+
+  /**
+   * Limits and TLS files from a reloaded configuration: new sessions get them, sessions already
+   * open keep what they started with. TLS files are read here, so a bad file throws and nothing
+   * changes.
+   */
+  reconfigure(o: Pick<ProxyServerOptions, 'maxClientConnections' | 'maxMessageBytes' | 'startupTimeoutMs' | 'shutdownTimeoutMs' | 'tls'>): void {
+    const tls = o.tls ? tlsContext(o.tls) : null;
+    this.opts.maxClientConnections = o.maxClientConnections;
+    this.opts.shutdownTimeoutMs = o.shutdownTimeoutMs;
+    this.maxMessageBytes = o.maxMessageBytes;
+    this.startupTimeoutMs = o.startupTimeoutMs;
+    this.tls = tls;
+  }
+
+  setConsole(c: { database: string; open(client: Socket, params: ReadonlyMap<string, string>, rest: Buffer): void } | null): void {
+    this.console = c;
+  }
+
+  consoleFor(params: ReadonlyMap<string, string>): ((client: Socket, rest: Buffer) => void) | null {
+    const c = this.console;
+    if (!c || (params.get('database') ?? params.get('user')) !== c.database) return null;
+    return (client, rest) => c.open(client, params, rest);
   }
 
   setInspectorFactory(f: (params: ReadonlyMap<string, string>) => SessionInspector): void {
@@ -141,4 +167,8 @@ export class ProxyServer implements SessionHost {
     for (const s of [...this.sessions]) s.shutdown();
     await closed;
   }
+}
+
+function tlsContext(files: { cert: string; key: string }): SecureContext {
+  return createSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key) });
 }

@@ -46,6 +46,11 @@ export interface SessionHost {
   readonly draining: boolean;
   closed(session: Session): void;
   protocolError(sqlState: string): void;
+  /**
+   * The admin console's virtual database (console/): a startup naming it is handed over whole,
+   * socket and all, before any server connection is made. False: an ordinary session.
+   */
+  consoleFor?(params: ReadonlyMap<string, string>): ((client: Socket, rest: Buffer) => void) | null;
 }
 
 const CLIENT_WANTED = MessageScanner.types(
@@ -121,7 +126,7 @@ export class Session implements MessageSink {
   private skipToSync = false;
   private gating = false;
   /** Held: a request waits in a hold queue; nothing more from this client goes on until it is released. */
-  private held: (HeldRequest & { data: Buffer; visible: ReadonlySet<string>; endsWithSync: boolean }) | null = null;
+  private held: (HeldRequest & { data: Buffer; visible: ReadonlySet<string>; endsWithSync: boolean; partition: string }) | null = null;
   private backlog: Buffer[] = [];
   private copyIn = false;
   private serverPaused = false;
@@ -227,6 +232,11 @@ export class Session implements MessageSink {
       case 'startup': {
         if (this.startupTimer) clearTimeout(this.startupTimer);
         this.startupTimer = null;
+        const openConsole = this.host.consoleFor?.(p.params);
+        if (openConsole) {
+          this.handOffToConsole(openConsole, rest);
+          return;
+        }
         const refusal = this.host.admit(this);
         if (refusal) {
           this.fatal(refusal);
@@ -251,6 +261,15 @@ export class Session implements MessageSink {
         return;
       }
     }
+  }
+
+  /** The console takes the client from here on: this session lets go of its socket and ends. */
+  private handOffToConsole(open: (client: Socket, rest: Buffer) => void, rest: Buffer): void {
+    const sock = this.client;
+    for (const ev of ['data', 'close', 'error', 'drain'] as const) sock.removeAllListeners(ev);
+    this.phase = 'closed';
+    this.host.closed(this);
+    open(sock, Buffer.from(rest));
   }
 
   private upgradeToTls(ctx: SecureContext): void {
@@ -488,6 +507,7 @@ export class Session implements MessageSink {
       data,
       visible: new Set(visible),
       endsWithSync,
+      partition: decision.partition,
       release: () => this.releaseHeld(),
     };
     if (!decision.enqueue(held)) {
@@ -585,7 +605,7 @@ export class Session implements MessageSink {
     // Another partition's window may hold it too.
     const decision = held.visible.size > 0 ? this.host.gate.decide(held.visible, this.txStatus !== 'I', -1) : ({ action: 'pass' } as const);
     if (decision.action === 'hold') {
-      const again = { ...held, heldAtMs: held.heldAtMs, release: () => this.releaseHeld() };
+      const again = { ...held, heldAtMs: held.heldAtMs, partition: decision.partition, release: () => this.releaseHeld() };
       if (decision.enqueue(again)) {
         this.held = again;
         return;
@@ -822,6 +842,15 @@ export class Session implements MessageSink {
       return;
     }
     this.fatal(new ProxyError(SqlState.AdminShutdown, 'terminating connection due to administrator command (quietcut shutting down)', 'FATAL'));
+  }
+
+  /** The partition this session's held request waits for, and since when (performance.now()); null: not held. */
+  get heldFor(): { partition: string; sinceMs: number } | null {
+    return this.held ? { partition: this.held.partition, sinceMs: this.held.heldAtMs } : null;
+  }
+
+  get clientAddress(): string {
+    return `${this.client.remoteAddress ?? '?'}:${this.client.remotePort ?? '?'}`;
   }
 
   get idle(): boolean {
