@@ -42,6 +42,8 @@ export interface SessionHost {
   registerKey(session: Session, pid: number, secret: number): void;
   /** Refuse a new session (too many clients, shutting down): the error it gets. */
   admit(session: Session): ProxyError | null;
+  /** A client sent its next request this long after its previous one was answered, ms. */
+  clientRoundTrip(ms: number): void;
   /** Shutting down: close sessions as soon as they are idle. */
   readonly draining: boolean;
   closed(session: Session): void;
@@ -138,6 +140,8 @@ export class Session implements MessageSink {
   secret = 0;
   readonly connectedAtMs = Date.now();
   private closing = false;
+  /** When the last outstanding request was answered (performance.now()), 0 after the next one came. */
+  private answeredAt = 0;
 
   constructor(
     client: Socket,
@@ -338,6 +342,10 @@ export class Session implements MessageSink {
   // ---------------------------------------------------------------- client → server
 
   private clientData(chunk: Buffer): void {
+    if (this.answeredAt !== 0) {
+      this.host.clientRoundTrip(performance.now() - this.answeredAt);
+      this.answeredAt = 0;
+    }
     if (this.held) {
       this.backlog.push(Buffer.from(chunk));
       this.client.pause();
@@ -708,6 +716,7 @@ export class Session implements MessageSink {
         } else if (!next) {
           this.owed.length = 0;
           this.owedHead = 0;
+          this.answeredAt = performance.now();
           if (this.host.draining && this.idle) setImmediate(() => this.shutdown());
         }
         return;
