@@ -415,7 +415,7 @@ export class Session implements MessageSink {
     const visible = insp.visible;
     const inTx = this.txStatus !== 'I';
     let decision: GateDecision = { action: 'pass' };
-    if (visible.size > 0) decision = this.host.gate.decide(visible, inTx, this.partialEpoch);
+    if (visible.size > 0) decision = this.host.gate.decide(visible, inTx, this.registered);
     const data = this.reqParts.length === 1 ? this.reqParts[0]! : Buffer.concat(this.reqParts, this.reqBytes);
     this.reqParts = [];
     this.reqBytes = 0;
@@ -528,7 +528,7 @@ export class Session implements MessageSink {
     if (!held || this.phase === 'closed') return;
     this.held = null;
     // Another partition's window may hold it too.
-    const decision = held.visible.size > 0 ? this.host.gate.decide(held.visible, this.txStatus !== 'I', -1) : ({ action: 'pass' } as const);
+    const decision = held.visible.size > 0 ? this.host.gate.decide(held.visible, this.txStatus !== 'I', NO_PARTITIONS) : ({ action: 'pass' } as const);
     if (decision.action === 'hold') {
       const again = { ...held, heldAtMs: held.heldAtMs, release: () => this.releaseHeld() };
       if (decision.enqueue(again)) {
@@ -789,3 +789,4 @@ const ABORT_IMPLICIT = Buffer.concat([
   message(Frontend.Parse, Buffer.from('\0quietcut: write rejected during a backup window\0\0\0', 'utf8')),
   message(Frontend.Sync, Buffer.alloc(0)),
 ]);
+const NO_PARTITIONS: ReadonlySet<string> = new Set();
