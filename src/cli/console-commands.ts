@@ -171,14 +171,45 @@ export function consoleCommands(ctx: ConsoleContext): Map<string, ConsoleCommand
     },
     {
       verb: 'SHOW NODES',
-      usage: 'SHOW NODES — quietcut nodes in front of this database',
-      columns: [col('node'), col('this', 'bool'), col('listen'), col('upstream'), col('version'), col('started_at', 'timestamptz'), col('seen_at', 'timestamptz'), col('clock_offset_ms', 'float8'), col('clients', 'int8')],
+      usage: 'SHOW NODES — quietcut nodes in front of this database (their leases in quietcut.nodes)',
+      columns: [
+        col('node'),
+        col('this', 'bool'),
+        col('live', 'bool'),
+        col('host'),
+        col('pid', 'int8'),
+        col('role'),
+        col('version'),
+        col('started_at', 'timestamptz'),
+        col('seen_at', 'timestamptz'),
+        col('lease_expires_at', 'timestamptz'),
+        col('clock_offset_ms', 'float8'),
+        col('clock_uncertainty_ms', 'float8'),
+        col('min_client_rtt_ms', 'float8'),
+      ],
       run: async () => {
-        const rows: Cell[][] = [[ctx.node, true, ctx.listen, ctx.upstream, BUILD.version, ctx.startedAt, new Date(), 0, ctx.proxy.clientConnections]];
-        // Other nodes, as far as they report themselves in quietcut.nodes.
-        const { rows: others } = await ctx.pool.query<{ node: string; seen_at: Date; clock_offset_ms: number | null }>('SELECT node, seen_at, clock_offset_ms FROM quietcut.nodes WHERE node <> $1 ORDER BY node', [ctx.node]);
-        for (const o of others) rows.push([o.node, false, null, null, null, null, o.seen_at, o.clock_offset_ms, null]);
-        return { rows };
+        const { rows } = await ctx.pool.query<{
+          node: string;
+          live: boolean;
+          host: string | null;
+          pid: number | null;
+          role: string;
+          version: string | null;
+          started_at: Date | null;
+          seen_at: Date;
+          lease_expires_at: Date | null;
+          clock_offset_ms: number | null;
+          clock_uncertainty_ms: number | null;
+          min_client_rtt_ms: number | null;
+        }>(
+          `SELECT node, coalesce(lease_expires_at > now(), false) AS live, host, pid, role, version, started_at, seen_at, lease_expires_at,
+                  clock_offset_ms, clock_uncertainty_ms, min_client_rtt_ms
+             FROM quietcut.nodes ORDER BY node`,
+        );
+        const out: Cell[][] = rows.map((r) => [r.node, r.node === ctx.node, r.live, r.host, r.pid, r.role, r.version, r.started_at, r.seen_at, r.lease_expires_at, r.clock_offset_ms, r.clock_uncertainty_ms, r.min_client_rtt_ms]);
+        // Not registered (yet): this node still answers for itself.
+        if (!rows.some((r) => r.node === ctx.node)) out.unshift([ctx.node, true, true, null, process.pid, 'node', BUILD.version, ctx.startedAt, null, null, null, null, null]);
+        return { rows: out };
       },
     },
     {

@@ -1,11 +1,12 @@
 import { LocalCluster } from '../localdb/cluster.js';
 import { DEMO_SHARD_TABLE, startDemoShards, type DemoShards } from '../localdb/demo-shards.js';
 import type { Config } from '../config/schema.js';
-import { Metrics } from '../metrics/registry.js';
+import { BUILD, Metrics } from '../metrics/registry.js';
 import { startMetricsHttp } from '../metrics/http.js';
 import { ProxyServer } from '../proxy/server.js';
 import { parseHostPort, parseUpstreamUrl } from '../proxy/upstream.js';
 import type { Logger } from '../util/log.js';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { CatalogRefresher, loadCatalog, type Catalog } from '../catalog/index.js';
@@ -23,6 +24,8 @@ import type { ReleaseRule, WindowMode } from '../windows/window.js';
 import { BackupRequests } from '../windows/requests.js';
 import type { PgTarget } from '../backup/index.js';
 import { PlanScheduler } from '../coordinator/scheduler.js';
+import { nodeClock } from '../coordinator/clock.js';
+import { Membership } from '../coordinator/membership.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
 import { diffConfig, type ReloadResult } from '../config/reload.js';
 import { ConsoleServer } from '../proxy/console/index.js';
@@ -32,6 +35,8 @@ import { consoleCommands } from './console-commands.js';
 /** One running quietcut node: the proxy, its metrics endpoint, and (demo mode) a private PostgreSQL. */
 export interface RunningNode {
   proxy: ProxyServer;
+  /** The configuration in force now (a reload replaces it). */
+  readonly config: Config;
   node: string;
   admin: AdminTarget;
   pool: pg.Pool;
@@ -46,8 +51,6 @@ export interface RunningNode {
   metrics: Metrics;
   /** Planned backups: planning ticks, stored plans armed as timers (coordinator/scheduler.ts); replaced when a reload changes the schedule. */
   readonly scheduler: PlanScheduler;
-  /** The configuration in force now (a reload replaces it). */
-  config(): Config;
   /**
    * Read the configuration again (SIGHUP, the console's RELOAD) and apply what can change while
    * sessions run; an invalid one is refused whole and the one in force stays.
@@ -56,6 +59,8 @@ export interface RunningNode {
   /** Operator pauses (the console's PAUSE/RESUME). */
   pauses: Pauses;
   console: ConsoleServer;
+  /** This node's lease, clock offset and view of the live nodes (coordinator/membership.ts). */
+  membership: Membership;
   /** Per-partition activity behind GET /status (write rate, window step, held writes, last backup). */
   activity: PartitionActivity;
   metricsPort: number | null;
@@ -69,6 +74,13 @@ export interface RunNodeOptions {
   demoShards?: number;
   /** Where a reload reads the configuration from (file, environment, flags); throws ConfigError when invalid. */
   reloadConfig?: () => Config;
+  /** Test only: shift this node's clock by this much (nodes with disagreeing clocks on one machine). */
+  clockOffsetMs?: number;
+  /** Test only: lease length (default 10 s) and heartbeat period (default a third of it). */
+  leaseMs?: number;
+  heartbeatMs?: number;
+  /** Test only: reach the database for quietcut's own work (not client sessions) at this address. */
+  adminVia?: { host: string; port: number };
 }
 
 export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptions = {}): Promise<RunningNode> {
@@ -107,10 +119,14 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     log,
   });
   // --- what the proxy must know: catalog, classification, write counts
-  const node = process.env.QUIETCUT_NODE ?? `${hostname()}:${listen.port}`;
-  const admin = adminTarget(config, upstream);
+  // Port 0 (tests, or several processes) says nothing about which node this is: add the pid and a nonce.
+  const node = process.env.QUIETCUT_NODE ?? (listen.port === 0 ? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}` : `${hostname()}:${listen.port}`);
+  const clock = nodeClock(runOpts.clockOffsetMs ?? 0);
+  const admin = adminTarget(config, runOpts.adminVia ? { ...upstream, ...runOpts.adminVia } : upstream);
   const pool = adminPool(admin);
   pool.on('error', (err) => log.warn({ err: err.message }, 'admin connection error'));
+  // A connection lost while checked out reports on the client itself; unheard, it would crash the node.
+  pool.on('connect', (c) => c.on('error', (err) => log.debug({ err: err.message }, 'admin connection lost while in use')));
   {
     const c = await connectWhenUp(pool, admin, config.upstream.startWaitMs, log);
     try {
@@ -244,6 +260,20 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   await scheduler.start();
   const pauses = new Pauses({ gate, metrics });
 
+  // Registered before the first client: from here on windows wait for this node.
+  const membership = new Membership({
+    pool,
+    node,
+    clock,
+    info: { host: hostname(), pid: process.pid, version: BUILD.version, role: 'node' },
+    takeMinClientRttMs: () => proxy.takeMinClientRttMs(),
+    metrics,
+    log,
+    ...(runOpts.leaseMs === undefined ? {} : { leaseMs: runOpts.leaseMs }),
+    ...(runOpts.heartbeatMs === undefined ? {} : { heartbeatMs: runOpts.heartbeatMs }),
+  });
+  await membership.start();
+
   const addr = await proxy.listen();
 
   const moved = { c2s: 0, s2c: 0, errors: new Map<string, number>() };
@@ -307,7 +337,14 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     }),
     log,
   });
-  proxy.setConsole(consoleServer);
+  // The console's virtual database is claimed at startup, before any server connection is made.
+  proxy.claimStartup = (client, params, rest) => {
+    if ((params.get('database') ?? params.get('user')) !== consoleServer.database) return false;
+    // The session removes its listeners once this returns: open on the next tick, socket paused.
+    client.pause();
+    queueMicrotask(() => consoleServer.open(client, params, rest));
+    return true;
+  };
 
   let schedulerSwap: Promise<void> = Promise.resolve();
   const reloadNow = (): ReloadResult => {
@@ -358,6 +395,9 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
 
   return {
     proxy,
+    get config() {
+      return current;
+    },
     node,
     admin,
     pool,
@@ -371,7 +411,6 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     get scheduler() {
       return scheduler;
     },
-    config: () => current,
     async reload() {
       const r = reloadNow();
       await schedulerSwap;
@@ -379,6 +418,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     },
     pauses,
     console: consoleServer,
+    membership,
     activity,
     metricsPort,
     cluster,
@@ -386,6 +426,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     async stop() {
       await schedulerSwap;
       await scheduler.stop();
+      await membership.stop();
       pauses.stop();
       consoleServer.close();
       await requests.stop();

@@ -49,6 +49,7 @@ export function authenticateUpstream(client: Socket, params: ReadonlyMap<string,
     const clientGone = (): void => finish({ ok: false, reason: 'client went away' });
     client.on('data', fromClient);
     client.on('close', clientGone);
+    client.resume();
     server.on('error', (err) => finish({ ok: false, reason: `server: ${err.message}` }));
     server.on('close', () => finish({ ok: false, reason: 'server closed the connection during authentication' }));
     server.once('connect', () => server.write(encodeStartupMessage(startup)));
