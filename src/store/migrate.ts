@@ -1,14 +1,30 @@
 import type pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
+import { assertSchemaTrusted } from './trust.js';
 
 /** Advisory lock key for migrations ('quietcut' hashed by hand into an int8 constant). */
 const MIGRATION_LOCK = 0x71756965746375; // "quietcu"
 
-/** Create or upgrade the `quietcut` schema; returns the version now in place. */
+/** Nobody but quietcut's role reads or changes its tables unless an operator grants it. */
+const REVOKE_PUBLIC = [
+  'REVOKE ALL ON SCHEMA quietcut FROM PUBLIC',
+  'REVOKE ALL ON ALL TABLES IN SCHEMA quietcut FROM PUBLIC',
+  'REVOKE ALL ON ALL SEQUENCES IN SCHEMA quietcut FROM PUBLIC',
+  'REVOKE ALL ON ALL FUNCTIONS IN SCHEMA quietcut FROM PUBLIC',
+];
+
+/**
+ * Create or upgrade the `quietcut` schema; returns the version now in place. Refuses (with
+ * UntrustedSchemaError) a schema that another role owns or can change, before running anything in it,
+ * and checks again after the migrations.
+ */
 export async function migrate(client: pg.ClientBase): Promise<number> {
   await client.query('BEGIN');
   try {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('SELECT pg_catalog.pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    // The session may not have been opened with SAFE_SESSION_OPTIONS (tests, old callers).
+    await client.query("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)");
+    await assertSchemaTrusted(client);
     await client.query('CREATE SCHEMA IF NOT EXISTS quietcut');
     await client.query(
       'CREATE TABLE IF NOT EXISTS quietcut.schema_version (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
@@ -22,6 +38,8 @@ export async function migrate(client: pg.ClientBase): Promise<number> {
       await client.query('INSERT INTO quietcut.schema_version (version, name) VALUES ($1, $2)', [m.version, m.name]);
       version = m.version;
     }
+    for (const sql of REVOKE_PUBLIC) await client.query(sql);
+    await assertSchemaTrusted(client);
     await client.query('COMMIT');
     return version;
   } catch (err) {
