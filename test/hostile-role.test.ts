@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
-import { runNode, type RunningNode } from '../src/cli/run-node.js';
+import { runNode } from '../src/cli/run-node.js';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
 import { startTestCluster } from './helpers/pg.js';

@@ -21,7 +21,7 @@ import { runBackup, type BackupRunResult } from '../windows/backup-run.js';
 import { locateForeign } from '../windows/servers.js';
 import type { ReleaseRule, WindowMode } from '../windows/window.js';
 import { BackupRequests } from '../windows/requests.js';
-import type { PgTarget } from '../backup/index.js';
+import { parseTableName, type PgTarget } from '../backup/index.js';
 import { PlanScheduler } from '../coordinator/scheduler.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
 
@@ -92,10 +92,13 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   const admin = adminTarget(config, upstream);
   const pool = adminPool(admin);
   pool.on('error', (err) => log.warn({ err: err.message }, 'admin connection error'));
+  let systemIdentifier: string | undefined;
   {
     const c = await connectWhenUp(pool, admin, config.upstream.startWaitMs, log);
     try {
       await migrate(c);
+      const { rows } = await c.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()');
+      systemIdentifier = rows[0]?.id;
     } finally {
       c.release();
     }
@@ -174,6 +177,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   const backup: RunningNode['backup'] = (partitions, o = {}) => {
     const cat = catalog.current;
     const known = new Map(cat.leaves().map((l) => [l.name, l.root]));
+    const tableOf = new Map(cat.leaves().map((l) => [l.name, l.table ?? parseTableName(l.name)]));
     for (const p of partitions) if (!known.has(p)) return Promise.reject(new Error(`unknown partition ${p}: not a leaf of a managed table`));
     // One run at a time on a node: two runs must not hold the same partition.
     const onProgress = (p: string, state: string): void => {
@@ -189,6 +193,8 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
         partitions,
         ...(foreign ? { foreign } : {}),
         rootOf: (p) => known.get(p) ?? p,
+        tableOf: (p) => tableOf.get(p) ?? parseTableName(p),
+        ...(systemIdentifier ? { systemIdentifier } : {}),
         config,
         ...(o.mode ? { mode: o.mode } : {}),
         ...(o.release ? { release: o.release } : {}),
@@ -222,6 +228,9 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   await scheduler.start();
 
   const addr = await proxy.listen();
+  // The listener is bound, so no other live process on this host has this node's id: whatever it
+  // left claimed or running is from an earlier life (SIGKILL, crash) and ends now.
+  if (!node.endsWith(':0')) await requests.reclaim(true).catch((err: unknown) => log.warn({ err }, 'reclaiming earlier work failed; it ends when it goes stale'));
 
   const moved = { c2s: 0, s2c: 0, errors: new Map<string, number>() };
   const beforeScrape = (): void => {
