@@ -55,7 +55,44 @@ export interface RunNodeOptions {
   demoShards?: number;
 }
 
+/**
+ * Start a node. Any start-up failure stops everything started so far (the private PostgreSQL too)
+ * before the error, which names the option to change, reaches the caller.
+ */
 export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptions = {}): Promise<RunningNode> {
+  const undo: Array<() => unknown> = [];
+  try {
+    return await startNode(config, log, runOpts, undo);
+  } catch (err) {
+    for (const f of undo.reverse()) {
+      try {
+        await f();
+      } catch (e) {
+        log.warn({ err: e }, 'cleanup after a failed start-up failed');
+      }
+    }
+    throw err;
+  }
+}
+
+/** A listener that cannot bind: say which option to change. */
+export function bindError(err: unknown, option: string, hostPort: { host: string; port: number }): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${hostPort.host}:${hostPort.port}`;
+  const why =
+    code === 'EADDRINUSE'
+      ? `${where} is already in use (is another quietcut running?)`
+      : code === 'EADDRNOTAVAIL'
+        ? `${hostPort.host} is not an address of this host`
+        : code === 'EACCES'
+          ? `no permission to listen on ${where} (ports below 1024 need privileges)`
+          : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+            ? `host ${hostPort.host} cannot be resolved`
+            : `cannot listen on ${where}: ${(err as Error).message}`;
+  return new Error(`${why}: change ${option}`);
+}
+
+async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, undo: Array<() => unknown>): Promise<RunningNode> {
   let cluster: LocalCluster | null = null;
   let shards: DemoShards | null = null;
   let upstream: { host: string; port: number; database: string | null; user: string | null };
@@ -64,9 +101,13 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   } else {
     log.info('no upstream configured: starting a private PostgreSQL with a demo partitioned table');
     cluster = await LocalCluster.start({ demo: true, log });
+    const started = cluster;
+    undo.push(() => started.stop());
     upstream = { host: cluster.host, port: cluster.port, database: 'demo', user: 'postgres' };
     if (runOpts.demoShards) {
       shards = await startDemoShards(cluster, runOpts.demoShards, 'demo', log);
+      const s = shards;
+      undo.push(() => s.stop());
       // One cut across the shards, unless the configuration names its own groups.
       if (config.windows.groups === 'partition') config = { ...config, windows: { ...config.windows, groups: { [DEMO_SHARD_TABLE]: shards.leaves } } };
     }
@@ -91,6 +132,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   const node = process.env.QUIETCUT_NODE ?? `${hostname()}:${listen.port}`;
   const admin = adminTarget(config, upstream);
   const pool = adminPool(admin);
+  undo.push(() => pool.end());
   pool.on('error', (err) => log.warn({ err: err.message }, 'admin connection error'));
   let systemIdentifier: string | undefined;
   {
@@ -118,6 +160,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     onError: (err) => log.warn({ err }, 'catalog refresh failed; keeping the previous one'),
   });
   await catalog.start();
+  undo.push(() => catalog.stop());
   const recorder = new WriteRecorder({ metrics, node, log });
   const activity = new PartitionActivity();
   const shared: InspectorShared = {
@@ -167,6 +210,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
       }, config.stats.tableStatsIntervalMs),
     );
     for (const t of timers) t.unref();
+    undo.push(() => timers.forEach((t) => clearInterval(t)));
   }
 
   // --- windows and backups
@@ -221,13 +265,18 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     leaves: () => catalog.current.leaves().map((l) => l.name),
     rootOf: (p) => catalog.current.leaves().find((l) => l.name === p)?.root ?? p,
   });
+  undo.push(() => requests.stop());
   await requests.start();
   // --- schedule: plan each interval and run windows at their planned times (or, with
   // planner.enabled false, back up everything at each backup.schedule tick)
   const scheduler = new PlanScheduler({ config, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup });
+  undo.push(() => scheduler.stop());
   await scheduler.start();
 
-  const addr = await proxy.listen();
+  undo.push(() => proxy.shutdown(0));
+  const addr = await proxy.listen().catch((err: unknown) => {
+    throw bindError(err, "'listen' (--listen)", listen);
+  });
   // The listener is bound, so no other live process on this host has this node's id: whatever it
   // left claimed or running is from an earlier life (SIGKILL, crash) and ends now.
   if (!node.endsWith(':0')) await requests.reclaim(true).catch((err: unknown) => log.warn({ err }, 'reclaiming earlier work failed; it ends when it goes stale'));
@@ -258,6 +307,8 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
       metrics,
       beforeScrape,
       status: () => ({ listen: `${addr.host}:${addr.port}`, clients: proxy.clientConnections, upstream: `${upstream.host}:${upstream.port}`, ...partitionStatus(node, catalog, activity) }),
+    }).catch((err: unknown) => {
+      throw bindError(err, "'metrics.listen' (--metrics)", m);
     });
     metricsPort = http.port;
     closeMetrics = http.close;
@@ -321,7 +372,7 @@ async function connectWhenUp(pool: pg.Pool, admin: AdminTarget, waitMs: number, 
       const e = err as { code?: string; message: string };
       const transient = e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P03' || e.code === '53300';
       if (!transient || Date.now() + delay > deadline) {
-        throw new Error(`cannot reach the managed database ${admin.database} on ${admin.host}:${admin.port} as ${admin.user}: ${e.message}`);
+        throw new Error(`cannot reach the managed database ${admin.database} on ${admin.host}:${admin.port} as ${admin.user}: ${e.message}: check upstream.url (--upstream), admin.user and admin.database`);
       }
       log.warn({ err: e.message, retryInMs: delay }, 'waiting for PostgreSQL to accept connections');
       await new Promise((r) => setTimeout(r, delay));
