@@ -30,7 +30,7 @@ export async function reclaimRuns(client: pg.ClientBase, o: ReclaimOptions): Pro
     `WITH dead AS (
        SELECT run_id FROM quietcut.runs
         WHERE status = 'running' AND run_id <> ALL($4::text[])
-          AND ((node = $1 AND $2) OR ${staleSql('heartbeat_at', 'started_at', '$3')})
+          AND ((node = $1 AND $2) OR ${staleSql('heartbeat_at', 'started_at', '$3', 'node')})
         FOR UPDATE SKIP LOCKED)
      UPDATE quietcut.runs r SET status = 'aborted', finished_at = now(),
             detail = coalesce(r.detail, '{}'::jsonb) || jsonb_build_object('reason',

@@ -4,15 +4,23 @@ import type pg from 'pg';
  * How a node shows the database that work it claimed is still in hand. Today each claimed request
  * and each running run carries its own heartbeat column, refreshed while the work goes on; a row
  * whose heartbeat is older than STALE_AFTER_MS belongs to a node that died (or lost the database)
- * and is finished by whoever notices. When node leases exist, `staleSql` is the one place to
- * switch to "the claiming node's lease expired".
+ * and is finished by whoever notices. The claiming node's lease (quietcut.nodes, coordinator/
+ * membership.ts) shortens that: once its lease has expired, a row silent for two beats is stale.
+ * The row's own heartbeat is still required, so a lease clobbered for a moment (a second process
+ * starting with the same node id) never ends work that is in hand.
  */
 export const HEARTBEAT_MS = 2000;
 export const STALE_AFTER_MS = 15_000;
 
-/** SQL true when a row with heartbeat `col` (falling back to `since`) is stale; $n is the stale interval in ms. */
-export function staleSql(col: string, since: string, param: string): string {
-  return `coalesce(${col}, ${since}) < pg_catalog.now() - pg_catalog.make_interval(secs => ${param}::float8 / 1000)`;
+/**
+ * SQL true when a row with heartbeat `col` (falling back to `since`) claimed by node `nodeCol` is
+ * stale; `param` holds the stale interval in ms.
+ */
+export function staleSql(col: string, since: string, param: string, nodeCol: string): string {
+  const beat = `coalesce(${col}, ${since})`;
+  return `(${beat} < pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => ${param}::float8 / 1000)
+    OR (${beat} < pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => ${(2 * HEARTBEAT_MS + 500) / 1000})
+        AND EXISTS (SELECT 1 FROM quietcut.nodes n WHERE n.node = ${nodeCol} AND n.lease_expires_at < pg_catalog.clock_timestamp())))`;
 }
 
 /** Run `sql` every HEARTBEAT_MS until the returned function is called; failures are ignored (the next beat retries). */

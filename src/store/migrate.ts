@@ -29,14 +29,16 @@ export async function migrate(client: pg.ClientBase): Promise<number> {
     await client.query(
       'CREATE TABLE IF NOT EXISTS quietcut.schema_version (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
     );
-    const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM quietcut.schema_version');
-    const current = rows[0]?.v ?? 0;
-    let version = current;
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM quietcut.schema_version');
+    const applied = new Set(rows.map((r) => r.version));
+    // Every missing version, in order: migrations of parallel work land with gaps (a database may
+    // have 7 before 6 exists), so "above the highest applied" would skip one for ever.
+    let version = Math.max(0, ...applied);
     for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
+      if (applied.has(m.version)) continue;
       await client.query(m.sql);
       await client.query('INSERT INTO quietcut.schema_version (version, name) VALUES ($1, $2)', [m.version, m.name]);
-      version = m.version;
+      version = Math.max(version, m.version);
     }
     for (const sql of REVOKE_PUBLIC) await client.query(sql);
     await assertSchemaTrusted(client);

@@ -155,7 +155,7 @@ export class BackupRequests {
                 CASE WHEN claimed_by = $1 AND $2 THEN format('node %s restarted before finishing the request', claimed_by)
                      ELSE format('node %s stopped before finishing the request (last heartbeat %s)', claimed_by, coalesce(heartbeat_at, claimed_at)) END)
         WHERE done_at IS NULL AND claimed_by IS NOT NULL
-          AND ((claimed_by = $1 AND $2) OR ${staleSql('heartbeat_at', 'claimed_at', '$3')})
+          AND ((claimed_by = $1 AND $2) OR ${staleSql('heartbeat_at', 'claimed_at', '$3', 'claimed_by')})
         RETURNING id::text, claimed_by`,
       [this.opts.node, ownAreDead, staleAfterMs],
     );

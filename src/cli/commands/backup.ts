@@ -5,7 +5,7 @@ import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { BACKUP_CHANNEL } from '../../windows/requests.js';
 import type { BackupRunResult } from '../../windows/backup-run.js';
 import { adminPool, adminTarget } from '../admin-db.js';
-import { retrying, STALE_AFTER_MS } from '../../store/liveness.js';
+import { retrying, STALE_AFTER_MS, staleSql } from '../../store/liveness.js';
 
 interface BackupFlags {
   config?: string;
@@ -62,6 +62,8 @@ interface RequestState {
   claimed_by: string | null;
   /** ms since the claiming node last showed it is working on the request. */
   silent_ms: number | null;
+  /** The claiming node is gone (its heartbeat, and its lease, lapsed). */
+  stale: boolean | null;
   done_at: string | null;
   result: { progress?: Record<string, string>; run?: BackupRunResult; error?: string } | null;
 }
@@ -77,8 +79,10 @@ async function follow(pool: import('pg').Pool, id: string, timeoutMs: number, ba
       // The database may restart during the backup: keep asking until it answers again.
       const { rows } = await retrying(() =>
         pool.query<RequestState>(
-          'SELECT claimed_by, done_at, result, (extract(epoch FROM now() - coalesce(heartbeat_at, claimed_at)) * 1000)::float8 AS silent_ms FROM quietcut.backup_requests WHERE id = $1',
-          [id],
+          `SELECT claimed_by, done_at, result, (extract(epoch FROM clock_timestamp() - coalesce(heartbeat_at, claimed_at)) * 1000)::float8 AS silent_ms,
+                  ${staleSql('heartbeat_at', 'claimed_at', '$2', 'claimed_by')} AS stale
+             FROM quietcut.backup_requests WHERE id = $1`,
+          [id, STALE_AFTER_MS],
         ),
       );
       const r = rows[0];
@@ -101,8 +105,8 @@ async function follow(pool: import('pg').Pool, id: string, timeoutMs: number, ba
           console.error(`${p}: ${state}`);
         }
       }
-      if (!r.done_at && r.claimed_by && r.silent_ms !== null && r.silent_ms > STALE_AFTER_MS) {
-        throw new Error(`node ${r.claimed_by} stopped working on the request (no heartbeat for ${Math.round(r.silent_ms / 1000)} s): it died or lost the database; its run ends aborted`);
+      if (!r.done_at && r.claimed_by && r.stale) {
+        throw new Error(`node ${r.claimed_by} stopped working on the request (no heartbeat for ${Math.round((r.silent_ms ?? 0) / 1000)} s): it died or lost the database; its run ends aborted`);
       }
       if (r.done_at) {
         if (r.result?.error) throw new Error(r.result.error);
