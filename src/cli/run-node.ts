@@ -139,6 +139,8 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     upstream: { host: upstream.host, port: upstream.port, connectTimeoutMs: config.upstream.connectTimeoutMs },
     maxClientConnections: config.limits.maxClientConnections,
     maxMessageBytes: config.limits.maxMessageBytes,
+    maxBufferedBytes: config.limits.maxBufferedBytes,
+    messageTimeoutMs: config.limits.messageTimeoutMs,
     startupTimeoutMs: config.limits.startupTimeoutMs,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : null,

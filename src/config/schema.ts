@@ -70,6 +70,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       maxClientConnections: z.number().int().positive().default(1000).describe('more clients than this get SQLSTATE 53300'),
       maxMessageBytes: z.number().int().positive().default(256 * 1024 * 1024).describe('largest client message the proxy buffers (Query, Parse, Bind); larger closes the connection with 08P01'),
+      maxBufferedBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(512 * 1024 * 1024)
+        .describe('bytes of incomplete client messages buffered across all clients at once; a message that would pass it closes its connection with 53200. Buffers grow as bytes arrive, not to the declared size'),
+      messageTimeoutMs: z.number().int().nonnegative().default(60_000).describe('a client message that stops arriving halfway for this long closes the connection with 08P01; 0: never'),
       startupTimeoutMs: z.number().int().positive().default(10_000).describe('a client must finish its startup packet in this time'),
     })
     .prefault({}),
