@@ -323,8 +323,8 @@ describe('quietcut killed', () => {
         const { rows } = await cluster.query<{ status: string }>('SELECT status FROM quietcut.runs WHERE run_id = $1', [runDir], DB);
         return rows[0]?.status === 'aborted';
       });
+      await waitFor('its partial file removed', () => readdirSync(join(dir, 'runs', runDir)).every((f) => !f.endsWith('.partial')));
       expect((await readManifest(join(dir, 'runs', runDir))).status).toBe('aborted');
-      expect(readdirSync(join(dir, 'runs', runDir)).filter((f) => f.endsWith('.partial'))).toEqual([]);
       const next = cli(['backup', '--upstream', cluster.url(DB), '--partition', 'public.f_1']);
       expect((await next.done).code).toBe(0);
     } finally {
