@@ -86,7 +86,13 @@ export function registerStart(program: Command): void {
         node.reload().catch((err: unknown) => log.error({ err }, 'reload failed'));
       });
 
-      node = await runNode(config, quiet ? log.child({}, { level: 'warn' }) : log, { ...(flags.demoShards ? { demoShards: Number(flags.demoShards) } : {}), reloadConfig: load });
+      try {
+        node = await runNode(config, quiet ? log.child({}, { level: 'warn' }) : log, { ...(flags.demoShards ? { demoShards: Number(flags.demoShards) } : {}), reloadConfig: load });
+      } catch (err) {
+        // runNode has stopped whatever it started (the private PostgreSQL too): nothing is left to wait for.
+        console.error(`quietcut: cannot start: ${err instanceof Error ? err.message : String(err)}`);
+        process.exit(1);
+      }
       if (stopping) {
         shutdown(node);
         return;
