@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { checksumInSnapshot, type TableChecksum } from './checksum.js';
+import { waitForLock } from './lock-watch.js';
 import type { ManifestPartitionInput } from './manifest.js';
 import { displayName, type TableName } from './names.js';
 import { dumpPartition, DumpError, type DumpPartitionOptions, type DumpResult } from './pg-dump.js';
@@ -13,8 +15,38 @@ export type CaptureOutcome =
   | { status: 'good'; dump: DumpResult; checksum: TableChecksum }
   | { status: 'failed' | 'aborted'; reason: string; dumpMs: number | null; checksum: TableChecksum | null };
 
-export async function capturePartition(opts: DumpPartitionOptions): Promise<CaptureOutcome> {
-  const [dump, sum] = await Promise.allSettled([dumpPartition(opts), checksumInSnapshot(opts.target, opts.snapshotId, opts.partition, { lockTimeoutMs: opts.lockWaitTimeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) })]);
+export interface CaptureOptions extends DumpPartitionOptions {
+  /**
+   * Called once both the dump and the checksum hold their ACCESS SHARE lock on the partition (seen
+   * in pg_locks for the dump, taken explicitly by the checksum). Not called when either ends first.
+   */
+  onLocked?: () => void;
+}
+
+export async function capturePartition(opts: CaptureOptions): Promise<CaptureOutcome> {
+  const signal = opts.signal ? { signal: opts.signal } : {};
+  const applicationName = `quietcut-dump-${randomBytes(8).toString('hex')}`;
+  const dumping = dumpPartition({ ...opts, applicationName });
+  let dumpLocked = false;
+  let sumLocked = false;
+  const locked = (): void => {
+    if (dumpLocked && sumLocked) opts.onLocked?.();
+  };
+  if (opts.onLocked) {
+    void waitForLock(opts.target, applicationName, opts.partition, { done: dumping, ...signal }).then((held) => {
+      dumpLocked = held;
+      locked();
+    });
+  }
+  const summing = checksumInSnapshot(opts.target, opts.snapshotId, opts.partition, {
+    lockTimeoutMs: opts.lockWaitTimeoutMs,
+    ...signal,
+    onLocked: () => {
+      sumLocked = true;
+      locked();
+    },
+  });
+  const [dump, sum] = await Promise.allSettled([dumping, summing]);
   if (dump.status === 'rejected') {
     const e: unknown = dump.reason;
     const aborted = e instanceof DumpError ? e.aborted : false;

@@ -144,8 +144,14 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
     rejectSqlState: cfg.windows.rejectSqlState,
     gate: opts.gate,
     preparePin: pins,
-    dump: async (serverPins, signal) => {
+    dump: async (serverPins, signal, locked) => {
       for (const p of group.partitions) opts.onProgress?.(p, 'dumping');
+      // The fence against statements that are not MVCC-safe lifts once every member's dump and
+      // checksum hold their locks, or have finished (a finished artifact is safe from them).
+      const unlocked = new Set(group.partitions);
+      const memberSafe = (p: string): void => {
+        if (unlocked.delete(p) && unlocked.size === 0) locked();
+      };
       // Each server dumps its own members in its own snapshot, at most maxConcurrentDumps at once
       // per server; servers run side by side.
       await Promise.all(
@@ -163,7 +169,9 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
               lockWaitTimeoutMs: cfg.backup.lockWaitTimeoutMs,
               signal,
               log,
+              onLocked: () => memberSafe(p),
             });
+            memberSafe(p);
             outcomes.set(p, o);
             opts.onProgress?.(p, o.status);
           }),
