@@ -16,6 +16,8 @@ export interface HoldingWindow {
   /** Same, for a fenced request: `partition` null when it names no partition the window knows. */
   rejectFenced(partition: string | null, why: string): GateDecision & { action: 'reject' };
   forget(req: HeldRequest): boolean;
+  /** Requests parked now, in every queue of the window. */
+  readonly queuedRequests: number;
 }
 
 interface DrainWaiter {
@@ -72,6 +74,13 @@ export class WindowGate implements WriteGate {
 
   isHeld(partition: string): boolean {
     return this.holding.has(partition);
+  }
+
+  /** Requests parked now by every open window (for status and tests). */
+  queuedRequests(): number {
+    let n = 0;
+    for (const w of new Set([...this.holding.values(), ...this.fenced.values()])) n += w.queuedRequests;
+    return n;
   }
 
   isFenced(partition: string): boolean {

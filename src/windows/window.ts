@@ -165,6 +165,12 @@ export class GroupWindow implements HoldingWindow {
     };
   }
 
+  get queuedRequests(): number {
+    let n = this.fenceQueue.depth;
+    for (const q of this.queues.values()) n += q.depth;
+    return n;
+  }
+
   enqueueFenced(req: HeldRequest): boolean {
     if (this.state === 'aborted' || this.state === 'dumped' || (this.fenceLifted && this.releasedAtMs !== 0)) return false;
     if (!this.fenceQueue.push(req, this.seq++)) return false;
