@@ -19,6 +19,8 @@ export interface ProxyServerOptions {
   gate?: WriteGate;
   inspectorFactory?: (params: ReadonlyMap<string, string>) => SessionInspector;
   log?: Logger;
+  /** See SessionHost.claimStartup: take over a connection once its StartupMessage is known. */
+  claimStartup?: SessionHost['claimStartup'];
 }
 
 /** Totals kept as plain numbers on the hot path; metrics read them when scraped. */
@@ -45,6 +47,7 @@ export class ProxyServer implements SessionHost {
   private readonly server: Server;
   draining = false;
   private inspectorFactory: (params: ReadonlyMap<string, string>) => SessionInspector;
+  claimStartup: SessionHost['claimStartup'];
 
   constructor(private readonly opts: ProxyServerOptions) {
     this.upstream = opts.upstream;
@@ -54,6 +57,7 @@ export class ProxyServer implements SessionHost {
     this.gate = opts.gate ?? openGate;
     this.log = opts.log ?? silentLogger;
     this.inspectorFactory = opts.inspectorFactory ?? (() => new NullInspector());
+    this.claimStartup = opts.claimStartup;
     this.server = createServer({ noDelay: true }, (sock) => this.accept(sock));
     this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
   }
@@ -119,6 +123,19 @@ export class ProxyServer implements SessionHost {
   closed(session: Session): void {
     this.sessions.delete(session);
     if (session.pid) this.byKey.delete(`${session.pid}:${session.secret}`);
+  }
+
+  /** Smallest client round trip since takeMinClientRttMs was last called, ms. */
+  private minClientRttMs = Infinity;
+
+  clientRoundTrip(ms: number): void {
+    if (ms < this.minClientRttMs) this.minClientRttMs = ms;
+  }
+
+  takeMinClientRttMs(): number | null {
+    const v = this.minClientRttMs;
+    this.minClientRttMs = Infinity;
+    return Number.isFinite(v) ? v : null;
   }
 
   protocolError(sqlState: string): void {

@@ -1,5 +1,5 @@
-import { connect, type Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
 import { Backend, Frontend, type TxStatus } from '../protocol/codes.js';
 import {
   MalformedMessageError,
@@ -16,20 +16,16 @@ import {
 import { encodeErrorResponse, encodeNegotiateProtocolVersion, encodeReadyForQuery } from '../protocol/encode.js';
 import { MessageScanner, type MessageSink } from '../protocol/scanner.js';
 import { ProxyError, SqlState } from '../protocol/sqlstate.js';
-import {
-  StartupPacketError,
-  decodeStartupPacket,
-  encodeStartupMessage,
-  startupPacketLength,
-  type StartupPacket,
-} from '../protocol/startup.js';
+import { encodeStartupMessage } from '../protocol/startup.js';
 import type { Logger } from '../util/log.js';
 import type { GateDecision, HeldRequest, WriteGate } from './gate.js';
 import type { SessionInspector } from './inspector.js';
+import { ClientStartup, type ClientStartupEvents, type StartupMessagePacket } from './startup-phase.js';
+import { UpstreamLink, type UpstreamEndpoint } from './upstream-connect.js';
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
-  readonly upstream: { host: string; port: number; connectTimeoutMs: number };
+  readonly upstream: UpstreamEndpoint;
   readonly maxMessageBytes: number;
   readonly startupTimeoutMs: number;
   readonly tls: SecureContext | null;
@@ -42,10 +38,17 @@ export interface SessionHost {
   registerKey(session: Session, pid: number, secret: number): void;
   /** Refuse a new session (too many clients, shutting down): the error it gets. */
   admit(session: Session): ProxyError | null;
+  /** A client sent its next request this long after its previous one was answered, ms. */
+  clientRoundTrip(ms: number): void;
   /** Shutting down: close sessions as soon as they are idle. */
   readonly draining: boolean;
   closed(session: Session): void;
   protocolError(sqlState: string): void;
+  /**
+   * A StartupMessage arrived (after TLS, if any). Return true to take the client connection over
+   * (the session lets go of the socket and forwards nothing); `rest` is what the client sent after it.
+   */
+  readonly claimStartup?: ((client: Socket, params: ReadonlyMap<string, string>, rest: Buffer) => boolean) | undefined;
 }
 
 const CLIENT_WANTED = MessageScanner.types(
@@ -102,10 +105,9 @@ export class Session implements MessageSink {
   user = '';
   database = '';
   private client: Socket;
-  private server: Socket | null = null;
+  private server: UpstreamLink | null = null;
   private inspector: SessionInspector | null = null;
-  private startupBuf: Buffer | null = null;
-  private startupTimer: NodeJS.Timeout | null = null;
+  private readonly startup: ClientStartup;
 
   private readonly clientScanner: MessageScanner;
   private readonly serverScanner: MessageScanner;
@@ -138,6 +140,8 @@ export class Session implements MessageSink {
   secret = 0;
   readonly connectedAtMs = Date.now();
   private closing = false;
+  /** When the last outstanding request was answered (performance.now()), 0 after the next one came. */
+  private answeredAt = 0;
 
   constructor(
     client: Socket,
@@ -153,10 +157,7 @@ export class Session implements MessageSink {
     // Server messages can be large (DataRow); only small wanted ones are ever collected.
     this.serverScanner = new MessageScanner(SERVER_WANTED, 0x7fffffff, this.serverSink);
     this.attachClient(client);
-    this.startupTimer = setTimeout(() => {
-      if (this.phase === 'startup') this.fatal(new ProxyError(SqlState.StartupTimeout, 'timeout waiting for the startup packet', 'FATAL'));
-    }, host.startupTimeoutMs);
-    this.startupTimer.unref();
+    this.startup = new ClientStartup(client, host, this.startupEvents());
   }
 
   private attachClient(sock: Socket): void {
@@ -174,7 +175,7 @@ export class Session implements MessageSink {
     });
   }
 
-  // ---------------------------------------------------------------- startup
+  // ---------------------------------------------------------------- startup (startup-phase.ts, upstream-connect.ts)
 
   private onClientData(chunk: Buffer): void {
     if (this.phase === 'ready') {
@@ -187,134 +188,74 @@ export class Session implements MessageSink {
       this.server?.write(chunk);
       return;
     }
-    if (this.phase !== 'startup') return;
-    this.startupBuf = this.startupBuf ? Buffer.concat([this.startupBuf, chunk]) : chunk;
-    try {
-      const len = startupPacketLength(this.startupBuf);
-      if (len < 0 || this.startupBuf.length < len) return;
-      const packet = this.startupBuf.subarray(0, len);
-      const rest = this.startupBuf.subarray(len);
-      this.startupBuf = null;
-      this.onStartupPacket(decodeStartupPacket(packet), packet, rest);
-    } catch (err) {
-      if (err instanceof StartupPacketError) this.fatal(new ProxyError(err.sqlState, err.message, 'FATAL'));
-      else this.fatal(new ProxyError(SqlState.ProtocolViolation, 'invalid startup packet', 'FATAL'));
-    }
+    if (this.phase === 'startup') this.startup.feed(chunk);
   }
 
-  private onStartupPacket(p: StartupPacket, raw: Buffer, rest: Buffer): void {
-    switch (p.kind) {
-      case 'ssl':
-        if (rest.length > 0) {
-          // Bytes after SSLRequest before the answer: a buffer-stuffing attempt (CVE-2021-23214).
-          this.fatal(new ProxyError(SqlState.ProtocolViolation, 'received unencrypted data after SSL request', 'FATAL'));
-          return;
-        }
-        if (this.host.tls && !(this.client instanceof TLSSocket)) {
-          this.client.write('S');
-          this.upgradeToTls(this.host.tls);
-        } else {
-          this.client.write('N');
-        }
-        return;
-      case 'gssenc':
-        this.client.write('N');
-        return;
-      case 'cancel':
-        this.host.cancel(p.pid, p.secret);
+  private startupEvents(): ClientStartupEvents {
+    return {
+      socket: (sock) => {
+        this.client = sock;
+        this.attachClient(sock);
+      },
+      startup: (p, raw, rest) => this.onStartupMessage(p, raw, rest),
+      cancel: (pid, secret) => {
+        this.host.cancel(pid, secret);
         this.closeQuietly();
-        return;
-      case 'startup': {
-        if (this.startupTimer) clearTimeout(this.startupTimer);
-        this.startupTimer = null;
-        const refusal = this.host.admit(this);
-        if (refusal) {
-          this.fatal(refusal);
-          return;
-        }
-        this.user = p.params.get('user') ?? '';
-        this.database = p.params.get('database') ?? this.user;
-        let packet = raw;
-        if (p.minor !== 0) {
-          // We speak 3.0 only: negotiate down as PostgreSQL does, dropping _pq_ options.
-          const unsupported = [...p.params.keys()].filter((k) => k.startsWith('_pq_.'));
-          for (const k of unsupported) p.params.delete(k);
-          this.client.write(encodeNegotiateProtocolVersion(0, unsupported));
-          packet = encodeStartupMessage(p.params);
-        } else {
-          packet = Buffer.from(raw); // the chunk may be reused; keep our own copy until sent
-        }
-        this.inspector = this.host.newInspector(p.params);
-        this.phase = 'auth';
-        this.connectServer(packet);
-        if (rest.length > 0) this.onClientData(Buffer.from(rest));
-        return;
-      }
-    }
+      },
+      refuse: (err) => this.fatal(err),
+    };
   }
 
-  private upgradeToTls(ctx: SecureContext): void {
-    const plain = this.client;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
-    plain.removeAllListeners('error');
-    plain.removeAllListeners('drain');
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: ctx });
-    secure.on('error', (err) => {
-      this.host.log.debug({ err }, 'TLS handshake failed');
-      this.close();
-    });
-    plain.on('error', () => this.close());
-    this.client = secure;
-    this.attachClient(secure);
+  private onStartupMessage(p: StartupMessagePacket, raw: Buffer, rest: Buffer): void {
+    if (this.host.claimStartup?.(this.client, p.params, rest)) {
+      // Someone else serves this connection now (e.g. a virtual database): let go of the socket.
+      for (const ev of ['data', 'close', 'error', 'drain']) this.client.removeAllListeners(ev);
+      this.phase = 'closed';
+      this.host.closed(this);
+      return;
+    }
+    const refusal = this.host.admit(this);
+    if (refusal) {
+      this.fatal(refusal);
+      return;
+    }
+    this.user = p.params.get('user') ?? '';
+    this.database = p.params.get('database') ?? this.user;
+    let packet = raw;
+    if (p.minor !== 0) {
+      // We speak 3.0 only: negotiate down as PostgreSQL does, dropping _pq_ options.
+      const unsupported = [...p.params.keys()].filter((k) => k.startsWith('_pq_.'));
+      for (const k of unsupported) p.params.delete(k);
+      this.client.write(encodeNegotiateProtocolVersion(0, unsupported));
+      packet = encodeStartupMessage(p.params);
+    } else {
+      packet = Buffer.from(raw); // the chunk may be reused; keep our own copy until sent
+    }
+    this.inspector = this.host.newInspector(p.params);
+    this.phase = 'auth';
+    this.connectServer(packet);
+    if (rest.length > 0) this.onClientData(Buffer.from(rest));
   }
 
   private connectServer(startupPacket: Buffer): void {
-    const { host, port, connectTimeoutMs } = this.host.upstream;
-    // Server bytes are read into a buffer we reuse (no Buffer and no stream event per read): the
-    // callback forwards them at once, and a fresh buffer is taken only when a write to the client
-    // could not finish right away and still points into the old one.
-    const server = connect({
-      host,
-      port,
-      onread: {
-        buffer: () => this.serverReadBuffer(),
-        callback: (n: number, buf: Uint8Array) => {
-          this.onServerData((buf as Buffer).subarray(0, n));
-          if (this.client.writableLength > 0) this.readBuf = null;
-          return !this.serverPaused;
-        },
+    this.server = new UpstreamLink(this.host.upstream, startupPacket, {
+      data: (chunk) => {
+        this.onServerData(chunk);
+        if (this.client.writableLength > 0) this.server?.releaseReadBuffer();
+        return !this.serverPaused;
+      },
+      opened: () => {
+        this.serverCounted = true;
+        this.host.counters.serverConnections++;
+      },
+      drain: () => {
+        if (this.phase !== 'closed' && !this.held) this.client.resume();
+      },
+      lost: (err, closed) => {
+        if (closed) this.uncountServer();
+        this.serverLost(err);
       },
     });
-    this.server = server;
-    server.setNoDelay(true);
-    const timer = setTimeout(() => {
-      server.destroy(new Error(`timeout after ${connectTimeoutMs} ms`));
-    }, connectTimeoutMs);
-    timer.unref();
-    server.once('connect', () => {
-      clearTimeout(timer);
-      this.serverCounted = true;
-      this.host.counters.serverConnections++;
-      server.write(startupPacket);
-    });
-    server.on('drain', () => {
-      if (this.phase !== 'closed' && !this.held) this.client.resume();
-    });
-    server.on('error', (err) => {
-      clearTimeout(timer);
-      this.serverLost(err);
-    });
-    server.on('close', () => {
-      this.uncountServer();
-      this.serverLost(new Error('server closed the connection'));
-    });
-  }
-
-  private readBuf: Buffer | null = null;
-  private serverReadBuffer(): Buffer {
-    this.readBuf ??= Buffer.allocUnsafe(SERVER_READ_BYTES);
-    return this.readBuf;
   }
 
   private serverCounted = false;
@@ -338,6 +279,10 @@ export class Session implements MessageSink {
   // ---------------------------------------------------------------- client → server
 
   private clientData(chunk: Buffer): void {
+    if (this.answeredAt !== 0) {
+      this.host.clientRoundTrip(performance.now() - this.answeredAt);
+      this.answeredAt = 0;
+    }
     if (this.held) {
       this.backlog.push(Buffer.from(chunk));
       this.client.pause();
@@ -470,7 +415,7 @@ export class Session implements MessageSink {
     const visible = insp.visible;
     const inTx = this.txStatus !== 'I';
     let decision: GateDecision = { action: 'pass' };
-    if (visible.size > 0) decision = this.host.gate.decide(visible, inTx, this.partialEpoch);
+    if (visible.size > 0) decision = this.host.gate.decide(visible, inTx, this.registered);
     const data = this.reqParts.length === 1 ? this.reqParts[0]! : Buffer.concat(this.reqParts, this.reqBytes);
     this.reqParts = [];
     this.reqBytes = 0;
@@ -583,7 +528,7 @@ export class Session implements MessageSink {
     if (!held || this.phase === 'closed') return;
     this.held = null;
     // Another partition's window may hold it too.
-    const decision = held.visible.size > 0 ? this.host.gate.decide(held.visible, this.txStatus !== 'I', -1) : ({ action: 'pass' } as const);
+    const decision = held.visible.size > 0 ? this.host.gate.decide(held.visible, this.txStatus !== 'I', NO_PARTITIONS) : ({ action: 'pass' } as const);
     if (decision.action === 'hold') {
       const again = { ...held, heldAtMs: held.heldAtMs, release: () => this.releaseHeld() };
       if (decision.enqueue(again)) {
@@ -708,6 +653,7 @@ export class Session implements MessageSink {
         } else if (!next) {
           this.owed.length = 0;
           this.owedHead = 0;
+          this.answeredAt = performance.now();
           if (this.host.draining && this.idle) setImmediate(() => this.shutdown());
         }
         return;
@@ -788,7 +734,7 @@ export class Session implements MessageSink {
   close(): void {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
-    if (this.startupTimer) clearTimeout(this.startupTimer);
+    this.startup.stop();
     if (this.held) {
       // Never execute a held request whose client went away.
       this.host.gate.forget(this.held);
@@ -829,8 +775,6 @@ export class Session implements MessageSink {
   }
 }
 
-const SERVER_READ_BYTES = 64 * 1024;
-
 function message(type: number, body: Buffer): Buffer {
   const b = Buffer.allocUnsafe(5 + body.length);
   b[0] = type;
@@ -845,3 +789,4 @@ const ABORT_IMPLICIT = Buffer.concat([
   message(Frontend.Parse, Buffer.from('\0quietcut: write rejected during a backup window\0\0\0', 'utf8')),
   message(Frontend.Sync, Buffer.alloc(0)),
 ]);
+const NO_PARTITIONS: ReadonlySet<string> = new Set();

@@ -87,9 +87,11 @@ export class WindowGate implements WriteGate {
     return this.fenced.has(partition);
   }
 
-  decide(visible: ReadonlySet<string>, _inTransaction: boolean, startedEpoch: number): GateDecision {
-    // Partly forwarded before a window began: it was admitted, and the drain waits for it.
-    const admitted = (w: HoldingWindow): boolean => startedEpoch >= 0 && startedEpoch < w.epoch;
+  decide(visible: ReadonlySet<string>, _inTransaction: boolean, inflight: ReadonlySet<string>): GateDecision {
+    // Part of this request is in flight on a partition of this window (or with a write set that
+    // every drain waits for): the drain waits for the whole request, so the rest is admitted
+    // (holding it would wait for ourselves).
+    const admitted = (w: HoldingWindow): boolean => inflight.size > 0 && this.holdsAny(w, inflight);
     let fence: { w: HoldingWindow; partition: string | null; reason: FailClosedReason | 'non_mvcc' } | null = null;
     for (const e of visible) {
       if (!isMarker(e)) {
@@ -116,6 +118,14 @@ export class WindowGate implements WriteGate {
     for (const w of this.holding.values()) return w;
     for (const w of this.fenced.values()) return w;
     return undefined;
+  }
+
+  private holdsAny(w: HoldingWindow, inflight: ReadonlySet<string>): boolean {
+    for (const e of inflight) {
+      const k = drainKey(e);
+      if (k === ANY || this.holding.get(k) === w || this.fenced.get(k) === w) return true;
+    }
+    return false;
   }
 
   inflightAdd(partitions: ReadonlySet<string>): void {
