@@ -292,7 +292,10 @@ export class GroupWindow implements HoldingWindow {
   private releaseFenced(): void {
     if (!this.fenceLifted || this.releasedAtMs === 0) return;
     const now = performance.now();
-    for (const { req } of this.fenceQueue.takeAll()) {
+    // Oldest first by when each was first held: one held at the start and re-fenced at the pin
+    // keeps its place before those fenced directly.
+    const items = this.fenceQueue.takeAll().sort((a, b) => a.req.heldAtMs - b.req.heldAtMs || a.seq - b.seq);
+    for (const { req } of items) {
       const waited = now - req.heldAtMs;
       if (waited > this.maxWaitMs) this.maxWaitMs = waited;
       if (this.waits.length < 10_000) this.waits.push(waited);
