@@ -115,7 +115,8 @@ describe('WindowGate markers', () => {
     expect(gate.active).toBe(false);
     finish();
     expect((await running).state).toBe('dumped');
-    expect(reasons.sort()).toEqual(['do_block', 'non_mvcc', 'non_mvcc', 'non_mvcc']);
+    // the TRUNCATE is counted when the pin moves it from the partition's queue to the fence
+    expect(reasons.sort()).toEqual(['do_block', 'non_mvcc', 'non_mvcc']);
   });
 
   test('reject mode: fenced statements are rejected with the window SQLSTATE', async () => {
