@@ -64,7 +64,10 @@ beforeAll(async () => {
      CREATE TABLE lit_text_bs PARTITION OF lit_text FOR VALUES IN ('a\\b');
      CREATE TABLE lit_text_bsbs PARTITION OF lit_text FOR VALUES IN ('a\\\\b');
      CREATE TABLE lit_text_q PARTITION OF lit_text FOR VALUES IN ('x''y');
-     CREATE TABLE lit_text_other PARTITION OF lit_text DEFAULT;`,
+     CREATE TABLE lit_text_other PARTITION OF lit_text DEFAULT;
+     CREATE TABLE lit_move (k int) PARTITION BY RANGE (k);
+     CREATE TABLE lit_move_a PARTITION OF lit_move FOR VALUES FROM (0) TO (10);
+     CREATE TABLE lit_move_b PARTITION OF lit_move FOR VALUES FROM (10) TO (20);`,
     [],
     'demo',
   );
@@ -73,7 +76,7 @@ beforeAll(async () => {
   const shared: InspectorShared = {
     classifier: node.classifier,
     catalog: () => node.catalog.current,
-    markStale: () => undefined,
+    markStale: (ref, searchPath, user) => (ref ? node.catalog.markStale(ref, searchPath, user) : node.catalog.refreshSoon()),
     sink: { record: () => undefined },
     writingFunctions: new Map(),
     preparedGids: new Map(),
@@ -86,6 +89,14 @@ afterAll(async () => {
   await node?.stop();
   await cluster?.stop();
 });
+
+async function until(cond: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 const nodeUrl = (): string => `postgres://postgres@127.0.0.1:${node.proxy.address.port}/demo`;
 
@@ -277,5 +288,38 @@ describe('session settings that change how SQL reads (item 6)', () => {
   test('back to UTF8 (RESET): the same key resolves exactly again', async () => {
     const o = await withSession(["SET client_encoding = 'LATIN1'", 'RESET client_encoding'], (c) => insert(c, 'lit_text', "'é'"));
     expect(o).toMatchObject({ server: 'public.lit_text_e', resolved: ['public.lit_text_e'], unknown: false });
+  });
+});
+
+describe('catalog changes inside a transaction (item 8)', () => {
+  test('DETACH then ATTACH with new bounds in one transaction: right from the COMMIT on, even when a catalog load ran inside it', async () => {
+    const outcomes = await withSession([], async (c) => {
+      const before = await insert(c, 'lit_move', '5');
+      await c.query('BEGIN');
+      await c.query('DELETE FROM lit_move');
+      await c.query('ALTER TABLE lit_move DETACH PARTITION lit_move_a');
+      await c.query('ALTER TABLE lit_move DETACH PARTITION lit_move_b');
+      await c.query('ALTER TABLE lit_move ATTACH PARTITION lit_move_a FOR VALUES FROM (10) TO (20)');
+      await c.query('ALTER TABLE lit_move ATTACH PARTITION lit_move_b FOR VALUES FROM (0) TO (10)');
+      // A reload while the transaction is open: it waits for the DDL's lock, and may read the old
+      // bounds with a snapshot from before the COMMIT.
+      const loading = node.catalog.refreshNow();
+      await until(async () => (await cluster.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).rows[0]!.n > 0);
+      await c.query('COMMIT');
+      await loading;
+      const right = await insert(c, 'lit_move', '5');
+      const other = await insert(c, 'lit_move', '15');
+      return { before, right, other };
+    });
+    expect(outcomes.before.server).toBe('public.lit_move_a');
+    expect(outcomes.right.server).toBe('public.lit_move_b');
+    expect(outcomes.other.server).toBe('public.lit_move_a');
+    expectCovered(outcomes.before);
+    expectCovered(outcomes.right);
+    expectCovered(outcomes.other);
+    // and once a load begun after the COMMIT has landed, the new bounds resolve exactly
+    await node.catalog.refreshNow();
+    const exact = await withSession([], (c) => insert(c, 'lit_move', '5'));
+    expect(exact).toMatchObject({ server: 'public.lit_move_b', resolved: ['public.lit_move_b'], unknown: false });
   });
 });

@@ -103,7 +103,7 @@ export class WriteInspector implements SessionInspector {
   private pending: Pending[] = [];
   private pendingHead = 0;
   private readonly settings = new SessionSettings();
-  /** Tables changed by DDL in the open transaction: marked stale again when it ends (see readyForQuery). */
+  /** Tables changed by DDL not yet known committed or rolled back: marked stale again when the transaction ends (see readyForQuery). */
   private txDdl: Array<TableRef | null> = [];
 
   constructor(
@@ -343,7 +343,9 @@ export class WriteInspector implements SessionInspector {
     if (s.kind === 'ddl' && s.ddlTables) {
       const tables = s.ddlTables.length === 0 ? [null] : s.ddlTables;
       for (const t of tables) this.markDdl(t);
-      if (this.inTx) this.txDdl.push(...tables);
+      // Marked now (the statement may already be running) and again once it has ended, since a
+      // load begun in between read the definitions from before it committed.
+      this.txDdl.push(...tables);
       // DDL of a managed table may rewrite it, or detach/drop it: not MVCC-safe for a dump.
       this.nonMvcc(this.leavesOf(tables));
     }
