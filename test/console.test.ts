@@ -239,6 +239,26 @@ describe('console: PAUSE, RESUME, SHOW HOLDS', () => {
     await app.end();
   });
 
+  test('a held client gets one NOTICE naming the partition and the expected release, then its answer', async () => {
+    const p = await viaPg('PAUSE orders_other TIMEOUT 60s', false);
+    const until = new Date(Date.parse(p.rows[0]![1]!.replace(' ', 'T').replace('+00', 'Z'))).toISOString();
+    const app = new pg.Client({ connectionString: node.connectionString });
+    const notices: string[] = [];
+    app.on('notice', (n) => notices.push(n.message ?? ''));
+    await app.connect();
+    const held = app.query("insert into orders (region, amount) values ('zz', 9) returning id");
+    for (let i = 0; i < 400 && notices.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(notices).toEqual([`quietcut: this write waits for a backup window on partition public.orders_other; it is sent on by ${until} at the latest`]);
+    await viaPg('RESUME orders_other', false);
+    const r = await held;
+    expect(r.rows).toHaveLength(1);
+    // the session is in step: a pipelined pair afterwards is answered normally
+    const [a, b] = await Promise.all([app.query('select 1 as x'), app.query('select 2 as x')]);
+    expect([a.rows[0].x, b.rows[0].x]).toEqual([1, 2]);
+    expect(notices).toHaveLength(1);
+    await app.end();
+  });
+
   test('PAUSE with a timeout releases by itself', async () => {
     const p = await viaPg('PAUSE public.orders_apac TIMEOUT 1500ms', true);
     const until = Date.parse(p.rows[0]![1]!.replace(' ', 'T').replace('+00', 'Z'));

@@ -316,6 +316,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   undo.push(() => scheduler.stop());
   await scheduler.start();
   const pauses = new Pauses({ gate, metrics });
+  proxy.heldNoticeAfterMs = config.windows.noticeAfterMs;
 
   // Registered before the first client: from here on windows wait for this node.
   const membership = new Membership({
@@ -437,6 +438,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     // Options that need a restart keep their running values, so the node stays consistent.
     current = next;
     if (next.log.level !== before.log.level) log.level = next.log.level;
+    proxy.heldNoticeAfterMs = next.windows.noticeAfterMs;
     writingFunctions.clear();
     for (const [k, v] of Object.entries(next.sql.writingFunctions)) writingFunctions.set(k, v);
     if (changes.some((c) => c.option.startsWith('catalog.'))) catalog.refreshSoon();

@@ -63,7 +63,7 @@ export const isMarker = (e: string): boolean => e.charCodeAt(0) === 0;
 
 export type GateDecision =
   | { action: 'pass' }
-  | { action: 'hold'; partition: string; enqueue: (req: HeldRequest) => boolean }
+  | { action: 'hold'; partition: string; enqueue: (req: HeldRequest) => boolean; /** ms since epoch the hold ends at the latest */ releaseBy?: number }
   | { action: 'reject'; error: ProxyError };
 
 export interface WriteGate {

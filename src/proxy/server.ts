@@ -53,6 +53,8 @@ export class ProxyServer implements SessionHost {
   private readonly byKey = new Map<string, Session>();
   private readonly server: Server;
   draining = false;
+  /** A held client gets a NOTICE after this long (windows.noticeAfterMs; a reload changes it). */
+  heldNoticeAfterMs: number | null = null;
   private inspectorFactory: (params: ReadonlyMap<string, string>) => SessionInspector;
   claimStartup: SessionHost['claimStartup'];
 

@@ -13,7 +13,7 @@ import {
   decodeReadyForQuery,
   decodeTarget,
 } from '../protocol/decode.js';
-import { encodeErrorResponse, encodeNegotiateProtocolVersion, encodeReadyForQuery } from '../protocol/encode.js';
+import { encodeErrorResponse, encodeNegotiateProtocolVersion, encodeNotice, encodeReadyForQuery } from '../protocol/encode.js';
 import { MessageScanner, type BufferBudget, type MessageSink } from '../protocol/scanner.js';
 import { ProxyError, SqlState } from '../protocol/sqlstate.js';
 import { encodeStartupMessage } from '../protocol/startup.js';
@@ -46,6 +46,8 @@ export interface SessionHost {
   clientRoundTrip(ms: number): void;
   /** Shutting down: close sessions as soon as they are idle. */
   readonly draining: boolean;
+  /** A held request's client gets a NOTICE after this long (null/absent: never). */
+  readonly heldNoticeAfterMs?: number | null;
   closed(session: Session): void;
   protocolError(sqlState: string): void;
   /**
@@ -127,7 +129,11 @@ export class Session implements MessageSink {
   private skipToSync = false;
   private gating = false;
   /** Held: a request waits in a hold queue; nothing more from this client goes on until it is released. */
-  private held: (HeldRequest & { data: Buffer; visible: ReadonlySet<string>; endsWithSync: boolean; partition: string }) | null = null;
+  private held: (HeldRequest & { data: Buffer; visible: ReadonlySet<string>; endsWithSync: boolean; partition: string; releaseBy: number | null; noticed: boolean }) | null = null;
+  /** Tells a held client why it waits (SessionHost.heldNoticeAfterMs), once per held request. */
+  private noticeTimer: NodeJS.Timeout | null = null;
+  /** A notice due while a response was still on its way: written at the next ReadyForQuery. */
+  private pendingNotice: Buffer | null = null;
   private backlog: Buffer[] = [];
   private copyIn = false;
   private serverPaused = false;
@@ -458,6 +464,8 @@ export class Session implements MessageSink {
       visible: new Set(visible),
       endsWithSync,
       partition: decision.partition,
+      releaseBy: decision.releaseBy ?? null,
+      noticed: false,
       release: () => this.releaseHeld(),
     };
     if (!decision.enqueue(held)) {
@@ -475,7 +483,37 @@ export class Session implements MessageSink {
       return;
     }
     this.held = held;
+    this.armHeldNotice();
     this.clientScanner.stop();
+  }
+
+  private armHeldNotice(): void {
+    const after = this.host.heldNoticeAfterMs;
+    const held = this.held;
+    if (after === null || after === undefined || !held || held.noticed) return;
+    this.noticeTimer = setTimeout(() => {
+      this.noticeTimer = null;
+      if (this.held !== held || this.phase === 'closed') return;
+      held.noticed = true;
+      const by = held.releaseBy === null ? 'when its snapshot is taken' : `by ${new Date(held.releaseBy).toISOString()} at the latest`;
+      this.writeNotice(encodeNotice(`quietcut: this write waits for a backup window on partition ${held.partition}; it is sent on ${by}`));
+    }, after);
+    this.noticeTimer.unref();
+  }
+
+  /**
+   * Only between server messages: when no response is owed the client's stream is at a message
+   * boundary (nothing else is written to it); otherwise the notice waits for the next
+   * ReadyForQuery that leaves nothing owed.
+   */
+  private writeNotice(notice: Buffer): void {
+    if (this.owedHead === this.owed.length && !this.dropping && this.serverScanner.atBoundary) this.writeClient(notice);
+    else this.pendingNotice = notice;
+  }
+
+  private clearHeldNotice(): void {
+    if (this.noticeTimer) clearTimeout(this.noticeTimer);
+    this.noticeTimer = null;
   }
 
   private sendRequest(data: Buffer, endsWithSync: boolean): void {
@@ -552,12 +590,14 @@ export class Session implements MessageSink {
     const held = this.held;
     if (!held || this.phase === 'closed') return;
     this.held = null;
+    this.clearHeldNotice();
     // Another partition's window may hold it too.
     const decision = held.visible.size > 0 ? this.host.gate.decide(held.visible, this.txStatus !== 'I', NO_PARTITIONS) : ({ action: 'pass' } as const);
     if (decision.action === 'hold') {
-      const again = { ...held, heldAtMs: held.heldAtMs, partition: decision.partition, release: () => this.releaseHeld() };
+      const again = { ...held, heldAtMs: held.heldAtMs, partition: decision.partition, releaseBy: decision.releaseBy ?? null, release: () => this.releaseHeld() };
       if (decision.enqueue(again)) {
         this.held = again;
+        this.armHeldNotice();
         return;
       }
     }
@@ -617,6 +657,10 @@ export class Session implements MessageSink {
       if (this.afterRfq) {
         this.afterRfq = false;
         this.emitOwedAtHead();
+        if (this.pendingNotice && this.owedHead === this.owed.length && !this.dropping) {
+          this.writeClient(this.pendingNotice);
+          this.pendingNotice = null;
+        }
       }
     }
   }
@@ -679,6 +723,11 @@ export class Session implements MessageSink {
         } else if (!next) {
           this.owed.length = 0;
           this.owedHead = 0;
+          // A notice for a held request is due: it goes right after this ReadyForQuery.
+          if (this.pendingNotice) {
+            this.afterRfq = true;
+            this.serverScanner.stop();
+          }
           this.answeredAt = performance.now();
           if (this.host.draining && this.idle) setImmediate(() => this.shutdown());
         }
@@ -763,6 +812,7 @@ export class Session implements MessageSink {
     this.startup.stop();
     this.clientScanner.reset(); // gives its partial message back to the shared budget
     this.watchPartial();
+    this.clearHeldNotice();
     if (this.held) {
       // Never execute a held request whose client went away.
       this.host.gate.forget(this.held);

@@ -4,6 +4,8 @@ import { isMarker, visibleEntry, type FailClosedReason, type GateDecision, type 
 export interface HoldingWindow {
   readonly epoch: number;
   readonly mode: 'hold' | 'reject';
+  /** When holding ends at the latest (ms since epoch), for the notice a held client gets. */
+  readonly releaseByMs?: number | null;
   /** Park a request in the partition's queue; false when the queue is full. */
   enqueue(partition: string, req: HeldRequest): boolean;
   /**
@@ -98,7 +100,7 @@ export class WindowGate implements WriteGate {
         const w = this.holding.get(e);
         if (!w || admitted(w)) continue;
         if (w.mode === 'reject') return w.reject(e);
-        return { action: 'hold', partition: e, enqueue: (req: HeldRequest) => w.enqueue(e, req) };
+        return { action: 'hold', partition: e, enqueue: (req: HeldRequest) => w.enqueue(e, req), ...(w.releaseByMs ? { releaseBy: w.releaseByMs } : {}) };
       }
       if (fence) continue;
       const v = visibleEntry(e);
@@ -111,7 +113,7 @@ export class WindowGate implements WriteGate {
     const { w, partition } = fence;
     const why = fence.reason === 'non_mvcc' ? 'a statement that is not MVCC-safe' : `a statement whose writes quietcut cannot know (${fence.reason})`;
     if (w.mode === 'reject') return w.rejectFenced(partition, why);
-    return { action: 'hold', partition: partition ?? '(any)', enqueue: (req: HeldRequest) => w.enqueueFenced(req) };
+    return { action: 'hold', partition: partition ?? '(any)', enqueue: (req: HeldRequest) => w.enqueueFenced(req), ...(w.releaseByMs ? { releaseBy: w.releaseByMs } : {}) };
   }
 
   private anyWindow(): HoldingWindow | undefined {

@@ -214,6 +214,11 @@ export class GroupWindow implements HoldingWindow {
 
   // ------------------------------------------------------------ lifecycle
 
+  /** The budget's end: no hold lasts past it. */
+  get releaseByMs(): number | null {
+    return this.startedAtMs ? this.startedAtMs + this.opts.maxHoldMs : null;
+  }
+
   /** Run the whole window. Never throws: failures come back as an aborted outcome. */
   async run(): Promise<WindowOutcome> {
     const { gate } = this.opts;
