@@ -127,7 +127,10 @@ describe('a table group across two shards, under writers through quietcut', () =
     node = await startNode();
     for (let i = 0; i < 6; i++) writers.push(new XWriter(i % 2 === 0 ? 'transaction' : 'causal', nodeUrl(node)));
     for (const w of writers) w.start();
-    await new Promise((r) => setTimeout(r, 800));
+    // Enough acknowledged transactions and causal pairs before the cut, however loaded the machine.
+    const deadline = Date.now() + 60_000;
+    const acked = (): number => records().filter((r) => r.ackAt !== null).length;
+    while (acked() < 120 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   });
   afterAll(async () => {
     for (const w of writers) await w.stop();

@@ -118,7 +118,10 @@ describe('hold mode, after-snapshot: concurrent writers on 8 partitions while on
       }
       await c.end();
     })();
-    await new Promise((r) => setTimeout(r, 700));
+    // Enough writes to the windowed partition acknowledged before the window, however loaded the machine.
+    const deadline = Date.now() + 60_000;
+    const ackedP3 = (): number => writers.reduce((n, w) => n + w.records.filter((r) => r.p === 3 && r.ackAt !== null).length, 0);
+    while (ackedP3() < 12 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const t0 = performance.now();
     const result = await node.backup(['public.w_3']);
     expect(result.status).toBe('good');
@@ -217,7 +220,9 @@ describe('hold mode, after-dump, with a dump of several seconds', () => {
       others.start();
       await new Promise((r) => setTimeout(r, 300));
       const backup = node.backup(['public.big_0'], { release: 'after-dump' });
-      await new Promise((r) => setTimeout(r, 200));
+      // the held writer starts once the window holds (however long the pin takes to prepare)
+      const deadline = Date.now() + 60_000;
+      while (!node.gate.isHeld('public.big_0') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       held.start();
       const result = await backup;
       await new Promise((r) => setTimeout(r, 300));

@@ -116,6 +116,16 @@ export class MessageScanner {
     return t;
   }
 
+  /** Bytes of a partly received message already consumed, when it is being collected (or only its header is in). */
+  get partialBytes(): number {
+    return this.acc !== null ? this.accFill : this.headerFill;
+  }
+
+  /** Bytes still to come of a partly received message that is being skipped (not reported). */
+  get skipping(): number {
+    return this.skipRemaining;
+  }
+
   /** No partial message is pending: the next byte starts a message. */
   get atBoundary(): boolean {
     return this.headerFill === 0 && this.skipRemaining === 0 && this.acc === null;

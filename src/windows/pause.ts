@@ -64,6 +64,22 @@ export class Pause implements HoldingWindow {
     return { action: 'reject', error: new ProxyError('55P03', `quietcut: writes to partition ${partition} are paused by an operator until ${this.until.toISOString()}`) };
   }
 
+  /** A pause dumps nothing, so a fenced request (unknown or not MVCC-safe) simply waits like any other. */
+  enqueueFenced(req: HeldRequest): boolean {
+    const first = this.opts.partitions[0];
+    return first !== undefined && this.enqueue(first, req);
+  }
+
+  rejectFenced(partition: string | null, _why: string): GateDecision & { action: 'reject' } {
+    return this.reject(partition ?? this.opts.partitions[0] ?? '(any)');
+  }
+
+  get queuedRequests(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.depth;
+    return n;
+  }
+
   forget(req: HeldRequest): boolean {
     for (const q of this.queues.values()) if (q.remove(req)) return true;
     return false;
