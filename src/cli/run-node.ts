@@ -26,7 +26,10 @@ import { BackupRequests } from '../windows/requests.js';
 import type { PgTarget } from '../backup/index.js';
 import { PlanScheduler } from '../coordinator/scheduler.js';
 import { nodeClock } from '../coordinator/clock.js';
+import { WindowFollower } from '../coordinator/follower.js';
 import { Membership } from '../coordinator/membership.js';
+import { NodeCoordination } from '../coordinator/shared-windows.js';
+import { WindowBus } from '../coordinator/window-bus.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -51,6 +54,8 @@ export interface RunningNode {
   scheduler: PlanScheduler;
   /** This node's lease, clock offset and view of the live nodes (coordinator/membership.ts). */
   membership: Membership;
+  /** Windows other nodes run, held here too (coordinator/follower.ts). */
+  follower: WindowFollower;
   /** Per-partition activity behind GET /status (write rate, window step, held writes, last backup). */
   activity: PartitionActivity;
   metricsPort: number | null;
@@ -190,6 +195,26 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   const target: PgTarget = { host: admin.host, port: admin.port, user: admin.user, database: admin.database };
   const adminPassword = process.env.QUIETCUT_ADMIN_PASSWORD ?? process.env.PGPASSWORD;
   if (adminPassword) target.password = adminPassword;
+  // --- several nodes: window events first (nothing announced from here on is missed), then the
+  // lease (from here on windows wait for this node), then every window already open is held
+  // before the first client is accepted.
+  const bus = new WindowBus(target, log);
+  await bus.start();
+  const membership = new Membership({
+    pool,
+    node,
+    clock,
+    info: { host: hostname(), pid: process.pid, version: VERSION, role: 'node' },
+    takeMinClientRttMs: () => proxy.takeMinClientRttMs(),
+    metrics,
+    log,
+    ...(runOpts.leaseMs === undefined ? {} : { leaseMs: runOpts.leaseMs }),
+    ...(runOpts.heartbeatMs === undefined ? {} : { heartbeatMs: runOpts.heartbeatMs }),
+  });
+  await membership.start();
+  const coordination = new NodeCoordination({ pool, bus, node, membership, log });
+  const follower = new WindowFollower({ pool, bus, node, gate, config, membership, metrics, log });
+  await follower.start();
   let backupChain: Promise<unknown> = Promise.resolve();
   const backup: RunningNode['backup'] = (partitions, o = {}) => {
     const cat = catalog.current;
@@ -220,6 +245,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
         metrics,
         log,
         onProgress,
+        coordination,
       });
     });
     run.then((r) => activity.backupDone(r), () => activity.backupFailed(partitions));
@@ -241,19 +267,6 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   const scheduler = new PlanScheduler({ config, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup });
   await scheduler.start();
 
-  // Registered before the first client: from here on windows wait for this node.
-  const membership = new Membership({
-    pool,
-    node,
-    clock,
-    info: { host: hostname(), pid: process.pid, version: VERSION, role: 'node' },
-    takeMinClientRttMs: () => proxy.takeMinClientRttMs(),
-    metrics,
-    log,
-    ...(runOpts.leaseMs === undefined ? {} : { leaseMs: runOpts.leaseMs }),
-    ...(runOpts.heartbeatMs === undefined ? {} : { heartbeatMs: runOpts.heartbeatMs }),
-  });
-  await membership.start();
 
   const addr = await proxy.listen();
 
@@ -307,16 +320,19 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     metrics,
     scheduler,
     membership,
+    follower,
     activity,
     metricsPort,
     cluster,
     connectionString,
     async stop() {
       await scheduler.stop();
-      await membership.stop();
       await requests.stop();
       await proxy.shutdown();
       await backupChain;
+      await follower.stop();
+      await membership.stop();
+      await bus.stop();
       for (const t of timers) clearInterval(t);
       catalog.stop();
       await flushStats().catch((err: unknown) => log.warn({ err }, 'final history flush failed'));

@@ -22,7 +22,7 @@ import { silentLogger, type Logger } from '../util/log.js';
 import type { BackupRunResult } from '../windows/backup-run.js';
 import { nextInterval, type IntervalInstants } from './interval.js';
 import { runPlanCycle, setPlanMetrics, type PlanCycleResult } from './plan-cycle.js';
-import { activePlanIds, findPlanId, loadPlan, markWindows, PLAN_CHANNEL, type StoredPlan, type WindowOutcome } from './plan-store.js';
+import { activePlanIds, claimWindows, findPlanId, loadPlan, markWindows, PLAN_CHANNEL, type StoredPlan, type WindowOutcome } from './plan-store.js';
 
 /** setTimeout's longest delay (about 24.8 days); longer waits are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -277,6 +277,11 @@ export class PlanScheduler {
     this.log.info({ planId: stored.planId, group: g.group, partitions: g.partitions, lateMs }, 'planned window starting');
     let outcomes: WindowOutcome[];
     try {
+      const claimed = await claimWindows(this.deps.pool, stored.planId, g.partitions, this.deps.node);
+      if (claimed.length === 0) {
+        this.log.info({ planId: stored.planId, group: g.group }, 'another node runs this planned window; it is held here when it opens');
+        return;
+      }
       const result = await this.deps.backup(g.partitions, { trigger: 'plan' });
       if (Date.now() - g.fireAtMs > 2 * Math.max(...g.windows.map((w) => w.dumpEndMs - w.startMs)) + 10_000) {
         this.log.warn({ group: g.group }, 'planned window ran far later or longer than planned (another run on this node went first?)');
