@@ -69,9 +69,6 @@ export interface RunNodeOptions {
   demoShards?: number;
   /** Test only: shift this node's clock by this much (nodes with disagreeing clocks on one machine). */
   clockOffsetMs?: number;
-  /** Test only: lease length (default 10 s) and heartbeat period (default a third of it). */
-  leaseMs?: number;
-  heartbeatMs?: number;
   /** Test only: reach the database for quietcut's own work (not client sessions) at this address. */
   adminVia?: { host: string; port: number };
 }
@@ -208,12 +205,12 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     takeMinClientRttMs: () => proxy.takeMinClientRttMs(),
     metrics,
     log,
-    ...(runOpts.leaseMs === undefined ? {} : { leaseMs: runOpts.leaseMs }),
-    ...(runOpts.heartbeatMs === undefined ? {} : { heartbeatMs: runOpts.heartbeatMs }),
+    leaseMs: config.nodes.leaseMs,
+    ...(config.nodes.heartbeatMs === null ? {} : { heartbeatMs: config.nodes.heartbeatMs }),
   });
   await membership.start();
   const coordination = new NodeCoordination({ pool, bus, node, membership, log });
-  const follower = new WindowFollower({ pool, bus, node, gate, config, membership, metrics, log });
+  const follower = new WindowFollower({ pool, bus, node, gate, config, membership, metrics, log, pollMs: config.nodes.pollMs });
   await follower.start();
   let backupChain: Promise<unknown> = Promise.resolve();
   const backup: RunningNode['backup'] = (partitions, o = {}) => {

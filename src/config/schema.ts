@@ -154,6 +154,14 @@ export const configSchema = z.strictObject({
       minRoundTripMs: z.number().nonnegative().default(0).describe('minimum client round trip; shortens the needed overlap'),
     })
     .prefault({}),
+  nodes: z
+    .strictObject({
+      leaseMs: z.number().int().min(200).default(10_000).describe('how long a heartbeat keeps a node live; windows wait for every live node, a node that cannot renew stops trusting itself after half of it'),
+      heartbeatMs: z.number().int().positive().nullable().default(null).describe('how often a node renews its lease and measures its clock offset; null: a quarter of leaseMs'),
+      pollMs: z.number().int().positive().default(250).describe("how often a node re-reads open windows and their end, in case a notification was missed (it holds until it knows)"),
+    })
+    .prefault({})
+    .describe('several quietcut nodes in front of the same database: membership, leases, shared windows'),
   servers: z
     .record(
       z.string(),

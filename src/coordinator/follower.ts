@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import type { Metrics } from '../metrics/registry.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { WindowGate } from '../windows/gate.js';
-import { GroupWindow } from '../windows/window.js';
+import { GroupWindow, type WindowOutcome } from '../windows/window.js';
 import type { Membership } from './membership.js';
 import { ackWindow, endWindowRecord, openWindowRecords, reapAbandonedWindows, windowState, type AckState, type WindowRecord } from './shared-windows.js';
 import type { WindowBus } from './window-bus.js';
@@ -34,7 +34,7 @@ const FORGET_AFTER_MS = 10 * 60_000;
 
 export class WindowFollower {
   private readonly log: Logger;
-  private readonly followed = new Map<string, { window: GroupWindow; done: Promise<void> } | { endedAtMs: number }>();
+  private readonly followed = new Map<string, { window: GroupWindow; done: Promise<void> } | { endedAtMs: number; outcome: WindowOutcome | null }>();
   private timer: NodeJS.Timeout | null = null;
   private off: (() => void) | null = null;
   private checking: Promise<void> | null = null;
@@ -69,6 +69,12 @@ export class WindowFollower {
   /** Keys of windows held here for other nodes now (tests, status). */
   holding(): string[] {
     return [...this.followed].filter(([, f]) => 'window' in f).map(([k]) => k);
+  }
+
+  /** How a window held here for another node went, once it ended (tests, status). */
+  outcome(key: string): WindowOutcome | null {
+    const f = this.followed.get(key);
+    return f && 'outcome' in f ? f.outcome : null;
   }
 
   private async tick(): Promise<void> {
@@ -148,12 +154,12 @@ export class WindowFollower {
     });
     const done = window.run().then(
       (o) => {
-        this.followed.set(w.key, { endedAtMs: Date.now() });
+        this.followed.set(w.key, { endedAtMs: Date.now(), outcome: o });
         this.log.info({ window: w.key, state: o.state, reason: o.reason }, 'window held for another node ended');
       },
       (err: unknown) => {
         // Holding could not start (another window holds the partition here): the runner must not cut.
-        this.followed.set(w.key, { endedAtMs: Date.now() });
+        this.followed.set(w.key, { endedAtMs: Date.now(), outcome: null });
         this.log.warn({ err, window: w.key }, 'could not hold a window another node runs');
         void this.ack(w.key, 'aborted');
       },
