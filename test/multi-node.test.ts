@@ -6,11 +6,12 @@
  * on the server's own record, not on what the nodes say they did.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { readManifest } from '../src/backup/index.js';
 import { loadConfig } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
@@ -188,4 +189,167 @@ describe('three nodes in front of one server', () => {
       for (const n of [a, b, c]) if (n) await stopNode(n);
     }
   }, 180_000);
+
+  /**
+   * A window kept open on purpose: a straggler (a node row with a valid lease that never
+   * acknowledges) makes the runner wait before its cut, with every real node holding, until the
+   * test lets the straggler's lease go.
+   */
+  async function heldOpenWindow(runner: RunningNode, release: 'after-dump' | 'after-snapshot' = 'after-dump'): Promise<{ key: string; result: Promise<BackupRunResult>; letGo: () => Promise<void> }> {
+    const straggler = `straggler-${freshId()}`;
+    await cluster.query(`INSERT INTO quietcut.nodes (node, lease_expires_at) VALUES ($1, clock_timestamp() + interval '10 minutes')`, [straggler], 'demo');
+    const letGo = async (): Promise<void> => {
+      await cluster.query('UPDATE quietcut.nodes SET lease_expires_at = clock_timestamp() WHERE node = $1', [straggler], 'demo');
+    };
+    const result = runner.backup(['public.w_0'], { release });
+    const key = await waitFor(async () => {
+      const { rows } = await cluster.query<{ key: string }>(`SELECT window_key AS key FROM quietcut.windows WHERE runner = $1 AND state = 'open' AND 'public.w_0' = ANY(partitions)`, [runner.node], 'demo');
+      return rows[0]?.key;
+    }, 'the window to open');
+    return { key, result, letGo };
+  }
+
+  const heldOn = async (n: RunningNode, depth: number): Promise<boolean> =>
+    (await n.metrics.registry.getSingleMetric('quietcut_hold_queue_depth')!.get()).values.some((v) => v.labels.partition === 'public.w_0' && v.value === depth);
+
+  test('a node started mid-window enforces it before it accepts its first client', async () => {
+    const a = await startNode();
+    const w = await heldOpenWindow(a);
+    let d: RunningNode | null = null;
+    try {
+      d = await startNode();
+      // Before any client: the open window is held here already.
+      expect(d.proxy.clientConnections).toBe(0);
+      expect(d.follower.holding()).toEqual([w.key]);
+      expect(d.gate.isHeld('public.w_0')).toBe(true);
+      const pgc = new pg.Client({ connectionString: urlOf(d) });
+      await pgc.connect();
+      const id = freshId();
+      const write = pgc.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 99, 0)', [id]);
+      await waitFor(() => heldOn(d!, 1), 'the write to be held on the new node');
+      // The runner waited for the new node as for every live one: it acknowledged.
+      await waitFor(async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [w.key, d!.node, 'drained'], 'demo')).rowCount === 1, 'the new node to acknowledge');
+      await w.letGo();
+      const result = await w.result;
+      await write;
+      await pgc.end();
+      expect(result.status).toBe('good');
+      const { endMs } = await windowTimes(result, 'public.w_0');
+      const { rows } = await cluster.query<{ at: number }>('SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8 * 1000 AS at FROM w_0 WHERE id = $1', [id], 'demo');
+      expect(rows[0]!.at).toBeGreaterThanOrEqual(endMs);
+      expect(d.follower.outcome(w.key)?.held.get('public.w_0')).toBe(1);
+    } finally {
+      await w.letGo();
+      await w.result.catch(() => undefined);
+      if (d) await stopNode(d);
+      await stopNode(a);
+    }
+  }, 120_000);
+
+  test('a node cut off from the database mid-window keeps holding to the budget, then releases; the cut stays a cut and nothing is lost', async () => {
+    const relay = await Relay.start({ host: cluster.host, port: cluster.port });
+    const budget = { windows: { maxHoldMs: 12_000 } };
+    const a = await startNode({}, budget);
+    const c = await startNode({ adminVia: { host: '127.0.0.1', port: relay.port } }, budget);
+    const w = await heldOpenWindow(a);
+    try {
+      await waitFor(async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [w.key, c.node, 'drained'], 'demo')).rowCount === 1, 'the node to acknowledge');
+      const pgc = new pg.Client({ connectionString: urlOf(c) });
+      await pgc.connect();
+      const id = freshId();
+      const write = pgc.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 98, 0)', [id]);
+      await waitFor(() => heldOn(c, 1), 'the write to be held');
+      relay.cut();
+      await w.letGo();
+      const result = await w.result;
+      expect(result.status, JSON.stringify(result.partitions.map((p) => p.reason))).toBe('good');
+      const { cutMs, endMs } = await windowTimes(result, 'public.w_0');
+      // The node out of contact cannot hear the end: it holds on until its budget, then lets go.
+      await write;
+      await pgc.end();
+      const { rows } = await cluster.query<{ at: number }>('SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8 * 1000 AS at FROM w_0 WHERE id = $1', [id], 'demo');
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.at).toBeGreaterThanOrEqual(endMs);
+      expect(await committedBetween(cutMs, endMs)).toBe(0);
+      expect(c.follower.outcome(w.key)?.state).toBe('aborted');
+      // Back in contact, it reports what it did; a window already released stays released.
+      relay.restore();
+      await waitFor(async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [w.key, c.node, 'aborted'], 'demo')).rowCount === 1, 'the late report');
+      const { rows: win } = await cluster.query<{ state: string }>('SELECT state FROM quietcut.windows WHERE window_key = $1', [w.key], 'demo');
+      expect(win[0]!.state).toBe('released');
+    } finally {
+      relay.restore();
+      await w.letGo();
+      await w.result.catch(() => undefined);
+      await stopNode(c);
+      await stopNode(a);
+      await relay.close();
+    }
+  }, 120_000);
+
+  test('kill -9 of the dumping node mid-window: the others release by the budget, the run ends aborted, never good, and nothing is lost', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qc-kill-'));
+    const cfgFile = join(dir, 'quietcut.yaml');
+    writeFileSync(
+      cfgFile,
+      [
+        `upstream: { url: "${cluster.url('demo')}" }`,
+        'listen: 127.0.0.1:0',
+        'metrics: { listen: null }',
+        'nodes: { leaseMs: 1500, heartbeatMs: 200, pollMs: 100 }',
+        'windows: { maxHoldMs: 8000 }',
+        `backup: { dir: "${backupDir}", compression: 1 }`,
+        'stats: { enabled: false }',
+        'log: { level: warn, pretty: false }',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '-c', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const straggler = `straggler-${freshId()}`;
+    let b: RunningNode | null = null;
+    try {
+      await waitFor(() => out.includes('quietcut is listening'), `the child node to start (${out})`);
+      const { rows: me } = await cluster.query<{ node: string }>('SELECT node FROM quietcut.nodes WHERE pid = $1 AND lease_expires_at > clock_timestamp()', [child.pid], 'demo');
+      const runner = me[0]!.node;
+      await cluster.query(`INSERT INTO quietcut.nodes (node, lease_expires_at) VALUES ($1, clock_timestamp() + interval '10 minutes')`, [straggler], 'demo');
+      await cluster.query(`INSERT INTO quietcut.backup_requests (partitions, release) VALUES ('{public.w_0}', 'after-dump'); NOTIFY quietcut_backup`, [], 'demo');
+      const { key, runId } = await waitFor(async () => {
+        const { rows } = await cluster.query<{ key: string; run_id: string }>(`SELECT window_key AS key, run_id FROM quietcut.windows WHERE runner = $1 AND state = 'open'`, [runner], 'demo');
+        return rows[0] ? { key: rows[0].key, runId: rows[0].run_id } : null;
+      }, 'the child to open its window');
+      // A node joining mid-window holds it, and a write through it waits.
+      b = await startNode({}, { windows: { maxHoldMs: 8000 } });
+      expect(b.follower.holding()).toEqual([key]);
+      const pgc = new pg.Client({ connectionString: urlOf(b) });
+      await pgc.connect();
+      const id = freshId();
+      const write = pgc.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 97, 0)', [id]);
+      await waitFor(() => heldOn(b!, 1), 'the write to be held');
+      process.kill(child.pid!, 'SIGKILL');
+      await write;
+      await pgc.end();
+      expect((await cluster.query('SELECT 1 FROM w_0 WHERE id = $1', [id], 'demo')).rowCount).toBe(1);
+      expect(b.follower.outcome(key)?.state).toBe('aborted');
+      const { rows: win } = await cluster.query<{ state: string }>('SELECT state FROM quietcut.windows WHERE window_key = $1', [key], 'demo');
+      expect(win[0]!.state).toBe('aborted');
+      // Once the dead node's lease has run out, its run is marked aborted (by the node left).
+      const status = await waitFor(async () => {
+        const { rows } = await cluster.query<{ status: string }>('SELECT status FROM quietcut.runs WHERE run_id = $1', [runId], 'demo');
+        return rows[0]?.status === 'running' ? null : rows[0]?.status;
+      }, 'the run to end');
+      expect(status).toBe('aborted');
+      const { rows: good } = await cluster.query("SELECT 1 FROM quietcut.run_partitions WHERE run_id = $1 AND status = 'good'", [runId], 'demo');
+      expect(good).toHaveLength(0);
+    } finally {
+      await cluster.query('UPDATE quietcut.nodes SET lease_expires_at = clock_timestamp() WHERE node = $1', [straggler], 'demo');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      if (b) await stopNode(b);
+    }
+  }, 120_000);
 });

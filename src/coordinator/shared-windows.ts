@@ -142,8 +142,9 @@ export async function pendingAcks(q: Q, key: string, runner: string): Promise<{ 
 }
 
 /**
- * Windows whose runner is gone (lease expired) and whose budget has run out are aborted, and their
- * runs with them: a run whose runner died mid-window never passes for good. Any node may do this.
+ * Windows whose runner is gone (lease expired) and whose budget has run out are aborted, and runs
+ * of a gone node with an aborted window with them: a run whose runner died mid-window never passes
+ * for good and does not stay 'running'. Any node may do this.
  */
 export async function reapAbandonedWindows(q: Q): Promise<string[]> {
   const { rows } = await q.query<{ run_id: string }>(
@@ -153,9 +154,11 @@ export async function reapAbandonedWindows(q: Q): Promise<string[]> {
           AND NOT EXISTS (SELECT 1 FROM quietcut.nodes n WHERE n.node = w.runner AND n.lease_expires_at > clock_timestamp())
         RETURNING run_id),
      runs AS (
-       UPDATE quietcut.runs SET status = 'aborted', finished_at = now(),
+       UPDATE quietcut.runs r SET status = 'aborted', finished_at = now(),
               detail = coalesce(detail, '{}'::jsonb) || jsonb_build_object('reason', 'its node was lost mid-window')
-        WHERE status = 'running' AND run_id IN (SELECT run_id FROM dead)
+        WHERE r.status = 'running'
+          AND (r.run_id IN (SELECT run_id FROM dead) OR EXISTS (SELECT 1 FROM quietcut.windows w WHERE w.run_id = r.run_id AND w.state = 'aborted'))
+          AND NOT EXISTS (SELECT 1 FROM quietcut.nodes n WHERE n.node = r.node AND n.lease_expires_at > clock_timestamp())
         RETURNING run_id)
      SELECT run_id FROM runs`,
   );
