@@ -86,7 +86,7 @@ export async function windowState(q: Q, key: string): Promise<{ state: SharedWin
   return rows[0] ?? null;
 }
 
-/** Windows not ended whose budget has not run out on the server's clock, and that clock now. */
+/** Windows not ended, of a live runner, whose budget has not run out on the server's clock; and that clock now. */
 export async function openWindowRecords(q: Q): Promise<{ windows: WindowRecord[]; serverNowMs: number }> {
   const { rows } = await q.query<{
     key: string;
@@ -106,6 +106,8 @@ export async function openWindowRecords(q: Q): Promise<{ windows: WindowRecord[]
             extract(epoch FROM created_at)::float8 * 1000 AS created, extract(epoch FROM clock_timestamp())::float8 * 1000 AS now
        FROM quietcut.windows
       WHERE state IN ('open', 'cut') AND created_at + budget_ms * interval '1 millisecond' > clock_timestamp()
+        -- a window whose runner is gone can never be cut: nothing to hold for (it is reaped)
+        AND EXISTS (SELECT 1 FROM quietcut.nodes n WHERE n.node = runner AND n.lease_expires_at > clock_timestamp())
       ORDER BY created_at`,
   );
   const serverNowMs = rows[0]?.now ?? Date.now();
@@ -142,7 +144,7 @@ export async function pendingAcks(q: Q, key: string, runner: string): Promise<{ 
 }
 
 /**
- * Windows whose runner is gone (lease expired) and whose budget has run out are aborted, and runs
+ * Windows whose runner is gone (lease expired: it can no longer cut or end them) are aborted, and runs
  * of a gone node with an aborted window with them: a run whose runner died mid-window never passes
  * for good and does not stay 'running'. Any node may do this.
  */
@@ -150,7 +152,7 @@ export async function reapAbandonedWindows(q: Q): Promise<string[]> {
   const { rows } = await q.query<{ run_id: string }>(
     `WITH dead AS (
        UPDATE quietcut.windows w SET state = 'aborted', ended_at = now(), reason = coalesce(reason, 'runner ' || runner || ' was lost before the window ended')
-        WHERE state IN ('open', 'cut') AND created_at + budget_ms * interval '1 millisecond' < clock_timestamp()
+        WHERE state IN ('open', 'cut')
           AND NOT EXISTS (SELECT 1 FROM quietcut.nodes n WHERE n.node = w.runner AND n.lease_expires_at > clock_timestamp())
         RETURNING run_id),
      runs AS (
