@@ -15,7 +15,8 @@ import { WriteRecorder } from '../stats/recorder.js';
 import { pruneHistory, TableStatsSampler } from '../stats/table-stats.js';
 import { NullInspector } from '../proxy/inspector.js';
 import { WriteInspector, type InspectorShared } from '../proxy/write-inspector.js';
-import { adminPool, adminTarget, type AdminTarget } from './admin-db.js';
+import { adminPool, adminTarget, resolveAdminTls, type AdminTarget } from './admin-db.js';
+import { loadUpstreamTls } from '../util/pg-tls.js';
 import { WindowGate } from '../windows/gate.js';
 import { runBackup, type BackupRunResult } from '../windows/backup-run.js';
 import { locateForeign } from '../windows/servers.js';
@@ -73,13 +74,20 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   }
   if (runOpts.demoShards && !shards) throw new Error('--demo-shards needs demo mode: it starts its own shards next to the private PostgreSQL (no upstream.url)');
 
+  const upstreamTls = loadUpstreamTls(config.upstream.tls);
   const metrics = new Metrics(config.metrics.maxPartitionLabels);
   const listen = parseHostPort(config.listen);
   const gate = new WindowGate();
   const proxy = new ProxyServer({
     gate,
     listen,
-    upstream: { host: upstream.host, port: upstream.port, connectTimeoutMs: config.upstream.connectTimeoutMs },
+    upstream: {
+      host: upstream.host,
+      port: upstream.port,
+      connectTimeoutMs: config.upstream.connectTimeoutMs,
+      startupTimeoutMs: config.upstream.startupTimeoutMs,
+      tls: upstreamTls,
+    },
     maxClientConnections: config.limits.maxClientConnections,
     maxMessageBytes: config.limits.maxMessageBytes,
     startupTimeoutMs: config.limits.startupTimeoutMs,
@@ -89,7 +97,9 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   });
   // --- what the proxy must know: catalog, classification, write counts
   const node = process.env.QUIETCUT_NODE ?? `${hostname()}:${listen.port}`;
-  const admin = adminTarget(config, upstream);
+  const admin = await resolveAdminTls(adminTarget(config, upstream)).catch((err: unknown) => {
+    throw new Error(`cannot reach PostgreSQL on ${upstream.host}:${upstream.port} to ask for TLS (upstream.tls.mode prefer): ${(err as Error).message}`);
+  });
   const pool = adminPool(admin);
   pool.on('error', (err) => log.warn({ err: err.message }, 'admin connection error'));
   {
@@ -167,7 +177,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   }
 
   // --- windows and backups
-  const target: PgTarget = { host: admin.host, port: admin.port, user: admin.user, database: admin.database };
+  const target: PgTarget = { host: admin.host, port: admin.port, user: admin.user, database: admin.database, tls: admin.tls, connectTimeoutMs: admin.connectTimeoutMs };
   const adminPassword = process.env.QUIETCUT_ADMIN_PASSWORD ?? process.env.PGPASSWORD;
   if (adminPassword) target.password = adminPassword;
   let backupChain: Promise<unknown> = Promise.resolve();
@@ -310,7 +320,9 @@ async function connectWhenUp(pool: pg.Pool, admin: AdminTarget, waitMs: number, 
       return await pool.connect();
     } catch (err) {
       const e = err as { code?: string; message: string };
-      const transient = e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P03' || e.code === '53300';
+      // A server that accepts TCP and never answers ends in a connect timeout: retried within waitMs too.
+      const timedOut = /timeout/i.test(e.message);
+      const transient = timedOut || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P03' || e.code === '53300';
       if (!transient || Date.now() + delay > deadline) {
         throw new Error(`cannot reach the managed database ${admin.database} on ${admin.host}:${admin.port} as ${admin.user}: ${e.message}`);
       }

@@ -14,13 +14,18 @@ export interface MessageSink {
    * [start + 5, end). buf may be the caller's chunk: copy what you keep.
    */
   message(type: number, buf: Buffer, start: number, end: number): void;
-  /** Length field out of range: the stream cannot be framed any further. */
+  /**
+   * Length field out of range: the stream cannot be framed any further. scan() then returns the
+   * offset just past the offending header, so that a caller forwarding bytes can stop there.
+   */
   invalid(reason: string, type: number, length: number): void;
 }
 
 export class MessageScanner {
   /** Report (and collect when spanning) every message, not only wanted ones. */
   collectAll = false;
+  /** Per-type limits in total bytes (0: maxMessageBytes), e.g. PostgreSQL's for small messages. */
+  typeLimits: Uint32Array | null = null;
   private readonly header = Buffer.alloc(HEADER_BYTES);
   private headerFill = 0;
   private skipRemaining = 0;
@@ -81,7 +86,7 @@ export class MessageScanner {
       this.headerFill = 0;
       const type = this.header[0]!;
       const len = this.header.readInt32BE(1);
-      if (!this.checkLength(type, len)) return n;
+      if (!this.checkLength(type, len)) return off;
       const total = 1 + len;
       if (this.wanted[type] === 1 || this.collectAll) {
         const acc = Buffer.allocUnsafe(total);
@@ -97,7 +102,7 @@ export class MessageScanner {
     while (off + HEADER_BYTES <= n) {
       const type = chunk[off]!;
       const len = chunk.readInt32BE(off + 1);
-      if (!this.checkLength(type, len)) return n;
+      if (!this.checkLength(type, len)) return off + HEADER_BYTES;
       const end = off + 1 + len;
       if (end <= n) {
         if (this.wanted[type] === 1 || this.collectAll) {
@@ -141,9 +146,10 @@ export class MessageScanner {
       this.sink.invalid(`invalid message length ${len}`, type, len);
       return false;
     }
-    if (len + 1 > this.maxMessageBytes) {
+    const limit = Math.min(this.typeLimits?.[type] || this.maxMessageBytes, this.maxMessageBytes);
+    if (len + 1 > limit) {
       this.failed = true;
-      this.sink.invalid(`message of ${len + 1} bytes exceeds the limit of ${this.maxMessageBytes} bytes`, type, len);
+      this.sink.invalid(`message of ${len + 1} bytes exceeds the limit of ${limit} bytes`, type, len);
       return false;
     }
     return true;

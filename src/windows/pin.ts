@@ -1,22 +1,17 @@
 import pg from 'pg';
+import { clientConfig, type PgTarget } from '../backup/index.js';
 import type { PreparedPin } from './window.js';
 
 export type { PreparedPin } from './window.js';
 
-export interface PinTarget {
-  host: string;
-  port: number;
-  user: string;
-  database: string;
-  password?: string;
-}
+export type PinTarget = PgTarget;
 
 /**
  * Connect and BEGIN before the window starts holding, so the hold only covers the drain and one
  * round trip: in REPEATABLE READ the snapshot is taken by the first query, not by BEGIN.
  */
 export async function preparePin(target: PinTarget, signal: AbortSignal): Promise<PreparedPin> {
-  const client = new pg.Client({ ...target, application_name: 'quietcut pin' });
+  const client = new pg.Client(clientConfig(target, 'quietcut pin'));
   client.on('error', () => undefined);
   const onAbort = (): void => {
     void client.end().catch(() => undefined);

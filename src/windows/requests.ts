@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { PgTarget } from '../backup/index.js';
+import { clientConfig, type PgTarget } from '../backup/index.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { BackupRunResult } from './backup-run.js';
 import type { ReleaseRule, WindowMode } from './window.js';
@@ -59,7 +59,7 @@ export class BackupRequests {
   }
 
   async start(): Promise<void> {
-    const c = new pg.Client({ host: this.opts.target.host, port: this.opts.target.port, user: this.opts.target.user, database: this.opts.target.database, ...(this.opts.target.password ? { password: this.opts.target.password } : {}), application_name: 'quietcut listen' });
+    const c = new pg.Client(clientConfig(this.opts.target, 'quietcut listen'));
     c.on('error', (err) => this.log.warn({ err: err.message }, 'backup request listener lost; polling continues'));
     c.on('notification', () => this.poke());
     await c.connect();

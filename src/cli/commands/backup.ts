@@ -4,7 +4,7 @@ import { loadConfig } from '../../config/load.js';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { BACKUP_CHANNEL } from '../../windows/requests.js';
 import type { BackupRunResult } from '../../windows/backup-run.js';
-import { adminPool, adminTarget } from '../admin-db.js';
+import { adminPool, adminTarget, resolveAdminTls } from '../admin-db.js';
 
 interface BackupFlags {
   config?: string;
@@ -40,7 +40,7 @@ export function registerBackup(program: Command): void {
       if (flags.release && !['after-snapshot', 'after-dump'].includes(flags.release)) throw new Error(`--release must be after-snapshot or after-dump, not ${flags.release}`);
       const config = loadConfig({ file: flags.config, overrides: flags.upstream ? { upstream: { url: flags.upstream } } : {} });
       if (!config.upstream.url) throw new Error('quietcut backup talks to running nodes through their database: set upstream.url in the config or pass --upstream');
-      const pool = adminPool(adminTarget(config, parseUpstreamUrl(config.upstream.url)), 1);
+      const pool = adminPool(await resolveAdminTls(adminTarget(config, parseUpstreamUrl(config.upstream.url))), 1);
       try {
         const { rows } = await pool.query<{ id: string }>('INSERT INTO quietcut.backup_requests (partitions, mode, release) VALUES ($1, $2, $3) RETURNING id::text', [specs, flags.mode ?? null, flags.release ?? null]);
         const id = rows[0]!.id;
