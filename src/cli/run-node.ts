@@ -6,6 +6,8 @@ import { startMetricsHttp } from '../metrics/http.js';
 import { ProxyServer } from '../proxy/server.js';
 import { parseHostPort, parseUpstreamUrl } from '../proxy/upstream.js';
 import type { Logger } from '../util/log.js';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { CatalogRefresher, loadCatalog, type Catalog } from '../catalog/index.js';
@@ -24,11 +26,16 @@ import type { ReleaseRule, WindowMode } from '../windows/window.js';
 import { BackupRequests } from '../windows/requests.js';
 import type { PgTarget } from '../backup/index.js';
 import { PlanScheduler } from '../coordinator/scheduler.js';
+import { nodeClock } from '../coordinator/clock.js';
+import { Membership } from '../coordinator/membership.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
+
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 /** One running quietcut node: the proxy, its metrics endpoint, and (demo mode) a private PostgreSQL. */
 export interface RunningNode {
   proxy: ProxyServer;
+  config: Config;
   node: string;
   admin: AdminTarget;
   pool: pg.Pool;
@@ -43,6 +50,8 @@ export interface RunningNode {
   metrics: Metrics;
   /** Planned backups: planning ticks, stored plans armed as timers (coordinator/scheduler.ts). */
   scheduler: PlanScheduler;
+  /** This node's lease, clock offset and view of the live nodes (coordinator/membership.ts). */
+  membership: Membership;
   /** Per-partition activity behind GET /status (write rate, window step, held writes, last backup). */
   activity: PartitionActivity;
   metricsPort: number | null;
@@ -54,6 +63,13 @@ export interface RunningNode {
 export interface RunNodeOptions {
   /** Demo mode only (no upstream): this many extra private servers as shards of public.readings. */
   demoShards?: number;
+  /** Test only: shift this node's clock by this much (nodes with disagreeing clocks on one machine). */
+  clockOffsetMs?: number;
+  /** Test only: lease length (default 10 s) and heartbeat period (default a third of it). */
+  leaseMs?: number;
+  heartbeatMs?: number;
+  /** Test only: reach the database for quietcut's own work (not client sessions) at this address. */
+  adminVia?: { host: string; port: number };
 }
 
 export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptions = {}): Promise<RunningNode> {
@@ -96,12 +112,17 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     log,
   });
   // --- what the proxy must know: catalog, classification, write counts
-  const node = process.env.QUIETCUT_NODE ?? `${hostname()}:${listen.port}`;
-  const admin = await resolveAdminTls(adminTarget(config, upstream)).catch((err: unknown) => {
-    throw new Error(`cannot reach PostgreSQL on ${upstream.host}:${upstream.port} to ask for TLS (upstream.tls.mode prefer): ${(err as Error).message}`);
+  // Port 0 (tests, or several processes) says nothing about which node this is: add the pid and a nonce.
+  const node = process.env.QUIETCUT_NODE ?? (listen.port === 0 ? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}` : `${hostname()}:${listen.port}`);
+  const clock = nodeClock(runOpts.clockOffsetMs ?? 0);
+  const adminAt = runOpts.adminVia ? { ...upstream, ...runOpts.adminVia } : upstream;
+  const admin = await resolveAdminTls(adminTarget(config, adminAt)).catch((err: unknown) => {
+    throw new Error(`cannot reach PostgreSQL on ${adminAt.host}:${adminAt.port} to ask for TLS (upstream.tls.mode prefer): ${(err as Error).message}`);
   });
   const pool = adminPool(admin);
   pool.on('error', (err) => log.warn({ err: err.message }, 'admin connection error'));
+  // A connection lost while checked out reports on the client itself; unheard, it would crash the node.
+  pool.on('connect', (c) => c.on('error', (err) => log.debug({ err: err.message }, 'admin connection lost while in use')));
   {
     const c = await connectWhenUp(pool, admin, config.upstream.startWaitMs, log);
     try {
@@ -231,6 +252,20 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   const scheduler = new PlanScheduler({ config, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup });
   await scheduler.start();
 
+  // Registered before the first client: from here on windows wait for this node.
+  const membership = new Membership({
+    pool,
+    node,
+    clock,
+    info: { host: hostname(), pid: process.pid, version: VERSION, role: 'node' },
+    takeMinClientRttMs: () => proxy.takeMinClientRttMs(),
+    metrics,
+    log,
+    ...(runOpts.leaseMs === undefined ? {} : { leaseMs: runOpts.leaseMs }),
+    ...(runOpts.heartbeatMs === undefined ? {} : { heartbeatMs: runOpts.heartbeatMs }),
+  });
+  await membership.start();
+
   const addr = await proxy.listen();
 
   const moved = { c2s: 0, s2c: 0, errors: new Map<string, number>() };
@@ -270,6 +305,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
 
   return {
     proxy,
+    config,
     node,
     admin,
     pool,
@@ -281,12 +317,14 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     backup,
     metrics,
     scheduler,
+    membership,
     activity,
     metricsPort,
     cluster,
     connectionString,
     async stop() {
       await scheduler.stop();
+      await membership.stop();
       await requests.stop();
       await proxy.shutdown();
       await backupChain;

@@ -10,18 +10,17 @@ import { loadCatalog, type LeafInfo } from '../catalog/index.js';
 import type { Config } from '../config/schema.js';
 import type { Forecast } from '../forecast/types.js';
 import type { Metrics } from '../metrics/registry.js';
-import { plan as solve, type Plan, type PlanInput, type PlanOptions, type PastDump } from '../planner/index.js';
+import { plan as solve, skewMarginMs, type Plan, type PlanInput, type PlanOptions, type PastDump } from '../planner/index.js';
 import { readHistory } from '../stats/history.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { IntervalInstants } from './interval.js';
 import { withPlanningLock } from './leader.js';
-import { buildPlanInput, forecastForInterval, PAST_DUMPS, type PartitionFacts } from './plan-input.js';
+import { liveNodes } from './membership.js';
+import { buildPlanInput, forecastForInterval, measuredMargin, PAST_DUMPS, type MeasuredMargin, type PartitionFacts } from './plan-input.js';
 import { findPlanId, storePlan } from './plan-store.js';
 
 const DAY_MS = 86_400_000;
 const MINUTE_MS = 60_000;
-/** Clock offsets reported longer ago than this belong to nodes that are gone. */
-const NODE_SEEN_WITHIN = '1 hour';
 
 export interface PlanCycleOptions {
   interval: IntervalInstants;
@@ -40,6 +39,8 @@ export interface ComputedPlan {
   forecasts: Map<string, Forecast>;
   /** Forecast model per partition ('no-history' when nothing was recorded). */
   models: Record<string, string>;
+  /** What the live nodes measured, and the skew margin the planner used (skew − min round trip). */
+  margin: MeasuredMargin & { marginMs: number };
 }
 
 /** Facts, forecasts and the plan, without storing anything. */
@@ -68,9 +69,15 @@ export async function computePlan(client: pg.ClientBase, config: Config, o: Plan
     forecasts.set(f.name, fc);
     models[f.name] = fc.model;
   }
-  const input = buildPlanInput(config, facts, forecasts, { intervalStartMs: interval.startMs, intervalEndMs: interval.endMs, measuredSkewMs: await measuredSkewMs(client) });
+  const margin = measuredMargin(await liveNodes(client));
+  const input = buildPlanInput(config, facts, forecasts, {
+    intervalStartMs: interval.startMs,
+    intervalEndMs: interval.endMs,
+    measuredSkewMs: margin.skewMs,
+    measuredMinRoundTripMs: margin.minClientRttMs,
+  });
   const plan = input.partitions.length === 0 ? emptyPlan(interval) : await solve(input, o.planOptions ?? {});
-  return { plan, input, forecasts, models };
+  return { plan, input, forecasts, models, margin: { ...margin, marginMs: skewMarginMs(input) } };
 }
 
 function emptyPlan(i: IntervalInstants): Plan {
@@ -172,11 +179,3 @@ async function gatherFacts(client: pg.ClientBase, leaves: readonly Pick<LeafInfo
 
 /** How many recent pins per server the estimate looks at. */
 const RECENT_PINS = 20;
-
-/** Largest clock offset recently reported by a node (quietcut.nodes); 0 when none is. */
-async function measuredSkewMs(client: pg.ClientBase): Promise<number> {
-  const { rows } = await client.query<{ skew: number | null }>(
-    `SELECT max(abs(clock_offset_ms)) AS skew FROM quietcut.nodes WHERE seen_at > now() - interval '${NODE_SEEN_WITHIN}'`,
-  );
-  return rows[0]?.skew ?? 0;
-}

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { configSchema, type ConfigInput } from '../config/schema.js';
 import type { Forecast, Series } from '../forecast/types.js';
-import { buildPlanInput, DEFAULT_DRAIN_MS, DEFAULT_PIN_MS, dumpEstimateMs, FIRST_DUMP_OVERHEAD_MS, forecastForInterval, padTo, type PartitionFacts } from './plan-input.js';
+import { buildPlanInput, measuredMargin, DEFAULT_DRAIN_MS, DEFAULT_PIN_MS, dumpEstimateMs, FIRST_DUMP_OVERHEAD_MS, forecastForInterval, padTo, type PartitionFacts } from './plan-input.js';
 import { groupsToArm, scheduleMode } from './scheduler.js';
 import type { Plan, PlannedWindow } from '../planner/index.js';
 
@@ -24,7 +24,7 @@ describe('buildPlanInput', () => {
     expect(a).toMatchObject({ name: 'public.a', group: 'public.a', server: 'local', mode: 'hold', maxHoldMs: 4000, maxQueuedRequests: 500, writesSinceLastBackup: 0 });
     expect(a && 'release' in a).toBe(false);
     expect(b).toMatchObject({ mode: 'reject', maxHoldMs: 200, maxQueuedRequests: 7, release: 'after-dump', writesSinceLastBackup: null });
-    expect(input).toMatchObject({ release: 'after-snapshot', maxConcurrentDumps: 3, heldWeight: 2, overlapWeight: 0.5, clockSkewMs: 10, minRoundTripMs: 3, skipUnchanged: false });
+    expect(input).toMatchObject({ release: 'after-snapshot', maxConcurrentDumps: 3, heldWeight: 2, overlapWeight: 0.5, clockSkewMs: 14, minRoundTripMs: 3, skipUnchanged: false });
   });
 
   test('a server\'s measured pin and drain times size the hold; without them the defaults apply', () => {
@@ -34,9 +34,22 @@ describe('buildPlanInput', () => {
     expect(input.partitions.map((p) => p.drainMs)).toEqual([DEFAULT_DRAIN_MS, 12]);
   });
 
-  test('a measured clock offset larger than the configured margin wins', () => {
-    const input = buildPlanInput(cfg({ planner: { clockSkewMs: 10 } }), [fact('public.a')], new Map([['public.a', flat(0, 60)]]), { intervalStartMs: 0, intervalEndMs: MIN, measuredSkewMs: 25 });
-    expect(input.clockSkewMs).toBe(25);
+  test('the configured skew margin adds to the measured one; a measured round trip replaces the configured one', () => {
+    const one = (o: Partial<Parameters<typeof buildPlanInput>[3]>) =>
+      buildPlanInput(cfg({ planner: { clockSkewMs: 10, minRoundTripMs: 7 } }), [fact('public.a')], new Map([['public.a', flat(0, 60)]]), { intervalStartMs: 0, intervalEndMs: MIN, ...o });
+    expect(one({ measuredSkewMs: 25 })).toMatchObject({ clockSkewMs: 35, minRoundTripMs: 7 });
+    expect(one({ measuredSkewMs: 25, measuredMinRoundTripMs: 0.4 })).toMatchObject({ clockSkewMs: 35, minRoundTripMs: 0.4 });
+    expect(one({})).toMatchObject({ clockSkewMs: 10, minRoundTripMs: 7 });
+  });
+
+  test('measured margin: max |offset| + uncertainty over live nodes, smallest round trip', () => {
+    expect(measuredMargin([])).toEqual({ skewMs: 0, minClientRttMs: null, nodes: 0 });
+    const m = measuredMargin([
+      { offsetMs: 120, uncertaintyMs: 0.5, minClientRttMs: 3 },
+      { offsetMs: -300, uncertaintyMs: 2, minClientRttMs: null },
+      { offsetMs: null, uncertaintyMs: null, minClientRttMs: 0.25 },
+    ]);
+    expect(m).toEqual({ skewMs: 302, minClientRttMs: 0.25, nodes: 3 });
   });
 
   test('consistency groups: table groups by root, named lists by name, the rest alone', () => {

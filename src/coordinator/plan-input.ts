@@ -100,8 +100,39 @@ export function padTo(s: Series, endMs: number): Series {
 export interface BuildPlanInputOptions {
   intervalStartMs: number;
   intervalEndMs: number;
-  /** Largest clock offset measured between nodes; the configured margin applies when larger. */
+  /** Measured max |offset| + uncertainty across live nodes (see measuredMargin); config adds to it. */
   measuredSkewMs?: number;
+  /** Smallest client round trip measured on any live node; replaces planner.minRoundTripMs. */
+  measuredMinRoundTripMs?: number | null;
+}
+
+/** What the live nodes reported: their clock offsets to the server and client round trips. */
+export interface NodeClockReport {
+  offsetMs: number | null;
+  uncertaintyMs: number | null;
+  minClientRttMs: number | null;
+}
+
+export interface MeasuredMargin {
+  /** max over live nodes of |offset| + uncertainty, ms (0 without reports). */
+  skewMs: number;
+  /** The smallest client round trip any live node saw, ms; null when none was seen. */
+  minClientRttMs: number | null;
+  nodes: number;
+}
+
+/**
+ * The original design's margin inputs from measurements: each node's offset is known to within its
+ * uncertainty, so the worst a node's clock can be off is |offset| + uncertainty.
+ */
+export function measuredMargin(nodes: readonly NodeClockReport[]): MeasuredMargin {
+  let skewMs = 0;
+  let rtt: number | null = null;
+  for (const n of nodes) {
+    if (n.offsetMs !== null) skewMs = Math.max(skewMs, Math.abs(n.offsetMs) + (n.uncertaintyMs ?? 0));
+    if (n.minClientRttMs !== null && (rtt === null || n.minClientRttMs < rtt)) rtt = n.minClientRttMs;
+  }
+  return { skewMs, minClientRttMs: rtt, nodes: nodes.length };
 }
 
 /**
@@ -140,8 +171,10 @@ export function buildPlanInput(config: Config, facts: readonly PartitionFacts[],
     partitions,
     release: config.windows.release,
     maxConcurrentDumps: config.backup.maxConcurrentDumps,
-    clockSkewMs: Math.max(config.planner.clockSkewMs, o.measuredSkewMs ?? 0),
-    minRoundTripMs: config.planner.minRoundTripMs,
+    // Configuration only widens the margin: it adds to the measured skew, and a configured round
+    // trip (which would shorten the hold) stands in only when none was measured.
+    clockSkewMs: (o.measuredSkewMs ?? 0) + config.planner.clockSkewMs,
+    minRoundTripMs: o.measuredMinRoundTripMs ?? config.planner.minRoundTripMs,
     heldWeight: config.planner.heldWeight,
     overlapWeight: config.planner.overlapWeight,
     skipUnchanged: config.backup.skipUnchanged,

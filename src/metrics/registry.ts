@@ -51,6 +51,12 @@ export class Metrics {
   readonly windowSeconds = new Histogram({ name: 'quietcut_window_seconds', help: 'Length of windows (hold start to release)', labelNames: ['partition'] as const, buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300], registers: [this.registry] });
   readonly windowsAborted = new Counter({ name: 'quietcut_windows_aborted_total', help: 'Windows aborted (budget exceeded, export or dump failure)', labelNames: ['partition', 'reason'] as const, registers: [this.registry] });
 
+  // --- membership (several nodes)
+  readonly nodeClockOffset = new Gauge({ name: 'quietcut_node_clock_offset_seconds', help: "This node's clock offset to the database server's clock (server minus node), from the smallest-round-trip sample", registers: [this.registry] });
+  readonly nodeClockUncertainty = new Gauge({ name: 'quietcut_node_clock_uncertainty_seconds', help: 'Uncertainty of the clock offset: half the round trip of its sample', registers: [this.registry] });
+  readonly nodeMinClientRtt = new Gauge({ name: 'quietcut_node_min_client_rtt_seconds', help: 'Smallest client round trip (acknowledgement to the same session\'s next request) seen lately on this node', registers: [this.registry] });
+  readonly liveNodes = new Gauge({ name: 'quietcut_live_nodes', help: 'Nodes holding a valid lease, as this node last saw them', registers: [this.registry] });
+
   // --- backup
   readonly backupDuration = new Histogram({ name: 'quietcut_backup_duration_seconds', help: 'pg_dump duration per partition', labelNames: ['partition'] as const, buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600], registers: [this.registry] });
   readonly backupBytes = new Gauge({ name: 'quietcut_backup_bytes', help: 'Size of the last dump file per partition', labelNames: ['partition'] as const, registers: [this.registry] });

@@ -21,13 +21,15 @@ export type GateDecision =
 export interface WriteGate {
   /** Some window is open: requests must be checked whole before they are forwarded. */
   readonly active: boolean;
-  /** Bumped whenever a window starts holding; requests partly forwarded before then were admitted. */
+  /** Bumped whenever a window starts holding. */
   readonly epoch: number;
   /**
-   * Decide on a whole request whose commit makes writes to `visible` partitions visible.
-   * `startedEpoch` is the gate epoch when the request began to be forwarded (-1: not yet).
+   * Decide on a whole request (or the rest of one) whose completion makes writes to `visible`
+   * partitions visible. `inflight` holds the partitions this same request already has in flight
+   * (registered with inflightAdd when an earlier part of it was forwarded): a window over any of
+   * them is waiting for this request in its drain, so it must admit the rest, or both wait forever.
    */
-  decide(visible: ReadonlySet<string>, inTransaction: boolean, startedEpoch: number): GateDecision;
+  decide(visible: ReadonlySet<string>, inTransaction: boolean, inflight: ReadonlySet<string>): GateDecision;
   /** A visibility-making request for these partitions was forwarded / has completed (drain). */
   inflightAdd(partitions: ReadonlySet<string>): void;
   inflightDone(partitions: ReadonlySet<string>): void;

@@ -126,6 +126,19 @@ export class ProxyServer implements SessionHost {
     if (session.pid) this.byKey.delete(`${session.pid}:${session.secret}`);
   }
 
+  /** Smallest client round trip since takeMinClientRttMs was last called, ms. */
+  private minClientRttMs = Infinity;
+
+  clientRoundTrip(ms: number): void {
+    if (ms < this.minClientRttMs) this.minClientRttMs = ms;
+  }
+
+  takeMinClientRttMs(): number | null {
+    const v = this.minClientRttMs;
+    this.minClientRttMs = Infinity;
+    return Number.isFinite(v) ? v : null;
+  }
+
   protocolError(sqlState: string): void {
     this.counters.clientErrors.set(sqlState, (this.counters.clientErrors.get(sqlState) ?? 0) + 1);
   }

@@ -40,6 +40,8 @@ export interface SessionHost {
   registerKey(session: Session, pid: number, secret: number): void;
   /** Refuse a new session (too many clients, shutting down): the error it gets. */
   admit(session: Session): ProxyError | null;
+  /** A client sent its next request this long after its previous one was answered, ms. */
+  clientRoundTrip(ms: number): void;
   /** Shutting down: close sessions as soon as they are idle. */
   readonly draining: boolean;
   closed(session: Session): void;
@@ -145,6 +147,8 @@ export class Session implements MessageSink {
   secret = 0;
   readonly connectedAtMs = Date.now();
   private closing = false;
+  /** When the last outstanding request was answered (performance.now()), 0 after the next one came. */
+  private answeredAt = 0;
 
   constructor(
     client: Socket,
@@ -322,6 +326,10 @@ export class Session implements MessageSink {
   // ---------------------------------------------------------------- client → server
 
   private clientData(chunk: Buffer): void {
+    if (this.answeredAt !== 0) {
+      this.host.clientRoundTrip(performance.now() - this.answeredAt);
+      this.answeredAt = 0;
+    }
     if (this.held) {
       this.backlog.push(Buffer.from(chunk));
       this.client.pause();
@@ -464,7 +472,7 @@ export class Session implements MessageSink {
     const visible = insp.visible;
     const inTx = this.txStatus !== 'I';
     let decision: GateDecision = { action: 'pass' };
-    if (visible.size > 0) decision = this.host.gate.decide(visible, inTx, this.partialEpoch);
+    if (visible.size > 0) decision = this.host.gate.decide(visible, inTx, this.registered);
     const data = this.reqParts.length === 1 ? this.reqParts[0]! : Buffer.concat(this.reqParts, this.reqBytes);
     this.reqParts = [];
     this.reqBytes = 0;
@@ -577,7 +585,7 @@ export class Session implements MessageSink {
     if (!held || this.phase === 'closed') return;
     this.held = null;
     // Another partition's window may hold it too.
-    const decision = held.visible.size > 0 ? this.host.gate.decide(held.visible, this.txStatus !== 'I', -1) : ({ action: 'pass' } as const);
+    const decision = held.visible.size > 0 ? this.host.gate.decide(held.visible, this.txStatus !== 'I', NO_PARTITIONS) : ({ action: 'pass' } as const);
     if (decision.action === 'hold') {
       const again = { ...held, heldAtMs: held.heldAtMs, release: () => this.releaseHeld() };
       if (decision.enqueue(again)) {
@@ -702,6 +710,7 @@ export class Session implements MessageSink {
         } else if (!next) {
           this.owed.length = 0;
           this.owedHead = 0;
+          this.answeredAt = performance.now();
           if (this.host.draining && this.idle) setImmediate(() => this.shutdown());
         }
         return;
@@ -854,3 +863,4 @@ const ABORT_IMPLICIT = Buffer.concat([
   message(Frontend.Parse, Buffer.from('\0quietcut: write rejected during a backup window\0\0\0', 'utf8')),
   message(Frontend.Sync, Buffer.alloc(0)),
 ]);
+const NO_PARTITIONS: ReadonlySet<string> = new Set();

@@ -152,4 +152,45 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'measured drain time of each window, for the planner',
     sql: `ALTER TABLE quietcut.pins ADD COLUMN drain_ms double precision;`,
   },
+  {
+    version: 7,
+    name: 'membership: node leases and clock offsets; windows every live node enforces',
+    sql: `
+      ALTER TABLE quietcut.nodes
+        ADD COLUMN host                 text,
+        ADD COLUMN pid                  int,
+        ADD COLUMN version              text,
+        ADD COLUMN role                 text NOT NULL DEFAULT 'node',   -- node | worker
+        ADD COLUMN started_at           timestamptz,
+        ADD COLUMN lease_expires_at     timestamptz,                    -- live while this is ahead of the server's clock
+        ADD COLUMN clock_uncertainty_ms double precision,               -- half the round trip of the offset sample
+        ADD COLUMN min_client_rtt_ms    double precision;               -- smallest ack → next request seen lately
+      -- One row per window every live node enforces; the runner pins and dumps, the others hold.
+      CREATE TABLE quietcut.windows (
+        window_key  text             PRIMARY KEY,   -- run:<run>:<group>
+        run_id      text             NOT NULL,
+        grp         text             NOT NULL,
+        partitions  text[]           NOT NULL,
+        runner      text             NOT NULL,
+        mode        text             NOT NULL,
+        release     text             NOT NULL,
+        budget_ms   double precision NOT NULL,
+        state       text             NOT NULL DEFAULT 'open',  -- open | cut | released | aborted
+        reason      text,
+        created_at  timestamptz      NOT NULL DEFAULT now(),
+        cut_at      timestamptz,
+        ended_at    timestamptz
+      );
+      CREATE INDEX windows_open ON quietcut.windows (created_at) WHERE state IN ('open', 'cut');
+      -- What each node reports of a window: holding, drained, released, aborted (last one wins).
+      -- No foreign key: a node may report before the runner's row is visible to it.
+      CREATE TABLE quietcut.window_acks (
+        window_key  text        NOT NULL,
+        node        text        NOT NULL,
+        state       text        NOT NULL,
+        at          timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (window_key, node)
+      );
+    `,
+  },
 ];

@@ -49,16 +49,22 @@ export class WindowGate implements WriteGate {
     return this.holding.has(partition);
   }
 
-  decide(visible: ReadonlySet<string>, _inTransaction: boolean, startedEpoch: number): GateDecision {
+  decide(visible: ReadonlySet<string>, _inTransaction: boolean, inflight: ReadonlySet<string>): GateDecision {
     for (const p of visible) {
       const w = this.holding.get(p);
       if (!w) continue;
-      // Partly forwarded before this window began: it was admitted, and the drain waits for it.
-      if (startedEpoch >= 0 && startedEpoch < w.epoch) continue;
+      // Part of this request is in flight on a partition of this window: the drain waits for
+      // the whole request, so the rest is admitted (holding it would wait for ourselves).
+      if (inflight.size > 0 && this.holdsAny(w, inflight)) continue;
       if (w.mode === 'reject') return w.reject(p);
       return { action: 'hold', partition: p, enqueue: (req: HeldRequest) => w.enqueue(p, req) };
     }
     return { action: 'pass' };
+  }
+
+  private holdsAny(w: HoldingWindow, partitions: ReadonlySet<string>): boolean {
+    for (const p of partitions) if (this.holding.get(p) === w) return true;
+    return false;
   }
 
   inflightAdd(partitions: ReadonlySet<string>): void {

@@ -54,8 +54,19 @@ export function planJson(p: PlanPreview): unknown {
     interval: { start: iso(p.plan.intervalStartMs), end: iso(p.plan.intervalEndMs), timezone: p.timezone },
     storedPlanId: p.storedPlanId,
     models: p.models,
+    margin: { ...p.margin, clockSkewMs: p.input.clockSkewMs, minRoundTripMs: p.input.minRoundTripMs },
     ...p.plan,
   };
+}
+
+/** The skew margin line: what the live nodes measured and what the planner made of it. */
+export function formatMargin(p: Pick<PlanPreview, 'margin' | 'input'>): string {
+  const ms = (x: number): string => `${x < 10 ? x.toFixed(2) : Math.round(x)} ms`;
+  const rtt = p.margin.minClientRttMs === null ? 'not measured' : ms(p.margin.minClientRttMs);
+  return (
+    `clock skew: ${p.margin.nodes} live node(s), measured max |offset| + uncertainty ${ms(p.margin.skewMs)}, min client round trip ${rtt}; ` +
+    `planner skew ${ms(p.input.clockSkewMs)} − round trip ${ms(p.input.minRoundTripMs)} = margin ${ms(p.margin.marginMs)}`
+  );
 }
 
 export function formatPlanTable(p: PlanPreview): string {
@@ -87,7 +98,7 @@ export function formatPlanTable(p: PlanPreview): string {
   const line = (cells: string[]): string => cells.map((cell, c) => ([4, 5, 6].includes(c) ? cell.padStart(widths[c] as number) : cell.padEnd(widths[c] as number))).join('  ').trimEnd();
   const head = `interval ${new Date(p.plan.intervalStartMs).toISOString()} – ${new Date(p.plan.intervalEndMs).toISOString()} (times below in ${p.timezone})`;
   const stored = p.storedPlanId === null ? 'no plan stored for this interval yet (this is a preview)' : `plan ${p.storedPlanId} is stored for this interval; nodes arm that one (this is a preview)`;
-  return [head, stored, '', line(header), ...rows.map(line)].join('\n');
+  return [head, stored, formatMargin(p), '', line(header), ...rows.map(line)].join('\n');
 }
 
 export function registerPlan(program: Command): void {
