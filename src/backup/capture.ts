@@ -14,7 +14,37 @@ export type CaptureOutcome =
   | { status: 'failed' | 'aborted'; reason: string; dumpMs: number | null; checksum: TableChecksum | null };
 
 export async function capturePartition(opts: DumpPartitionOptions): Promise<CaptureOutcome> {
-  const [dump, sum] = await Promise.allSettled([dumpPartition(opts), checksumInSnapshot(opts.target, opts.snapshotId, opts.partition, { lockTimeoutMs: opts.lockWaitTimeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) })]);
+  // Either half failing decides the outcome: the other is stopped at once rather than awaited, so
+  // a window waiting on this capture (after-dump) releases its writes as soon as the dump dies.
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const fail = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((err: unknown) => {
+      stop.abort(err);
+      throw err;
+    });
+  const dumping = fail(dumpPartition({ ...opts, signal: stop.signal }));
+  const summing = fail(checksumInSnapshot(opts.target, opts.snapshotId, opts.partition, { lockTimeoutMs: opts.lockWaitTimeoutMs, signal: stop.signal }));
+  let dump: PromiseSettledResult<DumpResult>;
+  let sum: PromiseSettledResult<TableChecksum>;
+  try {
+    const first = await Promise.race([dumping.then(() => null, (e: unknown) => ({ dumpFailed: e })), summing.then(() => null, () => null)]);
+    if (first) {
+      // The dump failed: the checksum was cancelled and its end is not waited for.
+      summing.catch(() => undefined);
+      dump = { status: 'rejected', reason: first.dumpFailed };
+      sum = { status: 'rejected', reason: new Error('cancelled: the dump failed') };
+    } else [dump, sum] = await Promise.allSettled([dumping, summing]);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  if (sum.status === 'rejected' && dump.status === 'rejected' && !opts.signal?.aborted && dump.reason instanceof DumpError && dump.reason.aborted) {
+    // The checksum failed first and the dump was stopped for it: the checksum's error is the reason.
+    const e: unknown = sum.reason;
+    return { status: 'failed', reason: `checksum in snapshot failed: ${e instanceof Error ? e.message : String(e)}`, dumpMs: dump.reason.durationMs, checksum: null };
+  }
   if (dump.status === 'rejected') {
     const e: unknown = dump.reason;
     const aborted = e instanceof DumpError ? e.aborted : false;

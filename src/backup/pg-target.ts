@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { LIBPQ_TLS_VARS, libpqTlsEnv, pgSslConfig, type UpstreamTls } from '../util/pg-tls.js';
+import { SAFE_SESSION_OPTIONS } from '../store/trust.js';
 
 /**
  * Where backup tools connect, split into the parts libpq takes from the environment. Child
@@ -86,7 +87,7 @@ export function childEnv(t: PgTarget, base: NodeJS.ProcessEnv = process.env): No
  * ~/.pgpass; a passfile named by PGPASSFILE is honoured by it as well.
  */
 export function clientConfig(t: PgTarget, applicationName = 'quietcut-backup'): pg.ClientConfig {
-  const c: pg.ClientConfig = { host: t.host, port: t.port, user: t.user, database: t.database, application_name: applicationName };
+  const c: pg.ClientConfig = { host: t.host, port: t.port, user: t.user, database: t.database, application_name: applicationName, options: SAFE_SESSION_OPTIONS };
   if (t.password !== undefined) c.password = t.password;
   if (t.connectTimeoutMs !== undefined) c.connectionTimeoutMillis = t.connectTimeoutMs;
   if (t.tls) {

@@ -119,7 +119,8 @@ export class Catalog {
   private leafInfo(name: string, root: Node): LeafInfo {
     const dot = name.indexOf('.');
     const node = this.bySchema.get(name.slice(0, dot))?.get(name.slice(dot + 1));
-    return { name, root: root.qname, foreignServer: node?.info.foreignServer ?? null };
+    const table = node ? { schema: node.info.schema, name: node.info.name } : { schema: name.slice(0, dot), name: name.slice(dot + 1) };
+    return { name, root: root.qname, foreignServer: node?.info.foreignServer ?? null, table };
   }
 
   private find(ref: TableRef, searchPath: string[], user: string): Node | undefined {

@@ -74,6 +74,8 @@ export interface LeafInfo {
   /** the root partitioned (or plain) table, schema-qualified */
   root: string;
   foreignServer: string | null;
+  /** The leaf as (schema, name): `name` is for display and keys, this is what SQL is built from. */
+  table?: { schema: string; name: string };
 }
 
 export interface Resolution {

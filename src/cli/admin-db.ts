@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
 import { libpqTlsEnv, loadUpstreamTls, pgSslConfig, resolvePreferredTls, type UpstreamTls } from '../util/pg-tls.js';
+import { SAFE_SESSION_OPTIONS } from '../store/trust.js';
 
 export interface AdminTarget {
   host: string;
@@ -44,6 +45,8 @@ export function adminPool(t: AdminTarget, max = 4): pg.Pool {
     connectionTimeoutMillis: t.connectTimeoutMs,
     max,
     application_name: 'quietcut',
+    // Nothing another role creates in public (or anywhere) can stand in for what quietcut calls.
+    options: SAFE_SESSION_OPTIONS,
   });
 }
 

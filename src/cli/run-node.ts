@@ -24,7 +24,7 @@ import { runBackup, type BackupRunResult } from '../windows/backup-run.js';
 import { locateForeign } from '../windows/servers.js';
 import type { ReleaseRule, WindowMode } from '../windows/window.js';
 import { BackupRequests } from '../windows/requests.js';
-import type { PgTarget } from '../backup/index.js';
+import { parseTableName, type PgTarget } from '../backup/index.js';
 import { PlanScheduler } from '../coordinator/scheduler.js';
 import { nodeClock } from '../coordinator/clock.js';
 import { Membership } from '../coordinator/membership.js';
@@ -72,7 +72,44 @@ export interface RunNodeOptions {
   adminVia?: { host: string; port: number };
 }
 
+/**
+ * Start a node. Any start-up failure stops everything started so far (the private PostgreSQL too)
+ * before the error, which names the option to change, reaches the caller.
+ */
 export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptions = {}): Promise<RunningNode> {
+  const undo: Array<() => unknown> = [];
+  try {
+    return await startNode(config, log, runOpts, undo);
+  } catch (err) {
+    for (const f of undo.reverse()) {
+      try {
+        await f();
+      } catch (e) {
+        log.warn({ err: e }, 'cleanup after a failed start-up failed');
+      }
+    }
+    throw err;
+  }
+}
+
+/** A listener that cannot bind: say which option to change. */
+export function bindError(err: unknown, option: string, hostPort: { host: string; port: number }): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${hostPort.host}:${hostPort.port}`;
+  const why =
+    code === 'EADDRINUSE'
+      ? `${where} is already in use (is another quietcut running?)`
+      : code === 'EADDRNOTAVAIL'
+        ? `${hostPort.host} is not an address of this host`
+        : code === 'EACCES'
+          ? `no permission to listen on ${where} (ports below 1024 need privileges)`
+          : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+            ? `host ${hostPort.host} cannot be resolved`
+            : `cannot listen on ${where}: ${(err as Error).message}`;
+  return new Error(`${why}: change ${option}`);
+}
+
+async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, undo: Array<() => unknown>): Promise<RunningNode> {
   let cluster: LocalCluster | null = null;
   let shards: DemoShards | null = null;
   let upstream: { host: string; port: number; database: string | null; user: string | null };
@@ -81,9 +118,13 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   } else {
     log.info('no upstream configured: starting a private PostgreSQL with a demo partitioned table');
     cluster = await LocalCluster.start({ demo: true, log });
+    const started = cluster;
+    undo.push(() => started.stop());
     upstream = { host: cluster.host, port: cluster.port, database: 'demo', user: 'postgres' };
     if (runOpts.demoShards) {
       shards = await startDemoShards(cluster, runOpts.demoShards, 'demo', log);
+      const s = shards;
+      undo.push(() => s.stop());
       // One cut across the shards, unless the configuration names its own groups.
       if (config.windows.groups === 'partition') config = { ...config, windows: { ...config.windows, groups: { [DEMO_SHARD_TABLE]: shards.leaves } } };
     }
@@ -106,6 +147,8 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     },
     maxClientConnections: config.limits.maxClientConnections,
     maxMessageBytes: config.limits.maxMessageBytes,
+    maxBufferedBytes: config.limits.maxBufferedBytes,
+    messageTimeoutMs: config.limits.messageTimeoutMs,
     startupTimeoutMs: config.limits.startupTimeoutMs,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : null,
@@ -120,13 +163,17 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     throw new Error(`cannot reach PostgreSQL on ${adminAt.host}:${adminAt.port} to ask for TLS (upstream.tls.mode prefer): ${(err as Error).message}`);
   });
   const pool = adminPool(admin);
+  undo.push(() => pool.end());
   pool.on('error', (err) => log.warn({ err: err.message }, 'admin connection error'));
+  let systemIdentifier: string | undefined;
   // A connection lost while checked out reports on the client itself; unheard, it would crash the node.
   pool.on('connect', (c) => c.on('error', (err) => log.debug({ err: err.message }, 'admin connection lost while in use')));
   {
     const c = await connectWhenUp(pool, admin, config.upstream.startWaitMs, log);
     try {
       await migrate(c);
+      const { rows } = await c.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()');
+      systemIdentifier = rows[0]?.id;
     } finally {
       c.release();
     }
@@ -146,6 +193,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     onError: (err) => log.warn({ err }, 'catalog refresh failed; keeping the previous one'),
   });
   await catalog.start();
+  undo.push(() => catalog.stop());
   const recorder = new WriteRecorder({ metrics, node, log });
   const activity = new PartitionActivity();
   const shared: InspectorShared = {
@@ -195,6 +243,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
       }, config.stats.tableStatsIntervalMs),
     );
     for (const t of timers) t.unref();
+    undo.push(() => timers.forEach((t) => clearInterval(t)));
   }
 
   // --- windows and backups
@@ -205,6 +254,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   const backup: RunningNode['backup'] = (partitions, o = {}) => {
     const cat = catalog.current;
     const known = new Map(cat.leaves().map((l) => [l.name, l.root]));
+    const tableOf = new Map(cat.leaves().map((l) => [l.name, l.table ?? parseTableName(l.name)]));
     for (const p of partitions) if (!known.has(p)) return Promise.reject(new Error(`unknown partition ${p}: not a leaf of a managed table`));
     // One run at a time on a node: two runs must not hold the same partition.
     const onProgress = (p: string, state: string): void => {
@@ -220,6 +270,8 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
         partitions,
         ...(foreign ? { foreign } : {}),
         rootOf: (p) => known.get(p) ?? p,
+        tableOf: (p) => tableOf.get(p) ?? parseTableName(p),
+        ...(systemIdentifier ? { systemIdentifier } : {}),
         config,
         ...(o.mode ? { mode: o.mode } : {}),
         ...(o.release ? { release: o.release } : {}),
@@ -246,10 +298,12 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     leaves: () => catalog.current.leaves().map((l) => l.name),
     rootOf: (p) => catalog.current.leaves().find((l) => l.name === p)?.root ?? p,
   });
+  undo.push(() => requests.stop());
   await requests.start();
   // --- schedule: plan each interval and run windows at their planned times (or, with
   // planner.enabled false, back up everything at each backup.schedule tick)
   const scheduler = new PlanScheduler({ config, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup });
+  undo.push(() => scheduler.stop());
   await scheduler.start();
 
   // Registered before the first client: from here on windows wait for this node.
@@ -264,9 +318,16 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     ...(runOpts.leaseMs === undefined ? {} : { leaseMs: runOpts.leaseMs }),
     ...(runOpts.heartbeatMs === undefined ? {} : { heartbeatMs: runOpts.heartbeatMs }),
   });
+  undo.push(() => membership.stop());
   await membership.start();
 
-  const addr = await proxy.listen();
+  undo.push(() => proxy.shutdown(0));
+  const addr = await proxy.listen().catch((err: unknown) => {
+    throw bindError(err, "'listen' (--listen)", listen);
+  });
+  // The listener is bound, so no other live process on this host has this node's id: whatever it
+  // left claimed or running is from an earlier life (SIGKILL, crash) and ends now.
+  await requests.reclaim(true).catch((err: unknown) => log.warn({ err }, 'reclaiming earlier work failed; it ends when it goes stale'));
 
   const moved = { c2s: 0, s2c: 0, errors: new Map<string, number>() };
   const beforeScrape = (): void => {
@@ -294,6 +355,8 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
       metrics,
       beforeScrape,
       status: () => ({ listen: `${addr.host}:${addr.port}`, clients: proxy.clientConnections, upstream: `${upstream.host}:${upstream.port}`, ...partitionStatus(node, catalog, activity) }),
+    }).catch((err: unknown) => {
+      throw bindError(err, "'metrics.listen' (--metrics)", m);
     });
     metricsPort = http.port;
     closeMetrics = http.close;
@@ -362,7 +425,7 @@ async function connectWhenUp(pool: pg.Pool, admin: AdminTarget, waitMs: number, 
       const timedOut = /timeout/i.test(e.message);
       const transient = timedOut || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P03' || e.code === '53300';
       if (!transient || Date.now() + delay > deadline) {
-        throw new Error(`cannot reach the managed database ${admin.database} on ${admin.host}:${admin.port} as ${admin.user}: ${e.message}`);
+        throw new Error(`cannot reach the managed database ${admin.database} on ${admin.host}:${admin.port} as ${admin.user}: ${e.message}: check upstream.url (--upstream), admin.user and admin.database`);
       }
       log.warn({ err: e.message, retryInMs: delay }, 'waiting for PostgreSQL to accept connections');
       await new Promise((r) => setTimeout(r, delay));

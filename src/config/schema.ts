@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 import { PG_MAX_MESSAGE_BYTES } from '../protocol/limits.js';
 import { SSL_MODES } from '../util/pg-tls.js';
@@ -8,8 +9,23 @@ import { SSL_MODES } from '../util/pg-tls.js';
  * Objects are strict: an unknown key is an error naming the key.
  */
 
-const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:6432');
-const cronExpr = z.string().min(1);
+const hostPort = z
+  .string()
+  .regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:6432')
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, { message: 'port must be 0-65535 (0: any free port)' });
+// Checked with the scheduler's own parser, so a typo fails at start naming its key, not at the first tick.
+const cronExpr = z.string().min(1).refine((s) => cron.validate(s), { message: 'not a valid cron expression (node-cron syntax: [second] minute hour day-of-month month day-of-week, e.g. "0 1 * * *")' });
+const timeZone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not an IANA time zone (e.g. UTC, Europe/Berlin)' },
+);
 const hhmmRange = z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/, 'expected HH:MM-HH:MM, e.g. 01:00-07:00');
 
 export const windowModeSchema = z.enum(['hold', 'reject']).describe('hold: queue writes during the window; reject: answer them with an error');
@@ -84,6 +100,13 @@ export const configSchema = z.strictObject({
         .positive()
         .default(PG_MAX_MESSAGE_BYTES)
         .describe("largest client message (type byte included) the proxy takes; the default is PostgreSQL's own limit (1 GiB - 1), past which the server closes without a word and so does quietcut; a lower value closes such a client with 08P01"),
+      maxBufferedBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(512 * 1024 * 1024)
+        .describe('bytes of incomplete client messages buffered across all clients at once; a message that would pass it closes its connection with 53200. Buffers grow as bytes arrive, not to the declared size'),
+      messageTimeoutMs: z.number().int().nonnegative().default(60_000).describe('a client message that stops arriving halfway for this long closes the connection with 08P01; 0: never'),
       startupTimeoutMs: z
         .number()
         .int()
@@ -159,7 +182,7 @@ export const configSchema = z.strictObject({
         .default(null)
         .describe('cron expression for planning the next interval that has not begun (planner.enabled); must fire before the interval starts. null: plan at each schedule tick'),
       interval: hhmmRange.default('01:00-07:00').describe('the daily interval in which windows are planned, wall-clock times in timezone; an end at or before the start is on the next day'),
-      timezone: z.string().default('UTC').describe('IANA time zone of interval, schedule and planAt'),
+      timezone: timeZone.default('UTC').describe('IANA time zone of interval, schedule and planAt'),
       maxConcurrentDumps: z.number().int().positive().default(2).describe('dumps running at once per server'),
       lockWaitTimeoutMs: z.number().int().positive().default(5000).describe('pg_dump --lock-wait-timeout'),
       compression: z.number().int().min(0).max(9).default(6).describe('pg_dump -Z level for -Fc archives'),

@@ -1,12 +1,12 @@
 /**
- * The production forecast (named `quietcut` in backtests): with three weeks of history, the profile
- * model or MSTL, whichever wins a holdout on the last week (model-choice.ts); else the profile model
- * when there are two days of history or more, else seasonal naive on one day, else the flat mean.
- * The model actually used is reported in `Forecast.model`.
+ * The production forecast (named `quietcut` in backtests): with three weeks of history, the
+ * candidate or combination of candidates that wins rolling-origin validation over the last week
+ * (combine.ts); else the profile model when there are two days of history or more, else seasonal
+ * naive on one day, else the flat mean. The model actually used is reported in `Forecast.model`.
  */
 import { flatMean, seasonalNaive } from './baselines.js';
-import { forecastByChoice, DEFAULT_MODEL_CHOICE_OPTIONS, type ModelChoiceOptions } from './model-choice.js';
-import { fitProfile, hasDailyProfile, hasWeeklyProfile, profileMean, DEFAULT_PROFILE_OPTIONS, type ProfileFit, type ProfileModelOptions } from './profile-model.js';
+import { forecastCombined, DEFAULT_COMBINATION_OPTIONS, type CombinationOptions } from './combine.js';
+import { fitProfile, profileMean, profileModelName, DEFAULT_PROFILE_OPTIONS, type ProfileFit, type ProfileModelOptions } from './profile-model.js';
 import { DAY_MS, countFinite, quantile, stepsPer } from './series-math.js';
 import type { Forecast, ForecastOptions, Series } from './types.js';
 
@@ -15,9 +15,9 @@ const PROFILE_MIN_DAYS = 2;
 /** Samples per slot of the day below which the upper quantile pools all slots. */
 const MIN_SLOT_SAMPLES = 20;
 
-export function forecast(history: Series, opts: ForecastOptions, profileOpts: ProfileModelOptions = DEFAULT_PROFILE_OPTIONS, choiceOpts: ModelChoiceOptions = DEFAULT_MODEL_CHOICE_OPTIONS): Forecast {
+export function forecast(history: Series, opts: ForecastOptions, profileOpts: ProfileModelOptions = DEFAULT_PROFILE_OPTIONS, comboOpts: CombinationOptions = DEFAULT_COMBINATION_OPTIONS): Forecast {
   validateOptions(opts);
-  return forecastByChoice(history, opts, profileOpts, choiceOpts) ?? forecastProfile(history, opts, profileOpts);
+  return forecastCombined(history, opts, profileOpts, comboOpts) ?? forecastProfile(history, opts, profileOpts);
 }
 
 /** The forecast without the MSTL alternative: the profile model and its fallbacks. */
@@ -42,13 +42,6 @@ export function forecastProfile(history: Series, opts: ForecastOptions, profileO
 function validateOptions(opts: ForecastOptions): void {
   if (!Number.isInteger(opts.horizonSteps) || opts.horizonSteps < 0) throw new RangeError(`horizonSteps must be a whole number >= 0, got ${opts.horizonSteps}`);
   if (!(opts.quantile > 0 && opts.quantile < 1)) throw new RangeError(`quantile must be in (0, 1), got ${opts.quantile}`);
-}
-
-/** Which seasonalities survived the shrinkage: that is the period detection's answer. */
-export function profileModelName(fit: ProfileFit): string {
-  const weekly = hasWeeklyProfile(fit);
-  if (!hasDailyProfile(fit) && !weekly) return 'flat-level';
-  return weekly ? 'profile-daily-weekly' : 'daily-profile';
 }
 
 /**

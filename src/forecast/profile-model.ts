@@ -238,6 +238,13 @@ export function hasWeeklyProfile(fit: ProfileFit): boolean {
   return fit.weekly.length > 0 && fit.weeklyShrink.some((k) => k >= PRESENT_SHRINK);
 }
 
+/** Which seasonalities survived the shrinkage: that is the period detection's answer. */
+export function profileModelName(fit: ProfileFit): string {
+  const weekly = hasWeeklyProfile(fit);
+  if (!hasDailyProfile(fit) && !weekly) return 'flat-level';
+  return weekly ? 'profile-daily-weekly' : 'daily-profile';
+}
+
 /** exp(−age · ln2 / half-life) per step, 0 at gaps. */
 function recencyWeights(y: Float64Array, halfLifeSteps: number): Float64Array {
   const n = y.length;
@@ -357,6 +364,13 @@ function neighbourDeviation(y: Float64Array, i: number, lag: number, around: Flo
   }
   if (count === 0) return NaN;
   return Math.abs((y[i] as number) - ((around[(count - 1) >> 1] as number) + (around[count >> 1] as number)) / 2);
+}
+
+/** Seasonal part (daily + weekly, no level) of a fit at steps [from, from + steps) of its grid. */
+export function profileSeasonal(fit: ProfileFit, from: number, steps: number): Float64Array {
+  const out = new Float64Array(steps);
+  for (let h = 0; h < steps; h++) out[h] = seasonalAt(from + h, fit.daily, fit.weekly, fit.dayPhase, fit.weekPhase);
+  return out;
 }
 
 /** Mean forecast of a fit for `horizonSteps` steps after the history, clipped at 0. */

@@ -23,6 +23,8 @@ export interface Forecast {
   mean: Float64Array;
   /** Upper quantile of writes per step (>= mean). */
   upper: Float64Array;
+  /** Lower quantile (1 − quantile) of writes per step (<= mean), where the model estimates one. */
+  lower?: Float64Array;
   /** Which model produced it, e.g. 'fourier-daily-weekly', 'daily-profile', 'seasonal-naive', 'flat-mean'. */
   model: string;
 }

@@ -1,12 +1,25 @@
 /** From "group g cuts at candidate k" to the Plan the coordinator stores and every node arms. */
-import type { GroupModel, Problem, ServerModel } from './model.js';
+import { SlotTimeline } from './capacity.js';
+import { DEFAULT_LIVE_LOOKBACK_MS, jobTicks, type GroupModel, type Problem, type ServerModel } from './model.js';
 import type { InfeasiblePartition, Plan, PlannedWindow, SolverName } from './types.js';
+
+/** A later slot is "good" when it costs at most this many times the planned one. */
+const GOOD_SLOT_FACTOR = 1.5;
+/** Later slots kept per group for the live check. */
+const MAX_LIVE_SHIFTS = 4;
+/**
+ * Later slots lie at least this far after the planned cut and after each other: a surge seen just
+ * before a window gets that long to pass before the window tries again.
+ */
+export const LIVE_MIN_SHIFT_MS = 30 * 60_000;
 
 /** choice[g] = candidate index for problem.groups[g], or -1 when no dump slot was left for it. */
 export function assemblePlan(problem: Problem, choice: ArrayLike<number>, solver: SolverName): Plan {
   const windows: PlannedWindow[] = [];
   const infeasible: InfeasiblePartition[] = [...problem.infeasible];
   let objective = 0;
+  const lookbackMs = problem.input.liveLookbackMs ?? DEFAULT_LIVE_LOOKBACK_MS;
+  const lines = lookbackMs > 0 ? occupancy(problem, choice) : null;
   problem.groups.forEach((g, gi) => {
     const k = choice[gi] ?? -1;
     if (k < 0) {
@@ -14,7 +27,16 @@ export function assemblePlan(problem: Problem, choice: ArrayLike<number>, solver
       return;
     }
     objective += g.cost[k] as number;
-    windows.push(...groupWindows(problem.servers, g, g.cuts[k] as number));
+    const group = groupWindows(problem.servers, g, g.cuts[k] as number);
+    if (lines !== null) {
+      const shiftsMs = laterGoodSlots(problem, lines, g, k, Math.max(lookbackMs, LIVE_MIN_SHIFT_MS));
+      group.forEach((w, i) => {
+        const m = g.members[i] as GroupModel['members'][number];
+        const lead = (at: number): { leadMean: number; leadUpper: number } => ({ leadMean: m.mean.between(at - lookbackMs, at), leadUpper: m.upper.between(at - lookbackMs, at) });
+        w.live = { lookbackMs, ...lead(w.startMs), shifts: shiftsMs.map((shiftMs) => ({ shiftMs, ...lead(w.startMs + shiftMs) })), maxQueuedRequests: m.maxQueuedRequests };
+      });
+    }
+    windows.push(...group);
   });
   windows.sort((a, b) => a.startMs - b.startMs || (a.partition < b.partition ? -1 : 1));
   const heldWrites = windows.reduce((s, w) => s + w.heldWrites, 0);
@@ -61,4 +83,34 @@ function capacityReason(problem: Problem, g: GroupModel): string {
     .map((s) => `${s.name} (maxConcurrentDumps ${s.capacity})`)
     .join(', ');
   return `no free dump slot left in the backup interval on ${names}`;
+}
+
+/** Dump-slot occupancy of every planned group's jobs, per server. */
+function occupancy(problem: Problem, choice: ArrayLike<number>): SlotTimeline[] {
+  const lines = problem.servers.map((s) => new SlotTimeline(problem.ticks, s.capacity));
+  problem.groups.forEach((g, gi) => {
+    const k = choice[gi] ?? -1;
+    if (k < 0) return;
+    for (const j of g.jobs) (lines[j.serverIndex] as SlotTimeline).add(...jobTicks(problem, j, g.cuts[k] as number), 1);
+  });
+  return lines;
+}
+
+/**
+ * Later cuts for group g (planned at candidate k), as shifts in ms, earliest first, each at least
+ * `spacingMs` after the one before (the planned cut first), costing at most GOOD_SLOT_FACTOR times
+ * the planned cut, with every dump on a slot the rest of the plan leaves free.
+ */
+function laterGoodSlots(problem: Problem, lines: SlotTimeline[], g: GroupModel, k: number, spacingMs: number): number[] {
+  const cut = g.cuts[k] as number;
+  const limit = GOOD_SLOT_FACTOR * (g.cost[k] as number) + 1e-9;
+  for (const j of g.jobs) (lines[j.serverIndex] as SlotTimeline).add(...jobTicks(problem, j, cut), -1);
+  const shifts: number[] = [];
+  for (let c = k + 1; c < g.cuts.length && shifts.length < MAX_LIVE_SHIFTS; c++) {
+    const at = g.cuts[c] as number;
+    if (at - cut - (shifts[shifts.length - 1] ?? 0) < spacingMs || !((g.cost[c] as number) <= limit)) continue;
+    if (g.jobs.every((j) => (lines[j.serverIndex] as SlotTimeline).fits(...jobTicks(problem, j, at)))) shifts.push(at - cut);
+  }
+  for (const j of g.jobs) (lines[j.serverIndex] as SlotTimeline).add(...jobTicks(problem, j, cut), 1);
+  return shifts;
 }

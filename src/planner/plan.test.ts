@@ -103,14 +103,19 @@ describe('plan: budgets and reasons', () => {
     expect(roomy.windows[0]!.endMs).toBe(roomy.windows[0]!.dumpEndMs);
   });
 
-  it('avoids hours where the upper quantile would overflow the queue, and reports when none is left', async () => {
+  it('avoids hours where the upper quantile would overflow the queue; plans at the smallest risk rather than miss the backup; reports when even the mean overflows', async () => {
     // 36 s hold; upper per hour [100..] -> queue = upper/100; budget 1 request.
     const upper = [1000, 1000, 1000, 50, 1000, 1000];
     const p = partition('a', QUIET_AT_2, { drainMs: 0, pinMs: 36_000, dumpMs: 0, maxHoldMs: 60_000, maxQueuedRequests: 1 });
     const ok = await planExact(planInput([{ ...p, forecast: { ...p.forecast, upper: Float64Array.from(upper) } }]));
     expect(ok.windows[0]!.startMs).toBe(3 * HOUR_MS);
     expect(ok.windows[0]!.queuePeak).toBeCloseTo(0.5, 9);
-    const none = await planExact(planInput([{ ...p, forecast: { ...p.forecast, upper: Float64Array.from(upper.map(() => 1000)) } }]));
+    // Over the budget at the upper quantile everywhere, within it at the mean: planned where the
+    // upper quantile is smallest (a missed backup is worse than a queue that may overflow).
+    const lastResort = await planExact(planInput([{ ...p, forecast: { ...p.forecast, upper: Float64Array.from([1000, 900, 400, 1000, 1000, 1000]) } }]));
+    expect(lastResort.infeasible).toEqual([]);
+    expect(Math.floor(lastResort.windows[0]!.startMs / HOUR_MS)).toBe(2);
+    const none = await planExact(planInput([{ ...p, forecast: { ...p.forecast, mean: Float64Array.from(upper.map(() => 1000)), upper: Float64Array.from(upper.map(() => 1000)) } }]));
     expect(none.windows).toEqual([]);
     expect(none.infeasible[0]!.reason).toMatch(/queue peak is at least 10 requests .* > maxQueuedRequests 1/);
     // Reject mode queues nothing, so the same forecast is fine.

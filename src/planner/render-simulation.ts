@@ -15,11 +15,32 @@ function ratio(a: number, b: number): string {
   return (a / b).toFixed(3);
 }
 
-export function ratios(r: Pick<SimulationResult, 'adaptive' | 'uniform' | 'oracle'>): Record<string, Record<'heldWrites' | 'overlapCost', string>> {
-  const pick = (a: PlanScore, b: PlanScore): Record<'heldWrites' | 'overlapCost', string> => ({
-    heldWrites: ratio(a.heldWrites, b.heldWrites),
-    overlapCost: ratio(a.overlapCost, b.overlapCost),
-  });
+/**
+ * Plans compared as an operator would: fewer missed backups first, then fewer budget violations,
+ * then fewer held writes, then less overlap. A plan that skips a backup never looks better than
+ * one that holds a few writes.
+ */
+export function comparePlanScores(a: PlanScore, b: PlanScore): number {
+  return a.missedBackups - b.missedBackups || a.budgetViolations - b.budgetViolations || a.heldWrites - b.heldWrites || a.overlapCost - b.overlapCost;
+}
+
+export type RatioKey = 'heldWrites' | 'overlapCost' | 'missedBackups';
+
+/**
+ * Ratios of held writes and overlap; when the first plan misses more backups than the second its
+ * ratios read "worse (N more missed)" instead of a number, since holding fewer writes by not
+ * backing up is no gain.
+ */
+export function ratios(r: Pick<SimulationResult, 'adaptive' | 'uniform' | 'oracle'>): Record<string, Record<RatioKey, string>> {
+  const pick = (a: PlanScore, b: PlanScore): Record<RatioKey, string> => {
+    const more = a.missedBackups - b.missedBackups;
+    const worse = `worse (${more} more missed)`;
+    return {
+      heldWrites: more > 0 ? worse : ratio(a.heldWrites, b.heldWrites),
+      overlapCost: more > 0 ? worse : ratio(a.overlapCost, b.overlapCost),
+      missedBackups: `${a.missedBackups} vs ${b.missedBackups}`,
+    };
+  };
   return { 'adaptive/uniform': pick(r.adaptive, r.uniform), 'adaptive/oracle': pick(r.adaptive, r.oracle) };
 }
 
@@ -32,6 +53,7 @@ export function formatSimulationTable(r: SimulationResult, title: string): strin
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
   const out = [title, '', line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ''];
-  for (const [name, v] of Object.entries(ratios(r))) out.push(`${name.padEnd(17)} held writes ${v.heldWrites}   overlap cost ${v.overlapCost}`);
+  for (const [name, v] of Object.entries(ratios(r))) out.push(`${name.padEnd(17)} held writes ${v.heldWrites}   overlap cost ${v.overlapCost}   missed backups ${v.missedBackups}`);
+  out.push(`live check (adaptive): ${r.live.moved} windows moved to a later slot, ${r.live.skipped} skipped`);
   return out.join('\n');
 }

@@ -4,10 +4,12 @@
  * future. The forecaster is a parameter so the simulator does not depend on forecast internals.
  */
 import type { Forecast, ForecastOptions, Series } from '../forecast/types.js';
+import { Cumulative } from './curve.js';
 import { intervalLengthMs, intervalOnDay, type DailyInterval } from './interval.js';
+import { DEFAULT_LIVE_ADJUST_OPTIONS, liveDecision, shiftWindows, type LiveAdjustOptions } from './live-adjust.js';
 import { plan, type SolverChoice } from './plan.js';
 import { addScores, emptyScore, scorePlan, type PlanScore } from './score.js';
-import type { PartitionPlanInput, PlanInput, ReleaseRule, WindowMode } from './types.js';
+import type { PartitionPlanInput, Plan, PlanInput, PlannedWindow, ReleaseRule, WindowMode } from './types.js';
 import { planUniform } from './uniform.js';
 
 export type Forecaster = (history: Series, opts: ForecastOptions) => Forecast;
@@ -42,6 +44,10 @@ export interface SimulateOptions {
   overlapWeight: number;
   candidateStepMs?: number;
   solver?: SolverChoice;
+  /** PlanInput.riskWeight of the adaptive plan (the oracle knows the future: no risk). */
+  riskWeight?: number;
+  /** Live adjustment of the adaptive plan before each window (null: off). */
+  live?: LiveAdjustOptions | null;
 }
 
 export const DEFAULT_SIMULATE_OPTIONS: Omit<SimulateOptions, 'interval'> = {
@@ -62,8 +68,15 @@ export const DEFAULT_SIMULATE_OPTIONS: Omit<SimulateOptions, 'interval'> = {
   overlapWeight: 0.1,
 };
 
+export interface LiveCounts {
+  /** Windows moved to a later slot, and skipped, by the live check. */
+  moved: number;
+  skipped: number;
+}
+
 export interface DayResult {
   intervalStartMs: number;
+  live: LiveCounts;
   adaptive: PlanScore;
   uniform: PlanScore;
   oracle: PlanScore;
@@ -71,6 +84,7 @@ export interface DayResult {
 
 export interface SimulationResult {
   days: number;
+  live: LiveCounts;
   adaptive: PlanScore;
   uniform: PlanScore;
   oracle: PlanScore;
@@ -150,18 +164,57 @@ export async function simulate(parts: readonly SimPartition[], forecaster: Forec
       overlapWeight: opts.overlapWeight,
       skipUnchanged: false,
       ...(opts.candidateStepMs === undefined ? {} : { candidateStepMs: opts.candidateStepMs }),
+      ...(opts.riskWeight === undefined ? {} : { riskWeight: opts.riskWeight }),
     });
     const solver = { solver: opts.solver ?? 'auto' };
-    const adaptive = await plan(input(withForecast), solver);
+    const planned = await plan(input(withForecast), solver);
+    const { plan: adaptive, live } = opts.live === null ? { plan: planned, live: { moved: 0, skipped: 0 } } : adjustLive(planned, withActual, opts.live ?? DEFAULT_LIVE_ADJUST_OPTIONS);
     const oracle = await plan(input(withActual), solver);
     const uniform = planUniform(input(withForecast));
     perDay.push({
       intervalStartMs: iv.startMs,
+      live,
       adaptive: scorePlan(adaptive, withActual),
       uniform: scorePlan(uniform, withActual),
       oracle: scorePlan(oracle, withActual),
     });
   }
   const total = (key: 'adaptive' | 'uniform' | 'oracle'): PlanScore => perDay.reduce((s, d) => addScores(s, d[key]), emptyScore());
-  return { days: perDay.length, adaptive: total('adaptive'), uniform: total('uniform'), oracle: total('oracle'), perDay };
+  const live = perDay.reduce((s, d) => ({ moved: s.moved + d.live.moved, skipped: s.skipped + d.live.skipped }), { moved: 0, skipped: 0 });
+  return { days: perDay.length, live, adaptive: total('adaptive'), uniform: total('uniform'), oracle: total('oracle'), perDay };
+}
+
+/**
+ * What a node's live check would have done with this plan on what actually happened: the writes
+ * over each window's lookback are read from the actual load, as the node reads its live counters.
+ * A skipped group's members count as missed backups (plan.infeasible).
+ */
+export function adjustLive(p: Plan, actual: readonly PartitionPlanInput[], opts: LiveAdjustOptions): { plan: Plan; live: LiveCounts } {
+  const curves = new Map(actual.map((a) => [a.name, new Cumulative({ ...a.forecast, values: a.forecast.mean })]));
+  const byGroup = new Map<string, PlannedWindow[]>();
+  for (const w of p.windows) byGroup.set(w.group, [...(byGroup.get(w.group) ?? []), w]);
+  const windows: PlannedWindow[] = [];
+  const infeasible = [...p.infeasible];
+  const live: LiveCounts = { moved: 0, skipped: 0 };
+  for (const [group, planned] of byGroup) {
+    let members = planned;
+    // Checked at the planned start and again at every start it moves to.
+    for (;;) {
+      const observed = new Map(members.map((w) => [w.partition, w.live === undefined ? 0 : (curves.get(w.partition)?.between(w.startMs - w.live.lookbackMs, w.startMs) ?? 0)]));
+      const d = liveDecision(members, observed, opts);
+      if (d.action === 'move') {
+        live.moved += 1;
+        members = shiftWindows(members, d.shiftMs);
+        continue;
+      }
+      if (d.action === 'skip') {
+        live.skipped += 1;
+        for (const w of members) infeasible.push({ partition: w.partition, group, reason: d.reason });
+      } else {
+        windows.push(...members);
+      }
+      break;
+    }
+  }
+  return { plan: { ...p, windows, infeasible }, live };
 }

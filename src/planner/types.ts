@@ -51,6 +51,17 @@ export interface PlanInput {
   heldWeight: number;
   /** Weight of predicted server load overlapping each dump. */
   overlapWeight: number;
+  /**
+   * How far the held-writes cost moves from the mean forecast toward its upper quantile: 0 = the
+   * mean, 1 = the upper quantile (default DEFAULT_RISK_WEIGHT). Above 0 a slightly higher but
+   * certain trough beats a lower uncertain one.
+   */
+  riskWeight?: number;
+  /**
+   * Span before each window over which live writes are compared with the forecast (0: no live
+   * check). Default DEFAULT_LIVE_LOOKBACK_MS.
+   */
+  liveLookbackMs?: number;
   /** Skip groups whose every member has had no write since its last good backup. */
   skipUnchanged: boolean;
   /** Spacing of the candidate window starts. Default: min(forecast step, 60 s). */
@@ -83,6 +94,22 @@ export interface PlannedWindow {
   queuePeak: number;
   /** Predicted server load (writes, mean) while this partition's dump runs. */
   overlapCost: number;
+  /** What the live check before the window needs (live-adjust.ts); absent in older plans. */
+  live?: LiveWindowInfo;
+}
+
+export interface LiveWindowInfo {
+  /** The check looks at the live writes over this span before startMs. */
+  lookbackMs: number;
+  /** Forecast writes over that span: mean and upper quantile. */
+  leadMean: number;
+  leadUpper: number;
+  /**
+   * The next good slots for the whole group, earliest first: the cut moved by shiftMs, with the
+   * forecast for the lookback before each (a moved window is checked again at its new start).
+   */
+  shifts: { shiftMs: number; leadMean: number; leadUpper: number }[];
+  maxQueuedRequests: number;
 }
 
 export interface InfeasiblePartition {

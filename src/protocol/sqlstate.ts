@@ -16,6 +16,10 @@ export const SqlState = {
   AdminShutdown: '57P01',
   /** Write rejected during a backup window (reject mode, default; configurable). */
   LockNotAvailable: '55P03',
+  /** Incomplete messages from all clients fill limits.maxBufferedBytes: this client is closed. */
+  OutOfMemory: '53200',
+  /** A client message stopped arriving halfway (limits.messageTimeoutMs): the connection is closed. */
+  MessageTimeout: '08P01',
   /** The hold queue of a partition is full: the write is rejected, not dropped. */
   HoldQueueFull: '53400',
   /** Unsupported protocol version or feature. */

@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { BufferBudget } from '../protocol/scanner.js';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { encodeCancelRequest } from '../protocol/startup.js';
@@ -14,6 +15,10 @@ export interface ProxyServerOptions {
   upstream: UpstreamEndpoint;
   maxClientConnections: number;
   maxMessageBytes: number;
+  /** Cap on bytes of incomplete client messages buffered across all clients; default: no cap. */
+  maxBufferedBytes?: number;
+  /** A client message that stops arriving halfway for this long closes its connection; default 0: never. */
+  messageTimeoutMs?: number;
   startupTimeoutMs: number;
   shutdownTimeoutMs: number;
   tls?: { cert: string; key: string } | null;
@@ -38,6 +43,8 @@ export interface ProxyCounters {
 export class ProxyServer implements SessionHost {
   readonly upstream: SessionHost['upstream'];
   readonly maxMessageBytes: number;
+  readonly bufferBudget: BufferBudget | null;
+  readonly messageTimeoutMs: number;
   readonly startupTimeoutMs: number;
   readonly tls: SecureContext | null;
   gate: WriteGate;
@@ -53,6 +60,8 @@ export class ProxyServer implements SessionHost {
   constructor(private readonly opts: ProxyServerOptions) {
     this.upstream = opts.upstream;
     this.maxMessageBytes = opts.maxMessageBytes;
+    this.bufferBudget = opts.maxBufferedBytes ? new BufferBudget(opts.maxBufferedBytes) : null;
+    this.messageTimeoutMs = opts.messageTimeoutMs ?? 0;
     this.startupTimeoutMs = opts.startupTimeoutMs;
     this.tls = opts.tls ? createSecureContext({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }) : null;
     this.gate = opts.gate ?? openGate;

@@ -16,7 +16,7 @@ import {
 } from '../protocol/decode.js';
 import { encodeErrorResponse, encodeNegotiateProtocolVersion, encodeReadyForQuery } from '../protocol/encode.js';
 import { frontendTypeLimits, serverRefusesLength } from '../protocol/limits.js';
-import { MessageScanner, type MessageSink } from '../protocol/scanner.js';
+import { MessageScanner, type BufferBudget, type MessageSink } from '../protocol/scanner.js';
 import { ProxyError, SqlState } from '../protocol/sqlstate.js';
 import { encodeStartupMessage } from '../protocol/startup.js';
 import type { Logger } from '../util/log.js';
@@ -29,6 +29,10 @@ import { UpstreamLink, type UpstreamEndpoint } from './upstream-connect.js';
 export interface SessionHost {
   readonly upstream: UpstreamEndpoint;
   readonly maxMessageBytes: number;
+  /** Shared by every client: bytes of incomplete messages buffered (scanner.ts). */
+  readonly bufferBudget?: BufferBudget | null;
+  /** A message that stops arriving halfway for this long closes the connection; 0: never. */
+  readonly messageTimeoutMs?: number;
   readonly startupTimeoutMs: number;
   readonly tls: SecureContext | null;
   readonly gate: WriteGate;
@@ -156,7 +160,7 @@ export class Session implements MessageSink {
   ) {
     this.client = client;
     client.setNoDelay(true);
-    this.clientScanner = new MessageScanner(CLIENT_WANTED, host.maxMessageBytes, this);
+    this.clientScanner = new MessageScanner(CLIENT_WANTED, host.maxMessageBytes, this, host.bufferBudget ?? null);
     this.clientScanner.typeLimits = CLIENT_LIMITS;
     this.serverSink = {
       message: (type, buf, start, end) => {
@@ -336,6 +340,7 @@ export class Session implements MessageSink {
       return;
     }
     this.processClientChunk(chunk, 0);
+    this.watchPartial();
   }
 
   private processClientChunk(chunk: Buffer, from: number): void {
@@ -429,7 +434,11 @@ export class Session implements MessageSink {
     this.gatedMessage(type, buf, start, end, boundary);
   }
 
-  invalid(reason: string, type: number, length: number): void {
+  invalid(reason: string, type: number, length: number, overloaded?: boolean): void {
+    if (overloaded) {
+      this.fatal(new ProxyError(SqlState.OutOfMemory, reason, 'FATAL', undefined, 'Send smaller messages, or raise limits.maxBufferedBytes.'));
+      return;
+    }
     if (!serverRefusesLength(CLIENT_LIMITS, type, length)) {
       // Within the server's limits but past quietcut's own (limits.maxMessageBytes).
       this.fatal(new ProxyError(SqlState.ProtocolViolation, `invalid message from client: ${reason} (quietcut limits.maxMessageBytes)`, 'FATAL'));
@@ -442,6 +451,24 @@ export class Session implements MessageSink {
     this.client.pause();
     if (this.gating) this.closeQuietly();
     else setTimeout(() => this.closeQuietly(), this.host.upstream.connectTimeoutMs).unref();
+  }
+
+  /** A partial message pins buffer space: it must keep arriving (not while we hold the client). */
+  private partialTimer: NodeJS.Timeout | null = null;
+  private watchPartial(): void {
+    const ms = this.host.messageTimeoutMs ?? 0;
+    if (ms <= 0 || this.clientScanner.atBoundary || this.phase !== 'ready') {
+      if (this.partialTimer) clearTimeout(this.partialTimer);
+      this.partialTimer = null;
+    } else if (this.partialTimer) this.partialTimer.refresh();
+    else {
+      this.partialTimer = setTimeout(() => {
+        this.partialTimer = null;
+        if (this.held) this.watchPartial();
+        else this.fatal(new ProxyError(SqlState.MessageTimeout, `invalid message from client: a message stopped arriving for ${ms} ms (limits.messageTimeoutMs)`, 'FATAL'));
+      }, ms);
+      this.partialTimer.unref();
+    }
   }
 
   private gatedMessage(type: number, buf: Buffer, start: number, end: number, boundary: boolean): void {
@@ -609,6 +636,7 @@ export class Session implements MessageSink {
       }
     }
     if (this.phase === 'ready') this.client.resume();
+    this.watchPartial();
   }
 
   private forward(data: Buffer): void {
@@ -809,6 +837,8 @@ export class Session implements MessageSink {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
     this.startup.stop();
+    this.clientScanner.reset(); // gives its partial message back to the shared budget
+    this.watchPartial();
     if (this.held) {
       // Never execute a held request whose client went away.
       this.host.gate.forget(this.held);

@@ -7,8 +7,10 @@ import type { WindowGate, HoldingWindow } from './gate.js';
 import { HoldQueue } from './hold-queue.js';
 
 export type WindowState = 'armed' | 'holding' | 'drained' | 'pinned' | 'released' | 'dumped' | 'aborted';
-export type WindowMode = 'hold' | 'reject';
-export type ReleaseRule = 'after-snapshot' | 'after-dump';
+export const WINDOW_MODES = ['hold', 'reject'] as const;
+export const RELEASE_RULES = ['after-snapshot', 'after-dump'] as const;
+export type WindowMode = (typeof WINDOW_MODES)[number];
+export type ReleaseRule = (typeof RELEASE_RULES)[number];
 
 /** The snapshot one server's members of a group share. */
 export interface Pin {
@@ -115,6 +117,9 @@ export class GroupWindow implements HoldingWindow {
   private readonly log: Logger;
 
   constructor(private readonly opts: WindowOptions) {
+    // Values may come from a database row: a rule this class does not know would never release.
+    if (!WINDOW_MODES.includes(opts.mode)) throw new Error(`unknown window mode ${JSON.stringify(opts.mode)} (expected ${WINDOW_MODES.join(' or ')})`);
+    if (!RELEASE_RULES.includes(opts.release)) throw new Error(`unknown release rule ${JSON.stringify(opts.release)} (expected ${RELEASE_RULES.join(' or ')})`);
     this.mode = opts.mode;
     this.members = new Set(opts.partitions);
     for (const p of opts.partitions) this.queues.set(p, new HoldQueue(opts.maxQueuedRequests, opts.maxQueuedBytes));
@@ -216,6 +221,8 @@ export class GroupWindow implements HoldingWindow {
       return this.outcome('aborted', reason);
     } finally {
       if (this.budgetTimer) clearTimeout(this.budgetTimer);
+      // Whatever way run() leaves, nothing stays held: every exit releases.
+      this.releaseWrites();
     }
   }
 
@@ -252,7 +259,7 @@ export class GroupWindow implements HoldingWindow {
     }
     for (const p of this.opts.partitions) m?.holdQueueDepth.labels(this.label(p)).set(0);
     for (const p of this.opts.partitions) m?.windowSeconds.labels(this.label(p)).observe((this.releasedAtMs - this.startedAtMs) / 1000);
-    if (this.state !== 'aborted') this.setState('released');
+    if (this.state !== 'aborted' && this.state !== 'dumped') this.setState('released');
   }
 
   private abortable<T>(p: Promise<T>, onAbort?: () => void): Promise<T> {

@@ -5,6 +5,7 @@ import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { BACKUP_CHANNEL } from '../../windows/requests.js';
 import type { BackupRunResult } from '../../windows/backup-run.js';
 import { adminPool, adminTarget, resolveAdminTls } from '../admin-db.js';
+import { retrying, STALE_AFTER_MS, staleSql } from '../../store/liveness.js';
 
 interface BackupFlags {
   config?: string;
@@ -41,10 +42,12 @@ export function registerBackup(program: Command): void {
       const config = loadConfig({ file: flags.config, overrides: flags.upstream ? { upstream: { url: flags.upstream } } : {} });
       if (!config.upstream.url) throw new Error('quietcut backup talks to running nodes through their database: set upstream.url in the config or pass --upstream');
       const pool = adminPool(await resolveAdminTls(adminTarget(config, parseUpstreamUrl(config.upstream.url))), 1);
+      // An idle connection lost to a PostgreSQL restart: the pool drops it and the next poll reconnects.
+      pool.on('error', () => undefined);
       try {
         const { rows } = await pool.query<{ id: string }>('INSERT INTO quietcut.backup_requests (partitions, mode, release) VALUES ($1, $2, $3) RETURNING id::text', [specs, flags.mode ?? null, flags.release ?? null]);
         const id = rows[0]!.id;
-        await pool.query(`NOTIFY ${BACKUP_CHANNEL}`);
+        await pool.query(`NOTIFY ${BACKUP_CHANNEL}`).catch(() => undefined); // nodes also poll
         const result = await follow(pool, id, Number(flags.timeout) * 1000, !flags.json && Boolean(process.stdout.isTTY));
         if (flags.json) console.log(JSON.stringify(result, null, 2));
         else printResult(result);
@@ -57,6 +60,10 @@ export function registerBackup(program: Command): void {
 
 interface RequestState {
   claimed_by: string | null;
+  /** ms since the claiming node last showed it is working on the request. */
+  silent_ms: number | null;
+  /** The claiming node is gone (its heartbeat, and its lease, lapsed). */
+  stale: boolean | null;
   done_at: string | null;
   result: { progress?: Record<string, string>; run?: BackupRunResult; error?: string } | null;
 }
@@ -69,7 +76,15 @@ async function follow(pool: import('pg').Pool, id: string, timeoutMs: number, ba
   const printed = new Map<string, string>();
   try {
     for (;;) {
-      const { rows } = await pool.query<RequestState>('SELECT claimed_by, done_at, result FROM quietcut.backup_requests WHERE id = $1', [id]);
+      // The database may restart during the backup: keep asking until it answers again.
+      const { rows } = await retrying(() =>
+        pool.query<RequestState>(
+          `SELECT claimed_by, done_at, result, (extract(epoch FROM clock_timestamp() - coalesce(heartbeat_at, claimed_at)) * 1000)::float8 AS silent_ms,
+                  ${staleSql('heartbeat_at', 'claimed_at', '$2', 'claimed_by')} AS stale
+             FROM quietcut.backup_requests WHERE id = $1`,
+          [id, STALE_AFTER_MS],
+        ),
+      );
       const r = rows[0];
       if (!r) throw new Error(`backup request ${id} disappeared`);
       if (!r.claimed_by && Date.now() > claimDeadline) {
@@ -89,6 +104,9 @@ async function follow(pool: import('pg').Pool, id: string, timeoutMs: number, ba
           printed.set(p, state);
           console.error(`${p}: ${state}`);
         }
+      }
+      if (!r.done_at && r.claimed_by && r.stale) {
+        throw new Error(`node ${r.claimed_by} stopped working on the request (no heartbeat for ${Math.round((r.silent_ms ?? 0) / 1000)} s): it died or lost the database; its run ends aborted`);
       }
       if (r.done_at) {
         if (r.result?.error) throw new Error(r.result.error);

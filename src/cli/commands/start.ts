@@ -74,7 +74,13 @@ export function registerStart(program: Command): void {
       };
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
 
-      node = await runNode(config, quiet ? log.child({}, { level: 'warn' }) : log, flags.demoShards ? { demoShards: Number(flags.demoShards) } : {});
+      try {
+        node = await runNode(config, quiet ? log.child({}, { level: 'warn' }) : log, flags.demoShards ? { demoShards: Number(flags.demoShards) } : {});
+      } catch (err) {
+        // runNode has stopped whatever it started (the private PostgreSQL too): nothing is left to wait for.
+        console.error(`quietcut: cannot start: ${err instanceof Error ? err.message : String(err)}`);
+        process.exit(1);
+      }
       if (stopping) {
         shutdown(node);
         return;

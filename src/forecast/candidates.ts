@@ -1,0 +1,198 @@
+/**
+ * The candidate models of the combination (combine.ts), each in two forms: `rolling`, the
+ * forecasts it would have made from several consecutive daily origins (fitted once on the history
+ * before the first origin, its state then rolled forward over each day by the model's own update
+ * rule: rolling origin without re-estimation, which costs one fit instead of one per origin), and
+ * `final`, a fresh fit on the whole history.
+ */
+import { DEFAULT_FOURIER_OPTIONS, fitFourier, fourierSeasonal, type FourierOptions } from './fourier.js';
+import { cloneState, filter, fitHoltWinters, holtWintersMean } from './holt-winters.js';
+import { fitMstl, mstlMean, mstlSeasonal } from './mstl-model.js';
+import { fitProfile, profileMean, profileModelName, profileSeasonal, type ProfileFit, type ProfileModelOptions } from './profile-model.js';
+
+export interface CandidateContext {
+  /** History at the candidate's resolution; NaN marks gaps. */
+  values: Float64Array;
+  /** Gross-outlier mask (0 = ignore for levels), same length. */
+  keep: Float64Array;
+  /** Steps per day at this resolution. */
+  m: number;
+  startMs: number;
+  stepMs: number;
+  /** The profile model's period detection found a weekly pattern. */
+  weekly: boolean;
+  profileOpts: ProfileModelOptions;
+  /** The profile fit on values[0, cut) when the caller already has it. */
+  profileAtCut?: ProfileFit;
+}
+
+export interface Candidate {
+  name: string;
+  /** Forecasts of days [cut + k·m, cut + (k+1)·m) for k < days, one after another; null: cannot. */
+  rolling(ctx: CandidateContext, cut: number, days: number): Float64Array | null;
+  /** Fit on all of ctx.values and forecast `steps` steps after it, with the model's name. */
+  final(ctx: CandidateContext, steps: number): { mean: Float64Array; model: string } | null;
+  /**
+   * Finest steps per day its final fit runs at natively; a finer history (5-minute steps) is
+   * fitted on hourly sums and spread back by the recent within-hour shares (combine.ts).
+   */
+  finalStepsPerDay: number;
+}
+
+/** The values with gross outliers as gaps: one spike must not steer a model without weights. */
+function screened(ctx: CandidateContext): Float64Array {
+  return Float64Array.from(ctx.values, (v, i) => ((ctx.keep[i] as number) > 0 ? v : NaN));
+}
+
+/** MSTL's weekly component rests on this many days (more old weeks blur a drifting shape). */
+const MSTL_DAYS = 56;
+
+/**
+ * Rolls a "seasonal + level" forecast over the days after `cut`: day k's forecast is the level
+ * then plus the seasonal part; the level is then updated from that day's deseasonalised actuals
+ * (known, not outliers) by `update`.
+ */
+function rollLevel(ctx: CandidateContext, cut: number, days: number, seasonal: Float64Array, level0: number, update: (level: number, adjusted: number[]) => number): Float64Array {
+  const { m, values, keep } = ctx;
+  const out = new Float64Array(days * m);
+  let level = level0;
+  for (let k = 0; k < days; k++) {
+    const adjusted: number[] = [];
+    for (let j = k * m; j < (k + 1) * m; j++) {
+      out[j] = Math.max(0, level + (seasonal[j] as number));
+      const v = values[cut + j] as number;
+      if (Number.isFinite(v) && (keep[cut + j] as number) > 0) adjusted.push(v - (seasonal[j] as number));
+    }
+    level = update(level, adjusted);
+  }
+  return out;
+}
+
+const dayMean = (level: number, adjusted: number[]): number => (adjusted.length > 0 ? adjusted.reduce((a, b) => a + b, 0) / adjusted.length : level);
+
+const profile: Candidate = {
+  name: 'profile',
+  finalStepsPerDay: 48,
+  rolling(ctx, cut, days) {
+    const fit = ctx.profileAtCut ?? fitProfile({ startMs: ctx.startMs, stepMs: ctx.stepMs, values: ctx.values.subarray(0, cut) }, ctx.profileOpts);
+    return rollLevel(ctx, cut, days, profileSeasonal(fit, cut, days * ctx.m), fit.forecastLevel, dayMean);
+  },
+  final(ctx, steps) {
+    const fit = fitProfile({ startMs: ctx.startMs, stepMs: ctx.stepMs, values: ctx.values }, ctx.profileOpts);
+    return { mean: profileMean(fit, ctx.values.length, steps), model: profileModelName(fit) };
+  },
+};
+
+const mstl: Candidate = {
+  name: 'mstl',
+  finalStepsPerDay: 48,
+  rolling(ctx, cut, days) {
+    const fit = fitMstl(ctx.values.subarray(Math.max(0, cut - (MSTL_DAYS - days) * ctx.m), cut), ctx.m, ctx.weekly);
+    if (fit === null) return null;
+    const { alpha } = fit;
+    return rollLevel(ctx, cut, days, mstlSeasonal(fit, days * ctx.m), fit.level, (level, adjusted) => {
+      let l = level;
+      for (const a of adjusted) l += alpha * (a - l);
+      return l;
+    });
+  },
+  final(ctx, steps) {
+    const fit = fitMstl(ctx.values.subarray(Math.max(0, ctx.values.length - MSTL_DAYS * ctx.m)), ctx.m, ctx.weekly);
+    return fit === null ? null : { mean: mstlMean(fit, steps), model: fit.weeklySteps > 0 ? 'mstl-daily-weekly' : 'mstl-daily' };
+  },
+};
+
+function holtWinters(name: string, periodDays: number): Candidate {
+  return {
+    name,
+    finalStepsPerDay: 48,
+    rolling(ctx, cut, days) {
+      const values = screened(ctx);
+      const state = fitHoltWinters(values.subarray(0, cut), periodDays * ctx.m);
+      if (state === null) return null;
+      const out = new Float64Array(days * ctx.m);
+      for (let k = 0; k < days; k++) {
+        out.set(holtWintersMean(cloneState(state), ctx.m), k * ctx.m);
+        filter(state, values, cut + k * ctx.m, cut + (k + 1) * ctx.m);
+      }
+      return out;
+    },
+    final(ctx, steps) {
+      const state = fitHoltWinters(screened(ctx), periodDays * ctx.m);
+      return state === null ? null : { mean: holtWintersMean(state, steps), model: name };
+    },
+  };
+}
+
+/**
+ * Weekly harmonics only where the period detection found a weekly pattern (as for MSTL): otherwise
+ * they soak up a recent level shift as a "weekday effect" and forecast it away.
+ */
+function fourierOptions(ctx: CandidateContext): FourierOptions {
+  return ctx.weekly ? DEFAULT_FOURIER_OPTIONS : { ...DEFAULT_FOURIER_OPTIONS, weeklyHarmonics: 0 };
+}
+
+const fourier: Candidate = {
+  name: 'fourier',
+  finalStepsPerDay: 48,
+  rolling(ctx, cut, days) {
+    const fit = fitFourier(screened(ctx).subarray(0, cut), ctx.startMs, ctx.stepMs, fourierOptions(ctx));
+    if (fit === null) return null;
+    const m = ctx.m;
+    const before = fourierSeasonal(fit, cut - m, cut);
+    const adjusted: number[] = [];
+    for (let j = 0; j < m; j++) {
+      const v = ctx.values[cut - m + j] as number;
+      if (Number.isFinite(v) && (ctx.keep[cut - m + j] as number) > 0) adjusted.push(v - (before[j] as number));
+    }
+    return rollLevel(ctx, cut, days, fourierSeasonal(fit, cut, cut + days * m), dayMean(0, adjusted), dayMean);
+  },
+  final(ctx, steps) {
+    const n = ctx.values.length;
+    const fit = fitFourier(screened(ctx), ctx.startMs, ctx.stepMs, fourierOptions(ctx));
+    if (fit === null) return null;
+    const m = ctx.m;
+    const before = fourierSeasonal(fit, n - m, n);
+    const adjusted: number[] = [];
+    for (let j = 0; j < m; j++) {
+      const v = ctx.values[n - m + j] as number;
+      if (Number.isFinite(v) && (ctx.keep[n - m + j] as number) > 0) adjusted.push(v - (before[j] as number));
+    }
+    const level = dayMean(0, adjusted);
+    return { mean: fourierSeasonal(fit, n, n + steps).map((s) => Math.max(0, level + s)), model: 'fourier' };
+  },
+};
+
+/** The same hour a week before (walking further back over gaps). */
+function weeklyNaive(values: Float64Array, end: number, m: number, steps: number): Float64Array | null {
+  const W = 7 * m;
+  if (end < W) return null;
+  const out = new Float64Array(steps);
+  for (let h = 0; h < steps; h++) {
+    let i = end - W + (h % W);
+    while (i >= 0 && !Number.isFinite(values[i])) i -= W;
+    out[h] = i >= 0 ? (values[i] as number) : 0;
+  }
+  return out;
+}
+
+const naiveWeekly: Candidate = {
+  name: 'seasonal-naive-weekly',
+  finalStepsPerDay: Infinity,
+  rolling(ctx, cut, days) {
+    const values = screened(ctx);
+    const out = new Float64Array(days * ctx.m);
+    for (let k = 0; k < days; k++) {
+      const day = weeklyNaive(values, cut + k * ctx.m, ctx.m, ctx.m);
+      if (day === null) return null;
+      out.set(day, k * ctx.m);
+    }
+    return out;
+  },
+  final(ctx, steps) {
+    const mean = weeklyNaive(screened(ctx), ctx.values.length, ctx.m, steps);
+    return mean === null ? null : { mean, model: 'seasonal-naive-weekly' };
+  },
+};
+
+export const CANDIDATES: readonly Candidate[] = [profile, mstl, holtWinters('holt-winters-daily', 1), holtWinters('holt-winters-weekly', 7), fourier, naiveWeekly];
