@@ -159,9 +159,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   const node = process.env.QUIETCUT_NODE ?? (listen.port === 0 ? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}` : `${hostname()}:${listen.port}`);
   const clock = nodeClock(runOpts.clockOffsetMs ?? 0);
   const adminAt = runOpts.adminVia ? { ...upstream, ...runOpts.adminVia } : upstream;
-  const admin = await resolveAdminTls(adminTarget(config, adminAt)).catch((err: unknown) => {
-    throw new Error(`cannot reach PostgreSQL on ${adminAt.host}:${adminAt.port} to ask for TLS (upstream.tls.mode prefer): ${(err as Error).message}`);
-  });
+  const admin = await resolveTlsWhenUp(adminTarget(config, adminAt), config.upstream.startWaitMs, log);
   const pool = adminPool(admin);
   undo.push(() => pool.end());
   pool.on('error', (err) => log.warn({ err: err.message }, 'admin connection error'));
@@ -413,6 +411,25 @@ export function partitionStatus(node: string, catalog: CatalogRefresher, activit
  * with a bounded backoff. Errors that waiting cannot fix (authentication, unknown database) fail at
  * once with the server's own message.
  */
+/** upstream.tls.mode prefer asks the server once; a server still starting is waited for, as by connectWhenUp. */
+async function resolveTlsWhenUp(t: AdminTarget, waitMs: number, log: Logger): Promise<AdminTarget> {
+  const deadline = Date.now() + waitMs;
+  let delay = 200;
+  for (;;) {
+    try {
+      return await resolveAdminTls(t);
+    } catch (err) {
+      const e = err as { code?: string; message: string };
+      if (Date.now() + delay > deadline) {
+        throw new Error(`cannot reach PostgreSQL on ${t.host}:${t.port} to ask for TLS (upstream.tls.mode prefer): ${e.message}`);
+      }
+      log.warn({ err: e.message, retryInMs: delay }, 'waiting for PostgreSQL to accept connections');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
 async function connectWhenUp(pool: pg.Pool, admin: AdminTarget, waitMs: number, log: Logger): Promise<pg.PoolClient> {
   const deadline = Date.now() + waitMs;
   let delay = 200;
