@@ -1,5 +1,7 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { PG_MAX_MESSAGE_BYTES } from '../protocol/limits.js';
+import { SSL_MODES } from '../util/pg-tls.js';
 
 /**
  * The one description of quietcut's configuration. Every option has a default and a description;
@@ -49,7 +51,30 @@ export const configSchema = z.strictObject({
         .nullable()
         .default(null)
         .describe('PostgreSQL to proxy to, postgres://host:port/dbname (no password here: use PGPASSWORD/PGPASSFILE). null: start a private local PostgreSQL with a demo table'),
-      connectTimeoutMs: z.number().int().positive().default(5000).describe('time allowed to open a server connection'),
+      connectTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(5000)
+        .describe("time allowed for each step of opening a server connection: TCP connect, TLS negotiation, the server's first answer to the startup packet (also quietcut's own connections)"),
+      startupTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(65_000)
+        .describe("a server connection must finish startup and authentication (first ReadyForQuery) in this time; longer than PostgreSQL's authentication_timeout (60 s) so a live server's own timeout wins"),
+      tls: z
+        .strictObject({
+          mode: z
+            .enum(SSL_MODES)
+            .default('prefer')
+            .describe("TLS to PostgreSQL, libpq's sslmode words: disable, prefer (TLS when the server offers it), require, verify-ca (chain checked against rootCert), verify-full (and the host name); require with a rootCert verifies as verify-ca, as libpq does"),
+          rootCert: z.string().nullable().default(null).describe('PEM file of the CA that signed the server certificate (libpq sslrootcert); needed by verify-ca and verify-full'),
+          cert: z.string().nullable().default(null).describe("PEM client certificate quietcut presents to the server (libpq sslcert), e.g. for pg_hba 'cert' lines for quietcut's own role"),
+          key: z.string().nullable().default(null).describe('PEM private key of cert (libpq sslkey)'),
+        })
+        .prefault({})
+        .describe('used for client sessions and for quietcut\'s own connections (catalog, history, pins, pg_dump through PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY)'),
       startWaitMs: z.number().int().nonnegative().default(60_000).describe('at start, how long to wait for PostgreSQL to accept connections (it may be starting too)'),
     })
     .prefault({}),
@@ -69,7 +94,12 @@ export const configSchema = z.strictObject({
   limits: z
     .strictObject({
       maxClientConnections: z.number().int().positive().default(1000).describe('more clients than this get SQLSTATE 53300'),
-      maxMessageBytes: z.number().int().positive().default(256 * 1024 * 1024).describe('largest client message the proxy buffers (Query, Parse, Bind); larger closes the connection with 08P01'),
+      maxMessageBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(PG_MAX_MESSAGE_BYTES)
+        .describe("largest client message (type byte included) the proxy takes; the default is PostgreSQL's own limit (1 GiB - 1), past which the server closes without a word and so does quietcut; a lower value closes such a client with 08P01"),
       maxBufferedBytes: z
         .number()
         .int()
@@ -77,7 +107,12 @@ export const configSchema = z.strictObject({
         .default(512 * 1024 * 1024)
         .describe('bytes of incomplete client messages buffered across all clients at once; a message that would pass it closes its connection with 53200. Buffers grow as bytes arrive, not to the declared size'),
       messageTimeoutMs: z.number().int().nonnegative().default(60_000).describe('a client message that stops arriving halfway for this long closes the connection with 08P01; 0: never'),
-      startupTimeoutMs: z.number().int().positive().default(10_000).describe('a client must finish its startup packet in this time'),
+      startupTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(60_000)
+        .describe("a client must send its startup packet in this time, else it is closed without a word (PostgreSQL's authentication_timeout)"),
     })
     .prefault({}),
   shutdownTimeoutMs: z.number().int().nonnegative().default(30_000).describe('on SIGTERM/SIGINT, how long sessions may finish before they are closed'),
@@ -85,6 +120,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       listen: hostPort.nullable().default('127.0.0.1:9187').describe('metrics and admin HTTP endpoint; null disables it'),
       maxPartitionLabels: z.number().int().positive().default(2000).describe('cap on distinct partition label values; further partitions are summed under partition="_other"'),
+      maxHistogramPartitions: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(100)
+        .describe('series budget of the per-partition histograms (each partition costs about 16 series per histogram): past this many partitions, further ones are observed under partition="_other"'),
     })
     .prefault({}),
   log: z
@@ -108,6 +149,12 @@ export const configSchema = z.strictObject({
         .default({})
         .describe('functions that write tables, e.g. {"public.archive_events": ["public.events"]}; a call counts as writing every partition of those tables'),
       statementCacheSize: z.number().int().nonnegative().default(5000).describe('parsed statements kept per process'),
+      readOnlyFunctions: z
+        .array(z.string())
+        .default([])
+        .describe(
+          'functions outside pg_catalog known to write no table (schema.function or function, as called); any other such call is held during windows as a write of unknown tables',
+        ),
     })
     .prefault({}),
   stats: z
@@ -126,11 +173,24 @@ export const configSchema = z.strictObject({
       maxHoldMs: z.number().int().positive().default(5000).describe('default disruption budget per partition'),
       maxQueuedRequests: z.number().int().positive().default(10_000).describe('held requests per partition before overflow is rejected'),
       maxQueuedBytes: z.number().int().positive().default(64 * 1024 * 1024).describe('held bytes per partition before overflow is rejected'),
+      noticeAfterMs: z
+        .number()
+        .int()
+        .nonnegative()
+        .nullable()
+        .default(1000)
+        .describe('a client whose write is held this long gets a NOTICE naming the partition and the expected release, once per held request; null: never'),
       groups: z
         .union([z.enum(['partition', 'table']), z.record(z.string(), z.array(z.string()))])
         .default('partition')
         .describe("consistency groups: 'partition' (each alone), 'table' (all partitions of a table), or named lists of schema.partition"),
       partitions: z.record(z.string(), partitionOverride).default({}).describe('per-partition overrides, keyed by schema.partition'),
+      failClosed: z
+        .boolean()
+        .default(true)
+        .describe(
+          'true: a request whose writes quietcut cannot know (DO blocks, functions not known read-only, unparsable SQL, SQL under unmodelled session settings, unknown prepared transactions) is held or rejected while any window is open and drained before any cut, and statements that are not MVCC-safe (TRUNCATE, rewrites, DDL) wait until the dumps hold their locks; false: such requests pass and backups may miss or split their writes (counted only in quietcut_unclassified_statements_total)',
+        ),
     })
     .prefault({}),
   backup: z
@@ -185,6 +245,19 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('several quietcut nodes in front of the same database: membership, leases, shared windows'),
+  console: z
+    .strictObject({
+      database: z.string().min(1).default('quietcut').describe("the admin console's virtual database: psql -p 6432 -U ROLE quietcut answers SHOW WINDOWS, PAUSE, RELOAD…"),
+      roles: z
+        .array(z.string())
+        .nullable()
+        .default(null)
+        .describe("roles allowed into the console; each must authenticate against the upstream server (to console.authDatabase) first. null: only quietcut's admin role; []: console off"),
+      authDatabase: z.string().nullable().default(null).describe('database a console role authenticates to on the upstream server; null: the managed database'),
+      maxPauseMs: z.number().int().positive().default(300_000).describe('longest PAUSE the console grants (its TIMEOUT defaults to windows.maxHoldMs)'),
+    })
+    .prefault({})
+    .describe('the admin console served on the proxy port (like PgBouncer\'s pgbouncer database)'),
   servers: z
     .record(
       z.string(),
