@@ -394,7 +394,7 @@ describe('npm start -- --demo-shards 2', () => {
     try {
       const c = await node.pool.connect();
       try {
-        await c.query('INSERT INTO readings (shard, value) SELECT g % 3, g FROM generate_series(1, 30) g');
+        await c.query('INSERT INTO public.readings (shard, value) SELECT g % 3, g FROM generate_series(1, 30) g');
       } finally {
         c.release();
       }
