@@ -14,7 +14,7 @@ import { renderPlanHtml } from '../../planner/render-html.js';
 import { renderPlanTerminal } from '../../planner/render-terminal.js';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { migrate } from '../../store/migrate.js';
-import { adminPool, adminTarget } from '../admin-db.js';
+import { adminPool, adminTarget, resolveAdminTls } from '../admin-db.js';
 
 interface PlanFlags {
   config?: string;
@@ -31,7 +31,7 @@ export interface PlanPreview extends ComputedPlan {
 
 export async function previewPlan(config: Config, nowMs = Date.now()): Promise<PlanPreview> {
   if (!config.upstream.url) throw new Error('no upstream configured: history lives in the upstream database (schema quietcut). Set upstream.url in --config FILE or pass --upstream URL');
-  const pool = adminPool(adminTarget(config, parseUpstreamUrl(config.upstream.url)), 1);
+  const pool = adminPool(await resolveAdminTls(adminTarget(config, parseUpstreamUrl(config.upstream.url))), 1);
   try {
     const client = await pool.connect();
     try {
