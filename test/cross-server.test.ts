@@ -254,6 +254,51 @@ describe('the drain across shards', () => {
   });
 });
 
+describe('hidden writes across shards (fail closed)', () => {
+  test('a function writing both shards, half-way through committing, is drained before the cut: the cut never splits it', async () => {
+    // The statement names no table: only "a function not known to be read-only" says it may write.
+    await front.query(
+      `CREATE OR REPLACE FUNCTION public.two_shards(a bigint, b bigint, t bigint) RETURNS void LANGUAGE sql
+         AS $$ INSERT INTO xs (id, p, tx) VALUES (a, 1, t); INSERT INTO xs (id, p, tx) VALUES (b, 2, t) $$`,
+      [],
+      'demo',
+    );
+    const node = await startNode();
+    const c = new pg.Client(nodeUrl(node));
+    await c.connect();
+    try {
+      const counts = async (): Promise<[number, number]> => {
+        const [a, b] = await Promise.all([s1.query('SELECT count(*)::int AS n FROM data.slow_part'), s2.query('SELECT count(*)::int AS n FROM data.slow_part')]);
+        return [a.rows[0]!.n, b.rows[0]!.n];
+      };
+      const [a0, b0] = await counts();
+      // autocommit: postgres_fdw commits on one shard, then the other, each taking 0.8 s
+      const committing = c.query('SELECT public.two_shards(101, 102, 9)');
+      let torn = false;
+      for (let i = 0; i < 60 && !torn; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const [a, b] = await counts();
+        torn = a + b === a0 + b0 + 1;
+      }
+      expect(torn).toBe(true);
+      const backup = node.backup(['public.xs_1', 'public.xs_2']);
+      await committing;
+      const ackAt = Date.now();
+      const r = await backup;
+      expect(r.status).toBe('good');
+      const m = await readManifest(r.runDir);
+      // the cut waited for the call to finish on both shards (without the fail-closed drain it is
+      // taken while one shard has the row and the other not)
+      expect(new Date(m.partitions[0]!.cutAt!).getTime()).toBeGreaterThanOrEqual(ackAt - 200);
+      const rows = new Map(m.partitions.map((p) => [p.partition, p.rows]));
+      expect([rows.get('public.xs_1'), rows.get('public.xs_2')]).toEqual([a0 + 1, b0 + 1]);
+    } finally {
+      await c.end();
+      await node.stop();
+    }
+  });
+});
+
 describe('faults', () => {
   test('a shard unreachable at pin time aborts the whole cut: writes released, run failed, nothing half-good', async () => {
     const node = await startNode();
