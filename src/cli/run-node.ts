@@ -238,7 +238,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   await requests.start();
   // --- schedule: plan each interval and run windows at their planned times (or, with
   // planner.enabled false, back up everything at each backup.schedule tick)
-  const scheduler = new PlanScheduler({ config, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup });
+  const scheduler = new PlanScheduler({ config, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup, liveWrites: (p) => recorder.totalWrites(p) });
   await scheduler.start();
 
   // Registered before the first client: from here on windows wait for this node.
