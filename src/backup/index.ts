@@ -21,4 +21,5 @@ export { artifactName, newRunId, isRunId, runIdTime, parseTableName, displayName
 export { targetFromUrl, childEnv, clientConfig, describeTarget, withDatabase, type PgTarget } from './pg-target.js';
 export { applyRetention, planRetention, type RetentionPlan, type RetentionRun } from './retention.js';
 export { prepareRunsStore, recordRunStarted, recordRunPartition, recordRunFinished, recordPruned, listRunPartitions, type RunStatus } from './runs-store.js';
+export { reclaimRuns, abandonRunDir, type ReclaimOptions } from './reclaim.js';
 export { verifyRun, type VerifyResult, type PartitionVerdict } from './verify.js';

@@ -107,7 +107,13 @@ export const manifestSchema = z.strictObject({
   node: z.string(),
   trigger: z.string(),
   /** Where the data came from; never a password. */
-  source: z.strictObject({ host: z.string(), port: z.number().int(), database: z.string() }),
+  source: z.strictObject({
+    host: z.string(),
+    port: z.number().int(),
+    database: z.string(),
+    /** pg_control_system().system_identifier of the cluster; scopes retention (absent in older runs). */
+    systemIdentifier: z.string().regex(/^\d+$/).optional(),
+  }),
   /** running while partitions are still being dumped; then the worst partition status. */
   status: z.enum(['running', 'good', 'failed', 'aborted']),
   partitions: z.array(manifestPartitionSchema),

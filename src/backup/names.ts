@@ -102,11 +102,19 @@ export function artifactName(t: TableName): string {
 
 const RUN_ID = /^(\d{8}T\d{6}Z)-([0-9a-f]{4})$/;
 
-/** `20261124T081500Z-1a2b`: sorts by start time as plain text; the suffix separates runs in one second. */
-export function newRunId(now: Date = new Date(), suffix: string = randomBytes(2).toString('hex')): string {
+/**
+ * `20261124T081500Z-1a2b`: sorts by start time as plain text. The suffix is the millisecond in three
+ * hex digits and one random one, so runs within one second still sort by start (retention keeps
+ * "the newest"); the run directory is created exclusively, so a clash only means another suffix.
+ */
+export function newRunId(now: Date = new Date(), suffix: string = msSuffix(now)): string {
   const stamp = now.toISOString().replace(/\.\d{3}Z$/, 'Z').replaceAll('-', '').replaceAll(':', '');
   if (!/^[0-9a-f]{4}$/.test(suffix)) throw new Error(`run id suffix must be 4 lowercase hex digits, got ${JSON.stringify(suffix)}`);
   return `${stamp}-${suffix}`;
+}
+
+function msSuffix(now: Date): string {
+  return now.getUTCMilliseconds().toString(16).padStart(3, '0') + (randomBytes(1)[0]! & 15).toString(16);
 }
 
 export function isRunId(s: string): boolean {

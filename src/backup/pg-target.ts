@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { SAFE_SESSION_OPTIONS } from '../store/trust.js';
 
 /**
  * Where backup tools connect, split into the parts libpq takes from the environment. Child
@@ -78,7 +79,7 @@ export function childEnv(t: PgTarget, base: NodeJS.ProcessEnv = process.env): No
  * ~/.pgpass; a passfile named by PGPASSFILE is honoured by it as well.
  */
 export function clientConfig(t: PgTarget, applicationName = 'quietcut-backup'): pg.ClientConfig {
-  const c: pg.ClientConfig = { host: t.host, port: t.port, user: t.user, database: t.database, application_name: applicationName };
+  const c: pg.ClientConfig = { host: t.host, port: t.port, user: t.user, database: t.database, application_name: applicationName, options: SAFE_SESSION_OPTIONS };
   if (t.password !== undefined) c.password = t.password;
   if (t.sslmode !== undefined && t.sslmode !== 'disable' && t.sslmode !== 'allow' && t.sslmode !== 'prefer') {
     c.ssl = t.sslmode === 'require' ? { rejectUnauthorized: false } : true;

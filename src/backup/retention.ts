@@ -4,6 +4,20 @@ import { silentLogger, type Logger } from '../util/log.js';
 import { readManifest, writeManifest, type Manifest, type PartitionStatus } from './manifest.js';
 import { isRunId } from './names.js';
 
+export interface RunScope {
+  host: string;
+  port: number;
+  database: string;
+  systemIdentifier?: string;
+}
+
+/** Is this manifest's run one of `scope`'s? */
+export function inScope(source: Manifest['source'], scope: RunScope): boolean {
+  if (source.database !== scope.database) return false;
+  if (source.systemIdentifier !== undefined && scope.systemIdentifier !== undefined) return source.systemIdentifier === scope.systemIdentifier;
+  return source.host === scope.host && source.port === scope.port;
+}
+
 /** What retention needs to know of a run: the manifest, reduced. */
 export interface RetentionRun {
   runId: string;
@@ -61,6 +75,12 @@ export function planRetention(runs: readonly RetentionRun[], keep: number): Rete
 
 export interface ApplyRetentionOptions {
   keep: number;
+  /**
+   * Only runs of this source are considered: two deployments sharing a backup directory must not
+   * prune each other's runs. A manifest names its cluster by system identifier; older manifests
+   * without one match on host, port and database. Absent: every run (a person cleaning up).
+   */
+  scope?: RunScope;
   log?: Logger;
   dryRun?: boolean;
   now?: Date;
@@ -92,6 +112,7 @@ export async function applyRetention(backupDir: string, opts: ApplyRetentionOpti
       const m = await readManifest(join(root, name));
       // A manifest copied into another run's directory must not make us delete that directory.
       if (m.runId !== name) throw new Error(`manifest says run ${m.runId}`);
+      if (opts.scope && !inScope(m.source, opts.scope)) continue;
       manifests.set(name, m);
     } catch (err) {
       unreadable.push(name);
@@ -100,6 +121,18 @@ export async function applyRetention(backupDir: string, opts: ApplyRetentionOpti
   }
   const plan = planRetention([...manifests.values()], opts.keep);
   if (opts.dryRun) return { ...plan, unreadable };
+
+  // A dump killed with its process (SIGKILL, power loss) leaves `<file>.partial`; once its run is
+  // finished (reclaim marks a dead node's runs aborted) nothing will ever complete it.
+  for (const [runId, m] of manifests) {
+    if (m.status === 'running') continue;
+    const dir = join(root, runId);
+    const stray = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.partial'));
+    for (const f of stray) {
+      await rm(join(dir, f), { force: true });
+      log.info({ run: runId, file: f }, 'retention: removed the partial file of an interrupted dump');
+    }
+  }
 
   const at = (opts.now ?? new Date()).toISOString();
   const byRun = new Map<string, Set<string>>();

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 
 /** A PostgreSQL client tool invocation: argument array (never a shell) plus its environment. */
 export interface ToolInvocation {
@@ -37,7 +38,11 @@ export function runTool(inv: ToolInvocation, signal?: AbortSignal): Promise<Tool
     // exit hook below still takes its children with it.
     const child = spawn(inv.bin, inv.args, { env: inv.env, stdio: ['ignore', 'pipe', 'pipe'], shell: false, detached: true });
     running.add(child);
-    child.once('close', () => running.delete(child));
+    if (child.pid !== undefined) watch(child.pid);
+    child.once('close', () => {
+      running.delete(child);
+      if (child.pid !== undefined) unwatch(child.pid);
+    });
     let stdout = '';
     let stderr = '';
     let aborted = false;
@@ -77,7 +82,62 @@ export function failureReason(r: ToolResult, tool: string): string {
 }
 
 /** Children still running; killed if the process exits without aborting them. */
-const running = new Set<import('node:child_process').ChildProcess>();
+const running = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of running) c.kill('SIGKILL');
 });
+
+/**
+ * The exit hook above cannot run when quietcut is killed with SIGKILL, and a tool in its own
+ * process group survives its parent. So a small watchdog process (also in a group of its own, so a
+ * terminal's signal does not reach it) holds a pipe from quietcut: when the pipe closes, whatever
+ * way quietcut ended, it kills every tool's process group still listed and exits.
+ */
+const WATCHDOG_JS = `
+const groups = new Set();
+let buf = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => {
+  buf += d;
+  for (let i = buf.indexOf('\\n'); i >= 0; i = buf.indexOf('\\n')) {
+    const [op, pid] = buf.slice(0, i).split(' ');
+    buf = buf.slice(i + 1);
+    if (op === '+') groups.add(Number(pid)); else groups.delete(Number(pid));
+  }
+});
+const end = () => { for (const g of groups) { try { process.kill(-g, 'SIGKILL'); } catch {} } process.exit(0); };
+process.stdin.on('end', end);
+process.stdin.on('error', end);
+`;
+
+let watchdog: ChildProcess | null = null;
+
+function tellWatchdog(line: string): void {
+  if (!watchdog || watchdog.exitCode !== null || watchdog.signalCode !== null) {
+    const w = spawn(process.execPath, ['-e', WATCHDOG_JS], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH ?? '' } });
+    w.on('error', () => undefined);
+    w.stdin?.on('error', () => undefined);
+    // Neither the process nor its pipe keeps quietcut running.
+    w.unref();
+    (w.stdin as Socket | null)?.unref();
+    w.once('exit', () => {
+      if (watchdog === w) watchdog = null;
+    });
+    watchdog = w;
+    for (const c of running) if (c.pid !== undefined && `+ ${c.pid}\n` !== line) w.stdin?.write(`+ ${c.pid}\n`);
+  }
+  watchdog.stdin?.write(line);
+}
+
+function watch(pid: number): void {
+  tellWatchdog(`+ ${pid}\n`);
+}
+
+function unwatch(pid: number): void {
+  if (watchdog) tellWatchdog(`- ${pid}\n`);
+}
+
+/** The watchdog's pid (tests check it cleans up after a SIGKILLed quietcut). */
+export function watchdogPid(): number | null {
+  return watchdog?.pid ?? null;
+}

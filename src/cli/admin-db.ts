@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
+import { SAFE_SESSION_OPTIONS } from '../store/trust.js';
 
 export interface AdminTarget {
   host: string;
@@ -28,6 +29,8 @@ export function adminPool(t: AdminTarget, max = 4): pg.Pool {
     ...(password ? { password } : {}),
     max,
     application_name: 'quietcut',
+    // Nothing another role creates in public (or anywhere) can stand in for what quietcut calls.
+    options: SAFE_SESSION_OPTIONS,
   });
 }
 

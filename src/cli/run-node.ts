@@ -1,13 +1,12 @@
 import { LocalCluster } from '../localdb/cluster.js';
 import { DEMO_SHARD_TABLE, startDemoShards, type DemoShards } from '../localdb/demo-shards.js';
 import type { Config } from '../config/schema.js';
-import { Metrics } from '../metrics/registry.js';
+import { BUILD, Metrics } from '../metrics/registry.js';
 import { startMetricsHttp } from '../metrics/http.js';
 import { ProxyServer } from '../proxy/server.js';
 import { parseHostPort, parseUpstreamUrl } from '../proxy/upstream.js';
 import type { Logger } from '../util/log.js';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { CatalogRefresher, loadCatalog, type Catalog } from '../catalog/index.js';
@@ -23,18 +22,21 @@ import { runBackup, type BackupRunResult } from '../windows/backup-run.js';
 import { locateForeign } from '../windows/servers.js';
 import type { ReleaseRule, WindowMode } from '../windows/window.js';
 import { BackupRequests } from '../windows/requests.js';
-import type { PgTarget } from '../backup/index.js';
+import { parseTableName, type PgTarget } from '../backup/index.js';
 import { PlanScheduler } from '../coordinator/scheduler.js';
 import { nodeClock } from '../coordinator/clock.js';
 import { Membership } from '../coordinator/membership.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
-
-const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+import { diffConfig, type ReloadResult } from '../config/reload.js';
+import { ConsoleServer } from '../proxy/console/index.js';
+import { Pauses } from '../windows/pause.js';
+import { consoleCommands } from './console-commands.js';
 
 /** One running quietcut node: the proxy, its metrics endpoint, and (demo mode) a private PostgreSQL. */
 export interface RunningNode {
   proxy: ProxyServer;
-  config: Config;
+  /** The configuration in force now (a reload replaces it). */
+  readonly config: Config;
   node: string;
   admin: AdminTarget;
   pool: pg.Pool;
@@ -47,8 +49,16 @@ export interface RunningNode {
   /** Open windows and back up these partitions now (on this node). */
   backup(partitions: readonly string[], opts?: { mode?: WindowMode; release?: ReleaseRule; trigger?: string; onProgress?: (p: string, state: string) => void }): Promise<BackupRunResult>;
   metrics: Metrics;
-  /** Planned backups: planning ticks, stored plans armed as timers (coordinator/scheduler.ts). */
-  scheduler: PlanScheduler;
+  /** Planned backups: planning ticks, stored plans armed as timers (coordinator/scheduler.ts); replaced when a reload changes the schedule. */
+  readonly scheduler: PlanScheduler;
+  /**
+   * Read the configuration again (SIGHUP, the console's RELOAD) and apply what can change while
+   * sessions run; an invalid one is refused whole and the one in force stays.
+   */
+  reload(): Promise<ReloadResult>;
+  /** Operator pauses (the console's PAUSE/RESUME). */
+  pauses: Pauses;
+  console: ConsoleServer;
   /** This node's lease, clock offset and view of the live nodes (coordinator/membership.ts). */
   membership: Membership;
   /** Per-partition activity behind GET /status (write rate, window step, held writes, last backup). */
@@ -62,6 +72,8 @@ export interface RunningNode {
 export interface RunNodeOptions {
   /** Demo mode only (no upstream): this many extra private servers as shards of public.readings. */
   demoShards?: number;
+  /** Where a reload reads the configuration from (file, environment, flags); throws ConfigError when invalid. */
+  reloadConfig?: () => Config;
   /** Test only: shift this node's clock by this much (nodes with disagreeing clocks on one machine). */
   clockOffsetMs?: number;
   /** Test only: lease length (default 10 s) and heartbeat period (default a third of it). */
@@ -71,7 +83,44 @@ export interface RunNodeOptions {
   adminVia?: { host: string; port: number };
 }
 
+/**
+ * Start a node. Any start-up failure stops everything started so far (the private PostgreSQL too)
+ * before the error, which names the option to change, reaches the caller.
+ */
 export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptions = {}): Promise<RunningNode> {
+  const undo: Array<() => unknown> = [];
+  try {
+    return await startNode(config, log, runOpts, undo);
+  } catch (err) {
+    for (const f of undo.reverse()) {
+      try {
+        await f();
+      } catch (e) {
+        log.warn({ err: e }, 'cleanup after a failed start-up failed');
+      }
+    }
+    throw err;
+  }
+}
+
+/** A listener that cannot bind: say which option to change. */
+export function bindError(err: unknown, option: string, hostPort: { host: string; port: number }): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${hostPort.host}:${hostPort.port}`;
+  const why =
+    code === 'EADDRINUSE'
+      ? `${where} is already in use (is another quietcut running?)`
+      : code === 'EADDRNOTAVAIL'
+        ? `${hostPort.host} is not an address of this host`
+        : code === 'EACCES'
+          ? `no permission to listen on ${where} (ports below 1024 need privileges)`
+          : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+            ? `host ${hostPort.host} cannot be resolved`
+            : `cannot listen on ${where}: ${(err as Error).message}`;
+  return new Error(`${why}: change ${option}`);
+}
+
+async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, undo: Array<() => unknown>): Promise<RunningNode> {
   let cluster: LocalCluster | null = null;
   let shards: DemoShards | null = null;
   let upstream: { host: string; port: number; database: string | null; user: string | null };
@@ -80,16 +129,23 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   } else {
     log.info('no upstream configured: starting a private PostgreSQL with a demo partitioned table');
     cluster = await LocalCluster.start({ demo: true, log });
+    const started = cluster;
+    undo.push(() => started.stop());
     upstream = { host: cluster.host, port: cluster.port, database: 'demo', user: 'postgres' };
     if (runOpts.demoShards) {
       shards = await startDemoShards(cluster, runOpts.demoShards, 'demo', log);
+      const s = shards;
+      undo.push(() => s.stop());
       // One cut across the shards, unless the configuration names its own groups.
       if (config.windows.groups === 'partition') config = { ...config, windows: { ...config.windows, groups: { [DEMO_SHARD_TABLE]: shards.leaves } } };
     }
   }
   if (runOpts.demoShards && !shards) throw new Error('--demo-shards needs demo mode: it starts its own shards next to the private PostgreSQL (no upstream.url)');
 
-  const metrics = new Metrics(config.metrics.maxPartitionLabels);
+  // The configuration in force; a reload replaces it, and what reads it at use sees the new one.
+  let current = config;
+  const startedAt = new Date();
+  const metrics = new Metrics(config.metrics.maxPartitionLabels, config.metrics.maxHistogramPartitions);
   const listen = parseHostPort(config.listen);
   const gate = new WindowGate();
   const proxy = new ProxyServer({
@@ -98,6 +154,8 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     upstream: { host: upstream.host, port: upstream.port, connectTimeoutMs: config.upstream.connectTimeoutMs },
     maxClientConnections: config.limits.maxClientConnections,
     maxMessageBytes: config.limits.maxMessageBytes,
+    maxBufferedBytes: config.limits.maxBufferedBytes,
+    messageTimeoutMs: config.limits.messageTimeoutMs,
     startupTimeoutMs: config.limits.startupTimeoutMs,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : null,
@@ -109,13 +167,17 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   const clock = nodeClock(runOpts.clockOffsetMs ?? 0);
   const admin = adminTarget(config, runOpts.adminVia ? { ...upstream, ...runOpts.adminVia } : upstream);
   const pool = adminPool(admin);
+  undo.push(() => pool.end());
   pool.on('error', (err) => log.warn({ err: err.message }, 'admin connection error'));
+  let systemIdentifier: string | undefined;
   // A connection lost while checked out reports on the client itself; unheard, it would crash the node.
   pool.on('connect', (c) => c.on('error', (err) => log.debug({ err: err.message }, 'admin connection lost while in use')));
   {
     const c = await connectWhenUp(pool, admin, config.upstream.startWaitMs, log);
     try {
       await migrate(c);
+      const { rows } = await c.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()');
+      systemIdentifier = rows[0]?.id;
     } finally {
       c.release();
     }
@@ -127,7 +189,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     load: async () => {
       const c = await pool.connect();
       try {
-        return await loadCatalog(c, { schemas: [...config.catalog.schemas], plainTables: [...config.catalog.plainTables] });
+        return await loadCatalog(c, { schemas: [...current.catalog.schemas], plainTables: [...current.catalog.plainTables] });
       } finally {
         c.release();
       }
@@ -135,8 +197,10 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     onError: (err) => log.warn({ err }, 'catalog refresh failed; keeping the previous one'),
   });
   await catalog.start();
+  undo.push(() => catalog.stop());
   const recorder = new WriteRecorder({ metrics, node, log });
   const activity = new PartitionActivity();
+  const writingFunctions = new Map<string, readonly string[]>(Object.entries(config.sql.writingFunctions));
   const shared: InspectorShared = {
     classifier,
     catalog: (): Catalog | undefined => catalog.current,
@@ -147,10 +211,13 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
         activity.record(table, partitions, rows);
       },
     },
-    writingFunctions: new Map(Object.entries(config.sql.writingFunctions)),
+    writingFunctions,
     preparedGids: new Map(),
     unclassified: () => metrics.unclassifiedStatements.inc(),
+    failClosed: config.windows.failClosed,
+    readOnlyFunctions: new Set(config.sql.readOnlyFunctions),
   };
+  gate.onFailClosed = (reason) => metrics.gateFailClosed.labels(reason).inc();
   if (config.sql.enabled) {
     proxy.setInspectorFactory((params) =>
       (params.get('database') ?? params.get('user')) === admin.database ? new WriteInspector(shared, params) : new NullInspector(),
@@ -184,6 +251,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
       }, config.stats.tableStatsIntervalMs),
     );
     for (const t of timers) t.unref();
+    undo.push(() => timers.forEach((t) => clearInterval(t)));
   }
 
   // --- windows and backups
@@ -194,6 +262,7 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
   const backup: RunningNode['backup'] = (partitions, o = {}) => {
     const cat = catalog.current;
     const known = new Map(cat.leaves().map((l) => [l.name, l.root]));
+    const tableOf = new Map(cat.leaves().map((l) => [l.name, l.table ?? parseTableName(l.name)]));
     for (const p of partitions) if (!known.has(p)) return Promise.reject(new Error(`unknown partition ${p}: not a leaf of a managed table`));
     // One run at a time on a node: two runs must not hold the same partition.
     const onProgress = (p: string, state: string): void => {
@@ -204,11 +273,14 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     // Foreign leaves (postgres_fdw) are dumped on their own servers, each in its own snapshot.
     const foreignLeaves = cat.leaves().filter((l) => l.foreignServer !== null).map((l) => l.name);
     const run = backupChain.then(async () => {
+      const config = current;
       const foreign = foreignLeaves.length > 0 ? await locateForeign(pool, foreignLeaves, { config, admin: target }) : null;
       return runBackup({
         partitions,
         ...(foreign ? { foreign } : {}),
         rootOf: (p) => known.get(p) ?? p,
+        tableOf: (p) => tableOf.get(p) ?? parseTableName(p),
+        ...(systemIdentifier ? { systemIdentifier } : {}),
         config,
         ...(o.mode ? { mode: o.mode } : {}),
         ...(o.release ? { release: o.release } : {}),
@@ -235,30 +307,46 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     leaves: () => catalog.current.leaves().map((l) => l.name),
     rootOf: (p) => catalog.current.leaves().find((l) => l.name === p)?.root ?? p,
   });
+  undo.push(() => requests.stop());
   await requests.start();
   // --- schedule: plan each interval and run windows at their planned times (or, with
   // planner.enabled false, back up everything at each backup.schedule tick)
-  const scheduler = new PlanScheduler({ config, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup, liveWrites: (p) => recorder.totalWrites(p) });
+  const newScheduler = (c: Config): PlanScheduler => new PlanScheduler({ config: c, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup, liveWrites: (p) => recorder.totalWrites(p) });
+  let scheduler = newScheduler(config);
+  undo.push(() => scheduler.stop());
   await scheduler.start();
+  const pauses = new Pauses({ gate, metrics });
 
   // Registered before the first client: from here on windows wait for this node.
   const membership = new Membership({
     pool,
     node,
     clock,
-    info: { host: hostname(), pid: process.pid, version: VERSION, role: 'node' },
+    info: { host: hostname(), pid: process.pid, version: BUILD.version, role: 'node' },
     takeMinClientRttMs: () => proxy.takeMinClientRttMs(),
     metrics,
     log,
     ...(runOpts.leaseMs === undefined ? {} : { leaseMs: runOpts.leaseMs }),
     ...(runOpts.heartbeatMs === undefined ? {} : { heartbeatMs: runOpts.heartbeatMs }),
   });
+  undo.push(() => membership.stop());
   await membership.start();
 
-  const addr = await proxy.listen();
+  undo.push(() => proxy.shutdown(0));
+  const addr = await proxy.listen().catch((err: unknown) => {
+    throw bindError(err, "'listen' (--listen)", listen);
+  });
+  // The listener is bound, so no other live process on this host has this node's id: whatever it
+  // left claimed or running is from an earlier life (SIGKILL, crash) and ends now.
+  await requests.reclaim(true).catch((err: unknown) => log.warn({ err }, 'reclaiming earlier work failed; it ends when it goes stale'));
 
   const moved = { c2s: 0, s2c: 0, errors: new Map<string, number>() };
+  let labelledCatalog: Catalog | null = null;
   const beforeScrape = (): void => {
+    if (catalog.current !== labelledCatalog) {
+      labelledCatalog = catalog.current;
+      metrics.knowPartitions(labelledCatalog.leaves());
+    }
     const c = proxy.counters;
     metrics.bytes.labels('client_to_server').inc(c.clientToServer - moved.c2s);
     metrics.bytes.labels('server_to_client').inc(c.serverToClient - moved.s2c);
@@ -283,10 +371,89 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
       metrics,
       beforeScrape,
       status: () => ({ listen: `${addr.host}:${addr.port}`, clients: proxy.clientConnections, upstream: `${upstream.host}:${upstream.port}`, ...partitionStatus(node, catalog, activity) }),
+    }).catch((err: unknown) => {
+      throw bindError(err, "'metrics.listen' (--metrics)", m);
     });
     metricsPort = http.port;
     closeMetrics = http.close;
   }
+
+  // --- the admin console on the proxy's port, and reloads
+  const consoleServer: ConsoleServer = new ConsoleServer({
+    database: config.console.database,
+    allowed: () => current.console.roles ?? [admin.user],
+    authDatabase: () => current.console.authDatabase ?? admin.database,
+    upstream: { host: upstream.host, port: upstream.port, connectTimeoutMs: config.upstream.connectTimeoutMs },
+    authTimeoutMs: config.upstream.connectTimeoutMs + config.limits.startupTimeoutMs,
+    commands: consoleCommands({
+      node,
+      listen: `${addr.host}:${addr.port}`,
+      upstream: `${upstream.host}:${upstream.port}`,
+      startedAt,
+      config: () => current,
+      reload: () => reloadNow(),
+      proxy,
+      console: (): ConsoleServer => consoleServer,
+      activity,
+      leaves: () => catalog.current.leaves(),
+      pauses,
+      metrics,
+      pool,
+      backup: (partitions, o) => backup(partitions, o),
+    }),
+    log,
+  });
+  // The console's virtual database is claimed at startup, before any server connection is made.
+  proxy.claimStartup = (client, params, rest) => {
+    if ((params.get('database') ?? params.get('user')) !== consoleServer.database) return false;
+    // The session removes its listeners once this returns: open on the next tick, socket paused.
+    client.pause();
+    queueMicrotask(() => consoleServer.open(client, params, rest));
+    return true;
+  };
+
+  let schedulerSwap: Promise<void> = Promise.resolve();
+  const reloadNow = (): ReloadResult => {
+    let next: Config;
+    try {
+      if (!runOpts.reloadConfig) throw new Error('this node was started without a configuration source to reload from');
+      next = runOpts.reloadConfig();
+      // TLS files are read before anything changes: a missing or bad file refuses the reload whole.
+      proxy.reconfigure({
+        maxClientConnections: next.limits.maxClientConnections,
+        maxMessageBytes: next.limits.maxMessageBytes,
+        startupTimeoutMs: next.limits.startupTimeoutMs,
+        shutdownTimeoutMs: next.shutdownTimeoutMs,
+        tls: next.tls.cert && next.tls.key ? { cert: next.tls.cert, key: next.tls.key } : null,
+      });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      metrics.configReloads.labels('invalid').inc();
+      log.error({ err: error }, 'configuration reload refused; the previous configuration stays in force');
+      return { ok: false, error };
+    }
+    const changes = diffConfig(current, next);
+    const before = current;
+    // Options that need a restart keep their running values, so the node stays consistent.
+    current = next;
+    if (next.log.level !== before.log.level) log.level = next.log.level;
+    writingFunctions.clear();
+    for (const [k, v] of Object.entries(next.sql.writingFunctions)) writingFunctions.set(k, v);
+    if (changes.some((c) => c.option.startsWith('catalog.'))) catalog.refreshSoon();
+    if (changes.some((c) => /^(backup\.(schedule|planAt|interval|timezone)|planner\.|forecast\.)/.test(c.option))) {
+      // A new schedule: the old scheduler's timers go, a new one arms from the stored plans.
+      schedulerSwap = schedulerSwap.then(async () => {
+        await scheduler.stop();
+        scheduler = newScheduler(next);
+        await scheduler.start();
+      }).catch((err: unknown) => log.error({ err }, 'rescheduling after reload failed'));
+    }
+    const restart = changes.filter((c) => c.applies === 'restart');
+    metrics.configReloads.labels('applied').inc();
+    metrics.configRestartPending.set(restart.length);
+    log.info({ live: changes.filter((c) => c.applies === 'live').map((c) => c.option), restart: restart.map((c) => c.option) }, restart.length > 0 ? 'configuration reloaded; some changes need a restart' : 'configuration reloaded');
+    return { ok: true, changes };
+  };
 
   const db = upstream.database ?? 'postgres';
   const user = upstream.user ?? 'postgres';
@@ -294,7 +461,9 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
 
   return {
     proxy,
-    config,
+    get config() {
+      return current;
+    },
     node,
     admin,
     pool,
@@ -305,15 +474,27 @@ export async function runNode(config: Config, log: Logger, runOpts: RunNodeOptio
     gate,
     backup,
     metrics,
-    scheduler,
+    get scheduler() {
+      return scheduler;
+    },
+    async reload() {
+      const r = reloadNow();
+      await schedulerSwap;
+      return r;
+    },
+    pauses,
+    console: consoleServer,
     membership,
     activity,
     metricsPort,
     cluster,
     connectionString,
     async stop() {
+      await schedulerSwap;
       await scheduler.stop();
       await membership.stop();
+      pauses.stop();
+      consoleServer.close();
       await requests.stop();
       await proxy.shutdown();
       await backupChain;
@@ -349,7 +530,7 @@ async function connectWhenUp(pool: pg.Pool, admin: AdminTarget, waitMs: number, 
       const e = err as { code?: string; message: string };
       const transient = e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P03' || e.code === '53300';
       if (!transient || Date.now() + delay > deadline) {
-        throw new Error(`cannot reach the managed database ${admin.database} on ${admin.host}:${admin.port} as ${admin.user}: ${e.message}`);
+        throw new Error(`cannot reach the managed database ${admin.database} on ${admin.host}:${admin.port} as ${admin.user}: ${e.message}: check upstream.url (--upstream), admin.user and admin.database`);
       }
       log.warn({ err: e.message, retryInMs: delay }, 'waiting for PostgreSQL to accept connections');
       await new Promise((r) => setTimeout(r, delay));

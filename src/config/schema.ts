@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 
 /**
@@ -6,8 +7,23 @@ import { z } from 'zod';
  * Objects are strict: an unknown key is an error naming the key.
  */
 
-const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:6432');
-const cronExpr = z.string().min(1);
+const hostPort = z
+  .string()
+  .regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:6432')
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, { message: 'port must be 0-65535 (0: any free port)' });
+// Checked with the scheduler's own parser, so a typo fails at start naming its key, not at the first tick.
+const cronExpr = z.string().min(1).refine((s) => cron.validate(s), { message: 'not a valid cron expression (node-cron syntax: [second] minute hour day-of-month month day-of-week, e.g. "0 1 * * *")' });
+const timeZone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not an IANA time zone (e.g. UTC, Europe/Berlin)' },
+);
 const hhmmRange = z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/, 'expected HH:MM-HH:MM, e.g. 01:00-07:00');
 
 export const windowModeSchema = z.enum(['hold', 'reject']).describe('hold: queue writes during the window; reject: answer them with an error');
@@ -54,6 +70,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       maxClientConnections: z.number().int().positive().default(1000).describe('more clients than this get SQLSTATE 53300'),
       maxMessageBytes: z.number().int().positive().default(256 * 1024 * 1024).describe('largest client message the proxy buffers (Query, Parse, Bind); larger closes the connection with 08P01'),
+      maxBufferedBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(512 * 1024 * 1024)
+        .describe('bytes of incomplete client messages buffered across all clients at once; a message that would pass it closes its connection with 53200. Buffers grow as bytes arrive, not to the declared size'),
+      messageTimeoutMs: z.number().int().nonnegative().default(60_000).describe('a client message that stops arriving halfway for this long closes the connection with 08P01; 0: never'),
       startupTimeoutMs: z.number().int().positive().default(10_000).describe('a client must finish its startup packet in this time'),
     })
     .prefault({}),
@@ -62,6 +85,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       listen: hostPort.nullable().default('127.0.0.1:9187').describe('metrics and admin HTTP endpoint; null disables it'),
       maxPartitionLabels: z.number().int().positive().default(2000).describe('cap on distinct partition label values; further partitions are summed under partition="_other"'),
+      maxHistogramPartitions: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(100)
+        .describe('series budget of the per-partition histograms (each partition costs about 16 series per histogram): past this many partitions, further ones are observed under partition="_other"'),
     })
     .prefault({}),
   log: z
@@ -85,6 +114,12 @@ export const configSchema = z.strictObject({
         .default({})
         .describe('functions that write tables, e.g. {"public.archive_events": ["public.events"]}; a call counts as writing every partition of those tables'),
       statementCacheSize: z.number().int().nonnegative().default(5000).describe('parsed statements kept per process'),
+      readOnlyFunctions: z
+        .array(z.string())
+        .default([])
+        .describe(
+          'functions outside pg_catalog known to write no table (schema.function or function, as called); any other such call is held during windows as a write of unknown tables',
+        ),
     })
     .prefault({}),
   stats: z
@@ -103,11 +138,24 @@ export const configSchema = z.strictObject({
       maxHoldMs: z.number().int().positive().default(5000).describe('default disruption budget per partition'),
       maxQueuedRequests: z.number().int().positive().default(10_000).describe('held requests per partition before overflow is rejected'),
       maxQueuedBytes: z.number().int().positive().default(64 * 1024 * 1024).describe('held bytes per partition before overflow is rejected'),
+      noticeAfterMs: z
+        .number()
+        .int()
+        .nonnegative()
+        .nullable()
+        .default(1000)
+        .describe('a client whose write is held this long gets a NOTICE naming the partition and the expected release, once per held request; null: never'),
       groups: z
         .union([z.enum(['partition', 'table']), z.record(z.string(), z.array(z.string()))])
         .default('partition')
         .describe("consistency groups: 'partition' (each alone), 'table' (all partitions of a table), or named lists of schema.partition"),
       partitions: z.record(z.string(), partitionOverride).default({}).describe('per-partition overrides, keyed by schema.partition'),
+      failClosed: z
+        .boolean()
+        .default(true)
+        .describe(
+          'true: a request whose writes quietcut cannot know (DO blocks, functions not known read-only, unparsable SQL, SQL under unmodelled session settings, unknown prepared transactions) is held or rejected while any window is open and drained before any cut, and statements that are not MVCC-safe (TRUNCATE, rewrites, DDL) wait until the dumps hold their locks; false: such requests pass and backups may miss or split their writes (counted only in quietcut_unclassified_statements_total)',
+        ),
     })
     .prefault({}),
   backup: z
@@ -124,7 +172,7 @@ export const configSchema = z.strictObject({
         .default(null)
         .describe('cron expression for planning the next interval that has not begun (planner.enabled); must fire before the interval starts. null: plan at each schedule tick'),
       interval: hhmmRange.default('01:00-07:00').describe('the daily interval in which windows are planned, wall-clock times in timezone; an end at or before the start is on the next day'),
-      timezone: z.string().default('UTC').describe('IANA time zone of interval, schedule and planAt'),
+      timezone: timeZone.default('UTC').describe('IANA time zone of interval, schedule and planAt'),
       maxConcurrentDumps: z.number().int().positive().default(2).describe('dumps running at once per server'),
       lockWaitTimeoutMs: z.number().int().positive().default(5000).describe('pg_dump --lock-wait-timeout'),
       compression: z.number().int().min(0).max(9).default(6).describe('pg_dump -Z level for -Fc archives'),
@@ -154,6 +202,19 @@ export const configSchema = z.strictObject({
       minRoundTripMs: z.number().nonnegative().default(0).describe('minimum client round trip; shortens the needed overlap'),
     })
     .prefault({}),
+  console: z
+    .strictObject({
+      database: z.string().min(1).default('quietcut').describe("the admin console's virtual database: psql -p 6432 -U ROLE quietcut answers SHOW WINDOWS, PAUSE, RELOAD…"),
+      roles: z
+        .array(z.string())
+        .nullable()
+        .default(null)
+        .describe("roles allowed into the console; each must authenticate against the upstream server (to console.authDatabase) first. null: only quietcut's admin role; []: console off"),
+      authDatabase: z.string().nullable().default(null).describe('database a console role authenticates to on the upstream server; null: the managed database'),
+      maxPauseMs: z.number().int().positive().default(300_000).describe('longest PAUSE the console grants (its TIMEOUT defaults to windows.maxHoldMs)'),
+    })
+    .prefault({})
+    .describe('the admin console served on the proxy port (like PgBouncer\'s pgbouncer database)'),
   servers: z
     .record(
       z.string(),

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { serialize } from 'pg-protocol';
 import { Backend, Frontend } from './codes.js';
-import { MessageScanner, type MessageSink } from './scanner.js';
+import { BufferBudget, MessageScanner, type MessageSink } from './scanner.js';
 import { decodeBind, decodeParse, decodeQuery, decodeReadyForQuery, decodeCommandComplete } from './decode.js';
 
 interface Seen {
@@ -151,5 +151,66 @@ describe('decoders', () => {
     const { messages } = serverStream();
     expect(decodeReadyForQuery(messages[3]!, 0)).toBe('T');
     expect(decodeCommandComplete(messages[2]!, 0, messages[2]!.length)).toBe('INSERT 0 3');
+  });
+});
+
+describe('buffers of partial messages', () => {
+  const declared = (type: number, bodyBytes: number): Buffer => {
+    const h = Buffer.alloc(5);
+    h[0] = type;
+    h.writeInt32BE(bodyBytes + 4, 1);
+    return h;
+  };
+
+  test('a declared large message reserves only what arrived, growing as bytes come, and is reported whole', () => {
+    const budget = new BufferBudget(1 << 30);
+    const seen: Buffer[] = [];
+    const s = new MessageScanner(MessageScanner.types(Frontend.Query), 1 << 30, { message: (_t, b, st, en) => seen.push(Buffer.from(b.subarray(st, en))), invalid: () => undefined }, budget);
+    const body = Buffer.alloc(100 * 1024 * 1024, 0x61);
+    s.scan(Buffer.concat([declared(Frontend.Query, body.length), body.subarray(0, 100)]));
+    // 100 MiB declared, 105 bytes sent: a first small buffer, not the declared size.
+    expect(budget.usedBytes).toBeLessThanOrEqual(16 * 1024);
+    s.scan(body.subarray(100, 1024 * 1024));
+    expect(s.bufferedBytes).toBeLessThanOrEqual(2 * (1024 * 1024 + 5));
+    expect(budget.usedBytes).toBe(s.bufferedBytes);
+    for (let off = 1024 * 1024; off < body.length; off += 7 * 1024 * 1024) s.scan(body.subarray(off, Math.min(body.length, off + 7 * 1024 * 1024)));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.length).toBe(body.length + 5);
+    expect(seen[0]!.subarray(5).equals(body)).toBe(true);
+    expect(budget.usedBytes).toBe(0);
+  });
+
+  test('every split of a stream still frames the same messages when buffers grow', () => {
+    const { stream, messages } = clientStream();
+    const big = Buffer.concat([stream, Buffer.from(serialize.query('x'.repeat(40_000)))]);
+    for (let cut = 1; cut < big.length; cut += 997) {
+      const budget = new BufferBudget(1 << 20);
+      const seen: Seen[] = [];
+      const s = new MessageScanner(MessageScanner.types(), 1 << 20, { message: (t, b, st, en) => seen.push({ type: t, bytes: b.subarray(st, en).toString('hex') }), invalid: () => undefined }, budget);
+      s.collectAll = true;
+      s.scan(big.subarray(0, cut));
+      s.scan(big.subarray(cut));
+      expect(seen.map((x) => x.bytes)).toEqual([...messages, Buffer.from(serialize.query('x'.repeat(40_000)))].map((m) => Buffer.from(m).toString('hex')));
+      expect(budget.usedBytes).toBe(0);
+    }
+  });
+
+  test('the shared budget refuses a client past its limit, naming limits.maxBufferedBytes, and reset gives the bytes back', () => {
+    const budget = new BufferBudget(64 * 1024);
+    const errors: Array<{ reason: string; overloaded: boolean | undefined }> = [];
+    const sink: MessageSink = { message: () => undefined, invalid: (reason, _t, _l, overloaded) => errors.push({ reason, overloaded }) };
+    const a = new MessageScanner(MessageScanner.types(Frontend.Query), 1 << 30, sink, budget);
+    const b = new MessageScanner(MessageScanner.types(Frontend.Query), 1 << 30, sink, budget);
+    a.scan(Buffer.concat([declared(Frontend.Query, 1 << 20), Buffer.alloc(40 * 1024)]));
+    expect(errors).toEqual([]);
+    b.scan(Buffer.concat([declared(Frontend.Query, 1 << 20), Buffer.alloc(40 * 1024)]));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.overloaded).toBe(true);
+    expect(errors[0]!.reason).toMatch(/limit of 65536 bytes .*limits\.maxBufferedBytes/);
+    // b holds nothing; a holds what it was given; a client leaving gives its share back.
+    expect(b.bufferedBytes).toBe(0);
+    expect(budget.usedBytes).toBe(a.bufferedBytes);
+    a.reset();
+    expect(budget.usedBytes).toBe(0);
   });
 });

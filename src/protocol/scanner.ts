@@ -8,14 +8,41 @@ import { HEADER_BYTES } from './codes.js';
  * chunks is either skipped (types nobody asked for) or collected into one buffer and reported
  * whole. Nothing is allocated per message on the common path.
  */
+/**
+ * Bytes of partial messages buffered across every scanner that shares it (every client of one
+ * proxy). A client that declares a large message and stalls holds only what it really sent, and
+ * all of them together never more than `limitBytes`.
+ */
+export class BufferBudget {
+  private used = 0;
+  constructor(readonly limitBytes: number) {}
+  get usedBytes(): number {
+    return this.used;
+  }
+  reserve(n: number): boolean {
+    if (this.used + n > this.limitBytes) return false;
+    this.used += n;
+    return true;
+  }
+  release(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+}
+
+/** A partial message starts this small and doubles as its bytes arrive, up to its declared size. */
+const FIRST_ACC_BYTES = 16 * 1024;
+
 export interface MessageSink {
   /**
    * One complete message: bytes [start, end) of buf, the type byte at buf[start] and the body at
    * [start + 5, end). buf may be the caller's chunk: copy what you keep.
    */
   message(type: number, buf: Buffer, start: number, end: number): void;
-  /** Length field out of range: the stream cannot be framed any further. */
-  invalid(reason: string, type: number, length: number): void;
+  /**
+   * Length field out of range, or the shared buffer budget is spent (`overloaded`): the stream
+   * cannot be framed any further.
+   */
+  invalid(reason: string, type: number, length: number, overloaded?: boolean): void;
 }
 
 export class MessageScanner {
@@ -24,15 +51,63 @@ export class MessageScanner {
   private readonly header = Buffer.alloc(HEADER_BYTES);
   private headerFill = 0;
   private skipRemaining = 0;
+  /** The partial message being collected: `accFill` bytes of `accTotal`, in a buffer grown as they come. */
   private acc: Buffer | null = null;
   private accFill = 0;
+  private accTotal = 0;
   private failed = false;
 
   constructor(
     private readonly wanted: Uint8Array,
     private readonly maxMessageBytes: number,
     private readonly sink: MessageSink,
+    private readonly budget: BufferBudget | null = null,
   ) {}
+
+  /** Bytes this scanner holds for a partial message (what it reserved from the budget). */
+  get bufferedBytes(): number {
+    return this.acc?.length ?? 0;
+  }
+
+  /**
+   * Make room for `need` bytes of the partial message: the buffer doubles (at most to the declared
+   * size) and each growth is reserved from the budget first. False (and the stream failed) when
+   * the budget is spent.
+   */
+  private ensureRoom(need: number, type: number): boolean {
+    const have = this.acc?.length ?? 0;
+    if (need <= have) return true;
+    let size = Math.min(this.accTotal, Math.max(need, have * 2, FIRST_ACC_BYTES));
+    // Near the limit, doubling gives way to exactly what arrived.
+    if (this.budget && !this.budget.reserve(size - have) && (size === need || !this.budget.reserve((size = need) - have))) {
+      this.failed = true;
+      const limit = this.budget.limitBytes;
+      this.dropAcc();
+      this.sink.invalid(`quietcut is buffering its limit of ${limit} bytes of incomplete messages from all clients (limits.maxBufferedBytes)`, type, this.accTotal - 1, true);
+      return false;
+    }
+    const grown = Buffer.allocUnsafe(size);
+    if (this.acc) this.acc.copy(grown, 0, 0, this.accFill);
+    this.acc = grown;
+    return true;
+  }
+
+  private dropAcc(): void {
+    if (this.acc) this.budget?.release(this.acc.length);
+    this.acc = null;
+    this.accFill = 0;
+    this.accTotal = 0;
+  }
+
+  /** Begin collecting a message of `total` bytes whose first `have` bytes are `src[from, from+have)`. */
+  private startAcc(total: number, src: Buffer, from: number, have: number): boolean {
+    this.accTotal = total;
+    this.accFill = 0;
+    if (!this.ensureRoom(have, src[from]!)) return false;
+    src.copy(this.acc!, 0, from, from + have);
+    this.accFill = have;
+    return true;
+  }
 
   /** Build the `wanted` table from type bytes. */
   static types(...types: number[]): Uint8Array {
@@ -62,13 +137,18 @@ export class MessageScanner {
       if (this.skipRemaining > 0) return n;
     }
     if (this.acc !== null) {
-      const take = Math.min(this.acc.length - this.accFill, n - off);
+      const take = Math.min(this.accTotal - this.accFill, n - off);
+      if (!this.ensureRoom(this.accFill + take, this.acc[0]!)) return n;
       chunk.copy(this.acc, this.accFill, off, off + take);
       this.accFill += take;
       off += take;
-      if (this.accFill < this.acc.length) return n;
+      if (this.accFill < this.accTotal) return n;
       const whole = this.acc;
+      // The message is whole: it leaves the budget (what the sink keeps is bounded elsewhere).
+      this.budget?.release(whole.length);
       this.acc = null;
+      this.accFill = 0;
+      this.accTotal = 0;
       this.sink.message(whole[0]!, whole, 0, whole.length);
       if (this.stopRequested) return this.stopAt(off);
     }
@@ -84,10 +164,7 @@ export class MessageScanner {
       if (!this.checkLength(type, len)) return n;
       const total = 1 + len;
       if (this.wanted[type] === 1 || this.collectAll) {
-        const acc = Buffer.allocUnsafe(total);
-        this.header.copy(acc, 0);
-        this.acc = acc;
-        this.accFill = HEADER_BYTES;
+        if (!this.startAcc(total, this.header, 0, HEADER_BYTES)) return n;
         return this.scan(chunk, off);
       }
       this.skipRemaining = total - HEADER_BYTES;
@@ -109,10 +186,7 @@ export class MessageScanner {
       }
       // Spans into the next chunk.
       if (this.wanted[type] === 1 || this.collectAll) {
-        const acc = Buffer.allocUnsafe(1 + len);
-        chunk.copy(acc, 0, off, n);
-        this.acc = acc;
-        this.accFill = n - off;
+        this.startAcc(1 + len, chunk, off, n - off);
       } else {
         this.skipRemaining = end - n;
       }
@@ -153,8 +227,7 @@ export class MessageScanner {
   reset(): void {
     this.headerFill = 0;
     this.skipRemaining = 0;
-    this.acc = null;
-    this.accFill = 0;
+    this.dropAcc();
     this.failed = false;
     this.stopRequested = false;
   }

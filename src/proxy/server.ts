@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { BufferBudget } from '../protocol/scanner.js';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { encodeCancelRequest } from '../protocol/startup.js';
@@ -13,6 +14,10 @@ export interface ProxyServerOptions {
   upstream: { host: string; port: number; connectTimeoutMs: number };
   maxClientConnections: number;
   maxMessageBytes: number;
+  /** Cap on bytes of incomplete client messages buffered across all clients; default: no cap. */
+  maxBufferedBytes?: number;
+  /** A client message that stops arriving halfway for this long closes its connection; default 0: never. */
+  messageTimeoutMs?: number;
   startupTimeoutMs: number;
   shutdownTimeoutMs: number;
   tls?: { cert: string; key: string } | null;
@@ -36,9 +41,11 @@ export interface ProxyCounters {
  */
 export class ProxyServer implements SessionHost {
   readonly upstream: SessionHost['upstream'];
-  readonly maxMessageBytes: number;
-  readonly startupTimeoutMs: number;
-  readonly tls: SecureContext | null;
+  maxMessageBytes: number;
+  readonly bufferBudget: BufferBudget | null;
+  readonly messageTimeoutMs: number;
+  startupTimeoutMs: number;
+  tls: SecureContext | null;
   gate: WriteGate;
   readonly log: Logger;
   readonly counters: ProxyCounters = { clientToServer: 0, serverToClient: 0, serverConnections: 0, clientErrors: new Map() };
@@ -52,14 +59,30 @@ export class ProxyServer implements SessionHost {
   constructor(private readonly opts: ProxyServerOptions) {
     this.upstream = opts.upstream;
     this.maxMessageBytes = opts.maxMessageBytes;
+    this.bufferBudget = opts.maxBufferedBytes ? new BufferBudget(opts.maxBufferedBytes) : null;
+    this.messageTimeoutMs = opts.messageTimeoutMs ?? 0;
     this.startupTimeoutMs = opts.startupTimeoutMs;
-    this.tls = opts.tls ? createSecureContext({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }) : null;
+    this.tls = opts.tls ? tlsContext(opts.tls) : null;
     this.gate = opts.gate ?? openGate;
     this.log = opts.log ?? silentLogger;
     this.inspectorFactory = opts.inspectorFactory ?? (() => new NullInspector());
     this.claimStartup = opts.claimStartup;
     this.server = createServer({ noDelay: true }, (sock) => this.accept(sock));
     this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
+  }
+
+  /**
+   * Limits and TLS files from a reloaded configuration: new sessions get them, sessions already
+   * open keep what they started with. TLS files are read here, so a bad file throws and nothing
+   * changes.
+   */
+  reconfigure(o: Pick<ProxyServerOptions, 'maxClientConnections' | 'maxMessageBytes' | 'startupTimeoutMs' | 'shutdownTimeoutMs' | 'tls'>): void {
+    const tls = o.tls ? tlsContext(o.tls) : null;
+    this.opts.maxClientConnections = o.maxClientConnections;
+    this.opts.shutdownTimeoutMs = o.shutdownTimeoutMs;
+    this.maxMessageBytes = o.maxMessageBytes;
+    this.startupTimeoutMs = o.startupTimeoutMs;
+    this.tls = tls;
   }
 
   setInspectorFactory(f: (params: ReadonlyMap<string, string>) => SessionInspector): void {
@@ -158,4 +181,8 @@ export class ProxyServer implements SessionHost {
     for (const s of [...this.sessions]) s.shutdown();
     await closed;
   }
+}
+
+function tlsContext(files: { cert: string; key: string }): SecureContext {
+  return createSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key) });
 }

@@ -14,7 +14,7 @@ import {
   decodeTarget,
 } from '../protocol/decode.js';
 import { encodeErrorResponse, encodeNegotiateProtocolVersion, encodeReadyForQuery } from '../protocol/encode.js';
-import { MessageScanner, type MessageSink } from '../protocol/scanner.js';
+import { MessageScanner, type BufferBudget, type MessageSink } from '../protocol/scanner.js';
 import { ProxyError, SqlState } from '../protocol/sqlstate.js';
 import { encodeStartupMessage } from '../protocol/startup.js';
 import type { Logger } from '../util/log.js';
@@ -27,6 +27,10 @@ import { UpstreamLink, type UpstreamEndpoint } from './upstream-connect.js';
 export interface SessionHost {
   readonly upstream: UpstreamEndpoint;
   readonly maxMessageBytes: number;
+  /** Shared by every client: bytes of incomplete messages buffered (scanner.ts). */
+  readonly bufferBudget?: BufferBudget | null;
+  /** A message that stops arriving halfway for this long closes the connection; 0: never. */
+  readonly messageTimeoutMs?: number;
   readonly startupTimeoutMs: number;
   readonly tls: SecureContext | null;
   readonly gate: WriteGate;
@@ -123,7 +127,7 @@ export class Session implements MessageSink {
   private skipToSync = false;
   private gating = false;
   /** Held: a request waits in a hold queue; nothing more from this client goes on until it is released. */
-  private held: (HeldRequest & { data: Buffer; visible: ReadonlySet<string>; endsWithSync: boolean }) | null = null;
+  private held: (HeldRequest & { data: Buffer; visible: ReadonlySet<string>; endsWithSync: boolean; partition: string }) | null = null;
   private backlog: Buffer[] = [];
   private copyIn = false;
   private serverPaused = false;
@@ -149,7 +153,7 @@ export class Session implements MessageSink {
   ) {
     this.client = client;
     client.setNoDelay(true);
-    this.clientScanner = new MessageScanner(CLIENT_WANTED, host.maxMessageBytes, this);
+    this.clientScanner = new MessageScanner(CLIENT_WANTED, host.maxMessageBytes, this, host.bufferBudget ?? null);
     this.serverSink = {
       message: (type, buf, start, end) => this.serverMessage(type, buf, start, end),
       invalid: (reason) => this.serverLost(new Error(reason)),
@@ -289,6 +293,7 @@ export class Session implements MessageSink {
       return;
     }
     this.processClientChunk(chunk, 0);
+    this.watchPartial();
   }
 
   private processClientChunk(chunk: Buffer, from: number): void {
@@ -383,8 +388,27 @@ export class Session implements MessageSink {
     this.gatedMessage(type, buf, start, end, boundary);
   }
 
-  invalid(reason: string): void {
-    this.fatal(new ProxyError(SqlState.ProtocolViolation, `invalid message from client: ${reason}`, 'FATAL'));
+  invalid(reason: string, _type?: number, _length?: number, overloaded?: boolean): void {
+    if (overloaded) this.fatal(new ProxyError(SqlState.OutOfMemory, reason, 'FATAL', undefined, 'Send smaller messages, or raise limits.maxBufferedBytes.'));
+    else this.fatal(new ProxyError(SqlState.ProtocolViolation, `invalid message from client: ${reason}`, 'FATAL'));
+  }
+
+  /** A partial message pins buffer space: it must keep arriving (not while we hold the client). */
+  private partialTimer: NodeJS.Timeout | null = null;
+  private watchPartial(): void {
+    const ms = this.host.messageTimeoutMs ?? 0;
+    if (ms <= 0 || this.clientScanner.atBoundary || this.phase !== 'ready') {
+      if (this.partialTimer) clearTimeout(this.partialTimer);
+      this.partialTimer = null;
+    } else if (this.partialTimer) this.partialTimer.refresh();
+    else {
+      this.partialTimer = setTimeout(() => {
+        this.partialTimer = null;
+        if (this.held) this.watchPartial();
+        else this.fatal(new ProxyError(SqlState.MessageTimeout, `invalid message from client: a message stopped arriving for ${ms} ms (limits.messageTimeoutMs)`, 'FATAL'));
+      }, ms);
+      this.partialTimer.unref();
+    }
   }
 
   private gatedMessage(type: number, buf: Buffer, start: number, end: number, boundary: boolean): void {
@@ -433,6 +457,7 @@ export class Session implements MessageSink {
       data,
       visible: new Set(visible),
       endsWithSync,
+      partition: decision.partition,
       release: () => this.releaseHeld(),
     };
     if (!decision.enqueue(held)) {
@@ -530,7 +555,7 @@ export class Session implements MessageSink {
     // Another partition's window may hold it too.
     const decision = held.visible.size > 0 ? this.host.gate.decide(held.visible, this.txStatus !== 'I', NO_PARTITIONS) : ({ action: 'pass' } as const);
     if (decision.action === 'hold') {
-      const again = { ...held, heldAtMs: held.heldAtMs, release: () => this.releaseHeld() };
+      const again = { ...held, heldAtMs: held.heldAtMs, partition: decision.partition, release: () => this.releaseHeld() };
       if (decision.enqueue(again)) {
         this.held = again;
         return;
@@ -552,6 +577,7 @@ export class Session implements MessageSink {
       }
     }
     if (this.phase === 'ready') this.client.resume();
+    this.watchPartial();
   }
 
   private forward(data: Buffer): void {
@@ -735,6 +761,8 @@ export class Session implements MessageSink {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
     this.startup.stop();
+    this.clientScanner.reset(); // gives its partial message back to the shared budget
+    this.watchPartial();
     if (this.held) {
       // Never execute a held request whose client went away.
       this.host.gate.forget(this.held);
@@ -768,6 +796,15 @@ export class Session implements MessageSink {
       return;
     }
     this.fatal(new ProxyError(SqlState.AdminShutdown, 'terminating connection due to administrator command (quietcut shutting down)', 'FATAL'));
+  }
+
+  /** The partition this session's held request waits for, and since when (performance.now()); null: not held. */
+  get heldFor(): { partition: string; sinceMs: number } | null {
+    return this.held ? { partition: this.held.partition, sinceMs: this.held.heldAtMs } : null;
+  }
+
+  get clientAddress(): string {
+    return `${this.client.remoteAddress ?? '?'}:${this.client.remotePort ?? '?'}`;
   }
 
   get idle(): boolean {

@@ -153,6 +153,14 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE quietcut.pins ADD COLUMN drain_ms double precision;`,
   },
   {
+    version: 6,
+    name: 'liveness: heartbeats of running runs and claimed requests, so a dead node\'s work is finished by others',
+    sql: `
+      ALTER TABLE quietcut.runs ADD COLUMN heartbeat_at timestamptz;
+      ALTER TABLE quietcut.backup_requests ADD COLUMN heartbeat_at timestamptz;
+    `,
+  },
+  {
     version: 7,
     name: 'membership: node leases and clock offsets; windows every live node enforces',
     sql: `

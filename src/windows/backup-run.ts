@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
 import {
@@ -19,19 +19,25 @@ import {
   type TableName,
 } from '../backup/index.js';
 import type { Config } from '../config/schema.js';
+import { HEARTBEAT_MS, retrying, startHeartbeat } from '../store/liveness.js';
 import type { Metrics } from '../metrics/registry.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { WindowGate } from './gate.js';
 import { groupPartitions, type Group } from './groups.js';
 import { preparePin, type PreparedPin } from './pin.js';
 import { FRONTED_SERVER, type MemberLocation } from './servers.js';
-import { GroupWindow, type PreparePin, type ReleaseRule, type WindowMode, type WindowOutcome } from './window.js';
+import { GroupWindow, type Pin, type PreparePin, type ReleaseRule, type WindowMode, type WindowOutcome } from './window.js';
 
 export interface BackupRunOptions {
   /** schema-qualified leaves to back up */
   partitions: readonly string[];
   /** leaf → its root table (for `table` consistency groups) */
   rootOf: (partition: string) => string;
+  /**
+   * leaf → its (schema, name) from the catalog. A name may hold a dot (`public."a.b"` is shown as
+   * public.a.b), so the display key is never split again when the catalog knows the pair.
+   */
+  tableOf?: (partition: string) => TableName;
   config: Config;
   mode?: WindowMode;
   release?: ReleaseRule;
@@ -49,6 +55,11 @@ export interface BackupRunOptions {
    * per foreign server (see servers.ts). Partitions not listed are on the fronted server (`target`).
    */
   foreign?: { locations: ReadonlyMap<string, MemberLocation>; targets: ReadonlyMap<string, PgTarget> };
+  /**
+   * The fronted cluster's identity (pg_control_system().system_identifier): it scopes run ids and
+   * retention, so deployments sharing a backup directory never prune each other's runs.
+   */
+  systemIdentifier?: string;
   /** How a server's snapshot export is opened; default pin.ts. Tests put faults here. */
   preparePin?: (server: string, target: PgTarget, signal: AbortSignal) => Promise<PreparedPin>;
 }
@@ -84,31 +95,101 @@ export interface BackupRunResult {
 export async function runBackup(opts: BackupRunOptions): Promise<BackupRunResult> {
   const log = opts.log ?? silentLogger;
   const cfg = opts.config;
-  const runId = newRunId();
-  const runDir = resolve(join(cfg.backup.dir, runId));
-  const manifest = new RunManifest(
-    runDir,
-    newManifest({ runId, node: opts.node, trigger: opts.trigger, source: { host: opts.target.host, port: opts.target.port, database: opts.target.database } }),
-  );
-  await manifest.start();
-  await withClient(opts.pool, (c) => recordRunStarted(c, { runId, trigger: opts.trigger, node: opts.node, dir: runDir }));
+  const { runId, runDir } = await claimRunDir(cfg.backup.dir);
+  const source = { host: opts.target.host, port: opts.target.port, database: opts.target.database, ...(opts.systemIdentifier ? { systemIdentifier: opts.systemIdentifier } : {}) };
+  const manifest = new RunManifest(runDir, newManifest({ runId, node: opts.node, trigger: opts.trigger, source }));
+  try {
+    await manifest.start();
+    await withClient(opts.pool, (c) => recordRunStarted(c, { runId, trigger: opts.trigger, node: opts.node, dir: runDir }));
+  } catch (err) {
+    // Nothing was held yet: leave no record that says running.
+    await rm(runDir, { recursive: true, force: true });
+    throw err;
+  }
+  const beat = startHeartbeat(opts.pool, 'UPDATE quietcut.runs SET heartbeat_at = now() WHERE run_id = $1', [runId], HEARTBEAT_MS);
   log.info({ runId, partitions: opts.partitions.length }, 'backup run started');
 
-  const groups = groupPartitions(opts.partitions, cfg.windows.groups, opts.rootOf);
   const results: PartitionResult[] = [];
-  for (const group of groups) {
-    results.push(...(await runGroup(group, opts, runDir, runId, manifest, log)));
-  }
-  await manifest.finish();
-  const status = manifest.manifest.status === 'running' ? 'failed' : manifest.manifest.status;
-  await withClient(opts.pool, (c) => recordRunFinished(c, runId, status, { partitions: results.length }));
+  let failure: string | null = null;
   try {
-    await applyRetention(cfg.backup.dir, { keep: cfg.backup.keepRuns, log });
+    const groups = groupPartitions(opts.partitions, cfg.windows.groups, opts.rootOf);
+    for (const group of groups) {
+      results.push(...(await runGroup(group, opts, runDir, runId, manifest, log)));
+    }
+  } catch (err) {
+    // Bookkeeping failed mid-run (the database restarted, the disk filled): the run still ends.
+    failure = err instanceof Error ? err.message : String(err);
+    log.error({ runId, err }, 'backup run failed');
+  } finally {
+    beat();
+  }
+  const status = await finishRun(opts, runId, manifest, results, failure, log);
+  try {
+    await applyRetention(cfg.backup.dir, { keep: cfg.backup.keepRuns, log, scope: source });
   } catch (err) {
     log.warn({ err }, 'retention failed; old runs kept');
   }
   log.info({ runId, status }, 'backup run finished');
   return { runId, runDir, status, partitions: results };
+}
+
+/** A new run directory, created exclusively: two deployments sharing backup.dir never share a run. */
+async function claimRunDir(dir: string): Promise<{ runId: string; runDir: string }> {
+  await mkdir(resolve(dir), { recursive: true, mode: 0o700 });
+  for (let attempt = 0; ; attempt++) {
+    const runId = newRunId();
+    const runDir = resolve(join(dir, runId));
+    try {
+      await mkdir(runDir, { mode: 0o700 });
+      return { runId, runDir };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 20) throw err;
+    }
+  }
+}
+
+/**
+ * End the run whatever happened: every asked-for partition has an entry (failed when it never got
+ * one), the manifest is final, and the runs table says so, retried across a PostgreSQL restart.
+ */
+async function finishRun(opts: BackupRunOptions, runId: string, manifest: RunManifest, results: PartitionResult[], failure: string | null, log: Logger): Promise<'good' | 'failed' | 'aborted'> {
+  const done = new Set(results.map((r) => r.partition));
+  for (const p of opts.partitions) {
+    if (done.has(p)) continue;
+    const reason = failure ?? 'the run ended before this partition was backed up';
+    results.push({ partition: p, group: p, status: 'failed', reason, rows: null, bytes: null, held: 0, rejected: 0, windowMs: null, maxHoldMs: 0, holdWaitsMs: [], pinToFirstReleaseMs: null });
+    try {
+      const t = opts.tableOf?.(p) ?? parseTableName(p);
+      await manifest.record(manifestEntry(t, { status: 'failed', reason }, { group: p, snapshotId: null, cutAt: null, windowStart: null, windowEnd: null, walLsn: null, held: 0, rejected: 0, windowMs: null }));
+    } catch (err) {
+      log.warn({ runId, partition: p, err }, 'could not record the partition in the manifest');
+    }
+  }
+  await manifest.finish().catch((err: unknown) => log.error({ runId, err }, 'could not write the final manifest'));
+  const m = manifest.manifest;
+  const status = m.status === 'running' ? 'failed' : m.status;
+  try {
+    await retrying(
+      () =>
+        withClient(opts.pool, async (c) => {
+          await c.query('BEGIN');
+          try {
+            for (const p of m.partitions) await recordRunPartition(c, runId, p);
+            await recordRunFinished(c, runId, status, { partitions: results.length, ...(failure ? { error: failure } : {}) });
+            await c.query('COMMIT');
+          } catch (err) {
+            await c.query('ROLLBACK').catch(() => undefined);
+            throw err;
+          }
+        }),
+      undefined,
+      (err, attempt) => log.warn({ runId, attempt, err: (err as Error).message }, 'recording the finished run failed; retrying'),
+    );
+  } catch (err) {
+    // Left to reclaim: the heartbeat has stopped, so the row goes stale and is finished as aborted.
+    log.error({ runId, err }, 'could not record the finished run');
+  }
+  return status;
 }
 
 async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, runId: string, manifest: RunManifest, log: Logger): Promise<PartitionResult[]> {
@@ -121,7 +202,8 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
   const maxQueuedRequests = Math.min(...group.partitions.map((p) => over(p).maxQueuedRequests ?? cfg.windows.maxQueuedRequests));
   const maxQueuedBytes = Math.min(...group.partitions.map((p) => over(p).maxQueuedBytes ?? cfg.windows.maxQueuedBytes));
   const outcomes = new Map<string, CaptureOutcome>();
-  const tables = new Map<string, TableName>(group.partitions.map((p) => [p, parseTableName(p)]));
+  const captures: Array<Promise<CaptureOutcome>> = [];
+  const tables = new Map<string, TableName>(group.partitions.map((p) => [p, opts.tableOf?.(p) ?? parseTableName(p)]));
   // Where each member's rows are: the fronted server, or a remote table on a foreign server.
   const location = (p: string): MemberLocation => opts.foreign?.locations.get(p) ?? { server: FRONTED_SERVER, table: tables.get(p)! };
   const targetOf = (server: string): PgTarget => (server === FRONTED_SERVER ? opts.target : opts.foreign?.targets.get(server)) ?? missingTarget(server);
@@ -144,39 +226,53 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
     rejectSqlState: cfg.windows.rejectSqlState,
     gate: opts.gate,
     preparePin: pins,
-    dump: async (serverPins, signal) => {
-      for (const p of group.partitions) opts.onProgress?.(p, 'dumping');
-      // Each server dumps its own members in its own snapshot, at most maxConcurrentDumps at once
-      // per server; servers run side by side.
-      await Promise.all(
-        [...byServer].map(([server, members]) =>
-          mapLimit(members, cfg.backup.maxConcurrentDumps, async (p) => {
-            const loc = location(p);
-            const o = await capturePartition({
-              target: targetOf(server),
-              snapshotId: serverPins.get(server)!.snapshotId,
-              partition: loc.table,
-              // Named after the local leaf: remote tables on two shards may share a name.
-              fileName: artifactName(tables.get(p)!),
-              dir: runDir,
-              compression: cfg.backup.compression,
-              lockWaitTimeoutMs: cfg.backup.lockWaitTimeoutMs,
-              signal,
-              log,
-            });
-            outcomes.set(p, o);
-            opts.onProgress?.(p, o.status);
-          }),
-        ),
-      );
-      const bad = [...outcomes.entries()].find(([, o]) => o.status !== 'good');
-      if (bad) throw new Error(`dump of ${bad[0]} failed: ${(bad[1] as { reason: string }).reason}`);
-    },
+    dump: (serverPins, signal, locked) => dumpGroup(serverPins, signal, locked),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     log,
   });
+  async function dumpGroup(serverPins: ReadonlyMap<string, Pin>, signal: AbortSignal, locked: () => void): Promise<void> {
+    for (const p of group.partitions) opts.onProgress?.(p, 'dumping');
+    // The fence against statements that are not MVCC-safe lifts once every member's dump and
+    // checksum hold their locks, or have finished (a finished artifact is safe from them).
+    const unlocked = new Set(group.partitions);
+    const memberSafe = (p: string): void => {
+      if (unlocked.delete(p) && unlocked.size === 0) locked();
+    };
+    // Each server dumps its own members in its own snapshot, at most maxConcurrentDumps at once
+    // per server; servers run side by side.
+    await Promise.all(
+      [...byServer].map(([server, members]) =>
+        mapLimit(members, cfg.backup.maxConcurrentDumps, async (p) => {
+          const loc = location(p);
+          const capture = capturePartition({
+            target: targetOf(server),
+            snapshotId: serverPins.get(server)!.snapshotId,
+            partition: loc.table,
+            // Named after the local leaf: remote tables on two shards may share a name.
+            fileName: artifactName(tables.get(p)!),
+            dir: runDir,
+            compression: cfg.backup.compression,
+            lockWaitTimeoutMs: cfg.backup.lockWaitTimeoutMs,
+            signal,
+            log,
+            onLocked: () => memberSafe(p),
+          });
+          captures.push(capture);
+          const o = await capture;
+          memberSafe(p);
+          outcomes.set(p, o);
+          opts.onProgress?.(p, o.status);
+          // The window's outcome is known now: it fails. Throwing ends the window at once
+          // (held writes go, the other dumps are stopped) instead of after the slowest member.
+          if (o.status !== 'good') throw new Error(`dump of ${p} failed: ${o.reason}`);
+        }),
+      ),
+    );
+  }
   for (const p of group.partitions) opts.onProgress?.(p, 'holding');
   const w: WindowOutcome = await window.run();
+  // The window is over (writes released); the dumps it stopped still clean up their files.
+  await Promise.allSettled(captures);
   if (w.state === 'aborted') {
     // Nothing half-good: a member dumped whole in a cut that failed (another server's dump died)
     // is not a backup, and a file with an artifact's name must never pass for one.
@@ -228,7 +324,7 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
     const good = o.status === 'good';
     const label = m ? m.partition(p) : p;
     if (good && o.status === 'good') {
-      m?.backupDuration.labels(label).observe(o.dump.durationMs / 1000);
+      m?.backupDuration.labels(m.histogramPartition(p)).observe(o.dump.durationMs / 1000);
       m?.backupBytes.labels(label).set(o.dump.bytes);
       m?.backupLastSuccess.labels(label).set(Date.now() / 1000);
     } else {
@@ -266,13 +362,19 @@ async function withClient<T>(pool: pg.Pool, f: (c: pg.PoolClient) => Promise<T>)
   }
 }
 
-/** Run f over items with at most `limit` at once. */
+/** Run f over items with at most `limit` at once; rejects at the first failure and starts no more. */
 async function mapLimit<T>(items: readonly T[], limit: number, f: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const item = items[next++]!;
-      await f(item);
+      try {
+        await f(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     }
   });
   await Promise.all(workers);

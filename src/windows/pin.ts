@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { clientConfig } from '../backup/index.js';
 import type { PreparedPin } from './window.js';
 
 export type { PreparedPin } from './window.js';
@@ -16,7 +17,7 @@ export interface PinTarget {
  * round trip: in REPEATABLE READ the snapshot is taken by the first query, not by BEGIN.
  */
 export async function preparePin(target: PinTarget, signal: AbortSignal): Promise<PreparedPin> {
-  const client = new pg.Client({ ...target, application_name: 'quietcut pin' });
+  const client = new pg.Client(clientConfig(target, 'quietcut pin'));
   client.on('error', () => undefined);
   const onAbort = (): void => {
     void client.end().catch(() => undefined);
