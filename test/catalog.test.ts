@@ -280,8 +280,8 @@ describe('timestamp and foreign partitions', () => {
   it('foreign leaves are flagged with their server and resolve like any leaf', () => {
     const leaves = catalog.leaves().filter((l) => l.root === 'public.f');
     expect(leaves).toEqual([
-      { name: 'public.f_local', root: 'public.f', foreignServer: null },
-      { name: 'public.f_remote', root: 'public.f', foreignServer: 'shard1' },
+      { name: 'public.f_local', table: { schema: 'public', name: 'f_local' }, root: 'public.f', foreignServer: null },
+      { name: 'public.f_remote', table: { schema: 'public', name: 'f_remote' }, root: 'public.f', foreignServer: 'shard1' },
     ]);
     expect(catalog.resolve(insertTarget('f', k('int'), constRow(['2'])), ctx)?.partitions).toEqual(['public.f_remote']);
   });

@@ -349,7 +349,8 @@ describe('npm start -- --demo-shards 2', () => {
     try {
       const c = await node.pool.connect();
       try {
-        await c.query('INSERT INTO readings (shard, value) SELECT g % 3, g FROM generate_series(1, 30) g');
+        // quietcut's own pool pins search_path (no user schema): name the table in full.
+        await c.query('INSERT INTO public.readings (shard, value) SELECT g % 3, g FROM generate_series(1, 30) g');
       } finally {
         c.release();
       }

@@ -16,7 +16,8 @@ import { WriteRecorder } from '../stats/recorder.js';
 import { pruneHistory, TableStatsSampler } from '../stats/table-stats.js';
 import { NullInspector } from '../proxy/inspector.js';
 import { WriteInspector, type InspectorShared } from '../proxy/write-inspector.js';
-import { adminPool, adminTarget, type AdminTarget } from './admin-db.js';
+import { adminPool, adminTarget, resolveAdminTls, type AdminTarget } from './admin-db.js';
+import { loadUpstreamTls } from '../util/pg-tls.js';
 import { WindowGate } from '../windows/gate.js';
 import { runBackup, type BackupRunResult } from '../windows/backup-run.js';
 import { locateForeign } from '../windows/servers.js';
@@ -142,6 +143,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   }
   if (runOpts.demoShards && !shards) throw new Error('--demo-shards needs demo mode: it starts its own shards next to the private PostgreSQL (no upstream.url)');
 
+  const upstreamTls = loadUpstreamTls(config.upstream.tls);
   // The configuration in force; a reload replaces it, and what reads it at use sees the new one.
   let current = config;
   const startedAt = new Date();
@@ -151,7 +153,13 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   const proxy = new ProxyServer({
     gate,
     listen,
-    upstream: { host: upstream.host, port: upstream.port, connectTimeoutMs: config.upstream.connectTimeoutMs },
+    upstream: {
+      host: upstream.host,
+      port: upstream.port,
+      connectTimeoutMs: config.upstream.connectTimeoutMs,
+      startupTimeoutMs: config.upstream.startupTimeoutMs,
+      tls: upstreamTls,
+    },
     maxClientConnections: config.limits.maxClientConnections,
     maxMessageBytes: config.limits.maxMessageBytes,
     maxBufferedBytes: config.limits.maxBufferedBytes,
@@ -165,7 +173,8 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   // Port 0 (tests, or several processes) says nothing about which node this is: add the pid and a nonce.
   const node = process.env.QUIETCUT_NODE ?? (listen.port === 0 ? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}` : `${hostname()}:${listen.port}`);
   const clock = nodeClock(runOpts.clockOffsetMs ?? 0);
-  const admin = adminTarget(config, runOpts.adminVia ? { ...upstream, ...runOpts.adminVia } : upstream);
+  const adminAt = runOpts.adminVia ? { ...upstream, ...runOpts.adminVia } : upstream;
+  const admin = await resolveTlsWhenUp(adminTarget(config, adminAt), config.upstream.startWaitMs, log);
   const pool = adminPool(admin);
   undo.push(() => pool.end());
   pool.on('error', (err) => log.warn({ err: err.message }, 'admin connection error'));
@@ -255,7 +264,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   }
 
   // --- windows and backups
-  const target: PgTarget = { host: admin.host, port: admin.port, user: admin.user, database: admin.database };
+  const target: PgTarget = { host: admin.host, port: admin.port, user: admin.user, database: admin.database, tls: admin.tls, connectTimeoutMs: admin.connectTimeoutMs };
   const adminPassword = process.env.QUIETCUT_ADMIN_PASSWORD ?? process.env.PGPASSWORD;
   if (adminPassword) target.password = adminPassword;
   let backupChain: Promise<unknown> = Promise.resolve();
@@ -520,6 +529,25 @@ export function partitionStatus(node: string, catalog: CatalogRefresher, activit
  * with a bounded backoff. Errors that waiting cannot fix (authentication, unknown database) fail at
  * once with the server's own message.
  */
+/** upstream.tls.mode prefer asks the server once; a server still starting is waited for, as by connectWhenUp. */
+async function resolveTlsWhenUp(t: AdminTarget, waitMs: number, log: Logger): Promise<AdminTarget> {
+  const deadline = Date.now() + waitMs;
+  let delay = 200;
+  for (;;) {
+    try {
+      return await resolveAdminTls(t);
+    } catch (err) {
+      const e = err as { code?: string; message: string };
+      if (Date.now() + delay > deadline) {
+        throw new Error(`cannot reach PostgreSQL on ${t.host}:${t.port} to ask for TLS (upstream.tls.mode prefer): ${e.message}`);
+      }
+      log.warn({ err: e.message, retryInMs: delay }, 'waiting for PostgreSQL to accept connections');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
 async function connectWhenUp(pool: pg.Pool, admin: AdminTarget, waitMs: number, log: Logger): Promise<pg.PoolClient> {
   const deadline = Date.now() + waitMs;
   let delay = 200;
@@ -528,7 +556,9 @@ async function connectWhenUp(pool: pg.Pool, admin: AdminTarget, waitMs: number, 
       return await pool.connect();
     } catch (err) {
       const e = err as { code?: string; message: string };
-      const transient = e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P03' || e.code === '53300';
+      // A server that accepts TCP and never answers ends in a connect timeout: retried within waitMs too.
+      const timedOut = /timeout/i.test(e.message);
+      const transient = timedOut || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P03' || e.code === '53300';
       if (!transient || Date.now() + delay > deadline) {
         throw new Error(`cannot reach the managed database ${admin.database} on ${admin.host}:${admin.port} as ${admin.user}: ${e.message}: check upstream.url (--upstream), admin.user and admin.database`);
       }

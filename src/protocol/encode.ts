@@ -56,14 +56,17 @@ export function encodeReadyForQuery(status: TxStatus): Buffer {
   return RFQ[status];
 }
 
-/** NegotiateProtocolVersion ('v'): newest minor version we support, and options we do not. */
-export function encodeNegotiateProtocolVersion(minor: number, unsupported: string[]): Buffer {
+/**
+ * NegotiateProtocolVersion ('v'): the newest version we support (PostgreSQL sends the whole
+ * version word, PG_PROTOCOL_LATEST, e.g. 3.0 = 196608), and the options we do not.
+ */
+export function encodeNegotiateProtocolVersion(minor: number, unsupported: readonly string[]): Buffer {
   const names = unsupported.map((n) => Buffer.from(n + '\0', 'utf8'));
   const len = 4 + 4 + 4 + names.reduce((a, b) => a + b.length, 0);
   const out = Buffer.allocUnsafe(1 + len);
   out[0] = Backend.NegotiateProtocolVersion;
   out.writeInt32BE(len, 1);
-  out.writeInt32BE(minor, 5);
+  out.writeInt32BE((3 << 16) | minor, 5);
   out.writeInt32BE(names.length, 9);
   let off = 13;
   for (const n of names) off += n.copy(out, off);

@@ -6,6 +6,7 @@ import {
   decodeBackendKeyData,
   decodeBind,
   decodeCommandComplete,
+  decodeErrorSeverity,
   decodeExecute,
   decodeParameterStatus,
   decodeParse,
@@ -14,13 +15,14 @@ import {
   decodeTarget,
 } from '../protocol/decode.js';
 import { encodeErrorResponse, encodeNegotiateProtocolVersion, encodeReadyForQuery } from '../protocol/encode.js';
+import { frontendTypeLimits, serverRefusesLength } from '../protocol/limits.js';
 import { MessageScanner, type BufferBudget, type MessageSink } from '../protocol/scanner.js';
 import { ProxyError, SqlState } from '../protocol/sqlstate.js';
 import { encodeStartupMessage } from '../protocol/startup.js';
 import type { Logger } from '../util/log.js';
 import type { GateDecision, HeldRequest, WriteGate } from './gate.js';
 import type { SessionInspector } from './inspector.js';
-import { ClientStartup, type ClientStartupEvents, type StartupMessagePacket } from './startup-phase.js';
+import { AuthPhaseInput, ClientStartup, type ClientStartupEvents, type StartupMessagePacket } from './startup-phase.js';
 import { UpstreamLink, type UpstreamEndpoint } from './upstream-connect.js';
 
 /** What a session needs from the server that owns it. */
@@ -66,7 +68,11 @@ const CLIENT_WANTED = MessageScanner.types(
   Frontend.FunctionCall,
   Frontend.Terminate,
 );
+const CLIENT_LIMITS = frontendTypeLimits();
+/** Authentication requests the client must answer: cleartext, md5, GSS, GSS continue, SSPI, SASL, SASL continue. */
+const AUTH_NEEDS_ANSWER = new Set([2, 3, 5, 7, 8, 9, 10, 11]);
 const SERVER_WANTED = MessageScanner.types(
+  Backend.Authentication,
   Backend.NotificationResponse,
   Backend.PortalSuspended,
   Backend.EmptyQueryResponse,
@@ -96,7 +102,8 @@ interface OwedEntry {
   inflight: ReadonlySet<string> | null;
 }
 
-type Phase = 'startup' | 'auth' | 'ready' | 'closed';
+/** startup: before the StartupMessage; relay: the server answers a packet it refuses, bytes pass unread. */
+type Phase = 'startup' | 'relay' | 'auth' | 'ready' | 'closed';
 
 /**
  * One client connection and its own server connection (session mode). Bytes are forwarded as
@@ -154,8 +161,12 @@ export class Session implements MessageSink {
     this.client = client;
     client.setNoDelay(true);
     this.clientScanner = new MessageScanner(CLIENT_WANTED, host.maxMessageBytes, this, host.bufferBudget ?? null);
+    this.clientScanner.typeLimits = CLIENT_LIMITS;
     this.serverSink = {
-      message: (type, buf, start, end) => this.serverMessage(type, buf, start, end),
+      message: (type, buf, start, end) => {
+        if (type === Backend.ErrorResponse) this.serverError(buf, start, end);
+        this.serverMessage(type, buf, start, end);
+      },
       invalid: (reason) => this.serverLost(new Error(reason)),
     };
     // Server messages can be large (DataRow); only small wanted ones are ever collected.
@@ -182,14 +193,14 @@ export class Session implements MessageSink {
   // ---------------------------------------------------------------- startup (startup-phase.ts, upstream-connect.ts)
 
   private onClientData(chunk: Buffer): void {
+    if (this.serverEndExpected) return;
     if (this.phase === 'ready') {
       this.clientData(chunk);
       return;
     }
     if (this.phase === 'auth') {
-      // Password/SASL messages go straight through; the server judges them.
-      this.host.counters.clientToServer += chunk.length;
-      this.server?.write(chunk);
+      // Bounded: a client that pipelines a lot behind its startup waits until the server is ready.
+      if (this.authInput && !this.authInput.feed(chunk)) this.client.pause();
       return;
     }
     if (this.phase === 'startup') this.startup.feed(chunk);
@@ -206,7 +217,21 @@ export class Session implements MessageSink {
         this.host.cancel(pid, secret);
         this.closeQuietly();
       },
-      refuse: (err) => this.fatal(err),
+      relay: (raw, reason) => {
+        this.host.log.debug({ reason }, 'startup packet the server refuses: relaying its answer');
+        this.phase = 'relay';
+        this.connectServer(raw);
+      },
+      refuse: (err, reason) => {
+        this.host.protocolError(err?.sqlState ?? SqlState.ProtocolViolation);
+        if (err) {
+          this.fatal(err);
+          return;
+        }
+        // What PostgreSQL only logs: close without a word.
+        this.host.log.debug({ reason }, 'startup failed');
+        this.closeQuietly();
+      },
     };
   }
 
@@ -224,27 +249,42 @@ export class Session implements MessageSink {
       return;
     }
     this.user = p.params.get('user') ?? '';
-    this.database = p.params.get('database') ?? this.user;
-    let packet = raw;
-    if (p.minor !== 0) {
-      // We speak 3.0 only: negotiate down as PostgreSQL does, dropping _pq_ options.
-      const unsupported = [...p.params.keys()].filter((k) => k.startsWith('_pq_.'));
-      for (const k of unsupported) p.params.delete(k);
-      this.client.write(encodeNegotiateProtocolVersion(0, unsupported));
+    this.database = p.params.get('database') || this.user;
+    let packet: Buffer;
+    if (p.minor !== 0 || p.pqOptions.length > 0) {
+      // We speak 3.0 with no protocol options: negotiate down as PostgreSQL does, and send the
+      // server a plain 3.0 packet so that it has nothing to negotiate.
+      this.client.write(encodeNegotiateProtocolVersion(0, p.pqOptions));
       packet = encodeStartupMessage(p.params);
     } else {
       packet = Buffer.from(raw); // the chunk may be reused; keep our own copy until sent
     }
     this.inspector = this.host.newInspector(p.params);
     this.phase = 'auth';
+    this.authInput = new AuthPhaseInput(
+      (b) => {
+        this.host.counters.clientToServer += b.length;
+        this.server?.write(b);
+      },
+      // The server closes on this without a word.
+      () => (this.serverEndExpected = true),
+    );
     this.connectServer(packet);
     if (rest.length > 0) this.onClientData(Buffer.from(rest));
   }
 
+  /** Client bytes between the StartupMessage and the server's first ReadyForQuery. */
+  private authInput: AuthPhaseInput | null = null;
+  /** The client sent what the server closes on silently (a bad length): so do we, after it. */
+  private serverEndExpected = false;
+  /** The server sent a FATAL (or PANIC) ErrorResponse: its closing needs no word from us. */
+  private serverSaidFatal = false;
+
   private connectServer(startupPacket: Buffer): void {
     this.server = new UpstreamLink(this.host.upstream, startupPacket, {
       data: (chunk) => {
-        this.onServerData(chunk);
+        if (this.phase === 'relay') this.writeClient(Buffer.from(chunk));
+        else this.onServerData(chunk);
         if (this.client.writableLength > 0) this.server?.releaseReadBuffer();
         return !this.serverPaused;
       },
@@ -262,6 +302,12 @@ export class Session implements MessageSink {
     });
   }
 
+  /** Any ErrorResponse from the server, in every phase, before it is handled or forwarded. */
+  private serverError(buf: Buffer, start: number, end: number): void {
+    const severity = decodeErrorSeverity(buf, start, end);
+    if (severity === 'FATAL' || severity === 'PANIC') this.serverSaidFatal = true;
+  }
+
   private serverCounted = false;
   private uncountServer(): void {
     if (!this.serverCounted) return;
@@ -271,9 +317,10 @@ export class Session implements MessageSink {
 
   private serverLost(err: Error): void {
     if (this.phase === 'closed') return;
-    if (this.closing) {
-      // The client said Terminate and the server hung up, as it should: end quietly.
-      this.close();
+    if (this.closing || this.serverSaidFatal || this.phase === 'relay' || this.serverEndExpected) {
+      // The server hung up after saying why (a FATAL), or as it should (the client said Terminate,
+      // or sent what PostgreSQL closes on without a word): end as quietly as it did.
+      this.closeQuietly();
       return;
     }
     this.host.log.debug({ err: err.message }, 'server connection lost');
@@ -306,6 +353,7 @@ export class Session implements MessageSink {
         const end = scanner.scan(chunk, from);
         if (this.phase !== 'ready') return;
         this.forward(from === 0 && end === chunk.length ? chunk : chunk.subarray(from, end));
+        if (this.serverEndExpected) return;
         from = end;
         continue;
       }
@@ -365,12 +413,10 @@ export class Session implements MessageSink {
           break;
       }
     } catch (err) {
-      if (err instanceof MalformedMessageError) {
-        this.fatal(new ProxyError(SqlState.ProtocolViolation, err.message, 'FATAL'));
-        this.clientScanner.stop();
-        return;
-      }
-      throw err;
+      // The server reads the same bytes and refuses them with an ERROR (nothing of the message
+      // runs): forward it unread and let the server answer, the session goes on.
+      if (!(err instanceof MalformedMessageError)) throw err;
+      this.host.log.debug({ err: err.message }, 'malformed client message forwarded for the server to refuse');
     }
     const boundary = type === Frontend.Query || type === Frontend.Sync || type === Frontend.FunctionCall;
     if (!this.gating) {
@@ -388,9 +434,23 @@ export class Session implements MessageSink {
     this.gatedMessage(type, buf, start, end, boundary);
   }
 
-  invalid(reason: string, _type?: number, _length?: number, overloaded?: boolean): void {
-    if (overloaded) this.fatal(new ProxyError(SqlState.OutOfMemory, reason, 'FATAL', undefined, 'Send smaller messages, or raise limits.maxBufferedBytes.'));
-    else this.fatal(new ProxyError(SqlState.ProtocolViolation, `invalid message from client: ${reason}`, 'FATAL'));
+  invalid(reason: string, type: number, length: number, overloaded?: boolean): void {
+    if (overloaded) {
+      this.fatal(new ProxyError(SqlState.OutOfMemory, reason, 'FATAL', undefined, 'Send smaller messages, or raise limits.maxBufferedBytes.'));
+      return;
+    }
+    if (!serverRefusesLength(CLIENT_LIMITS, type, length)) {
+      // Within the server's limits but past quietcut's own (limits.maxMessageBytes).
+      this.fatal(new ProxyError(SqlState.ProtocolViolation, `invalid message from client: ${reason} (quietcut limits.maxMessageBytes)`, 'FATAL'));
+      return;
+    }
+    // The server closes on this without a word: let it read everything up to the offending header
+    // (the scanner stops there) and end as it does.
+    this.host.log.debug({ reason }, 'client message the server refuses: ending with the server');
+    this.serverEndExpected = true;
+    this.client.pause();
+    if (this.gating) this.closeQuietly();
+    else setTimeout(() => this.closeQuietly(), this.host.upstream.connectTimeoutMs).unref();
   }
 
   /** A partial message pins buffer space: it must keep arriving (not while we hold the client). */
@@ -721,10 +781,27 @@ export class Session implements MessageSink {
         this.inspector?.parameterStatus(ps.name, ps.value);
         break;
       }
-      case Backend.ReadyForQuery:
+      case Backend.Authentication:
+        // The server waits for an answer now: whatever the client sent meanwhile is what it reads
+        // (and refuses, if it is not a password message), as it would directly.
+        if (end - start >= 9 && AUTH_NEEDS_ANSWER.has(buf.readInt32BE(start + 5))) this.authInput?.serverAsks();
+        break;
+      case Backend.ReadyForQuery: {
         this.txStatus = decodeReadyForQuery(buf, start);
         this.phase = 'ready';
+        this.server?.started();
+        // What the client pipelined behind its startup goes on now, through the request path,
+        // once this chunk (with the ReadyForQuery) has been written to the client.
+        const pipelined = this.authInput?.take() ?? null;
+        this.authInput = null;
+        if (pipelined) {
+          queueMicrotask(() => {
+            this.onClientData(pipelined);
+            if (this.phase === 'ready' && !this.held) this.client.resume();
+          });
+        }
         break;
+      }
       default:
         break;
     }

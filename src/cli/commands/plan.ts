@@ -15,7 +15,7 @@ import { renderHeatmapTerminal, weekClock } from '../../planner/render-heatmap.j
 import { renderPlanTerminal } from '../../planner/render-terminal.js';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { migrate } from '../../store/migrate.js';
-import { adminPool, adminTarget } from '../admin-db.js';
+import { adminPool, adminTarget, resolveAdminTls } from '../admin-db.js';
 
 interface PlanFlags {
   config?: string;
@@ -32,7 +32,7 @@ export interface PlanPreview extends ComputedPlan {
 
 export async function previewPlan(config: Config, nowMs = Date.now()): Promise<PlanPreview> {
   if (!config.upstream.url) throw new Error('no upstream configured: history lives in the upstream database (schema quietcut). Set upstream.url in --config FILE or pass --upstream URL');
-  const pool = adminPool(adminTarget(config, parseUpstreamUrl(config.upstream.url)), 1);
+  const pool = adminPool(await resolveAdminTls(adminTarget(config, parseUpstreamUrl(config.upstream.url))), 1);
   try {
     const client = await pool.connect();
     try {

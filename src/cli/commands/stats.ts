@@ -11,7 +11,7 @@ import { parseSeriesCsv } from '../../forecast/csv.js';
 import type { Series } from '../../forecast/types.js';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { listHistoryPartitions, MINUTE_MS, readHistory, replaceNodeHistory, type HistoryMeasure, type HistorySource, type SeedRow } from '../../stats/history.js';
-import { adminPool, adminTarget } from '../admin-db.js';
+import { adminPool, adminTarget, resolveAdminTls } from '../admin-db.js';
 import { parseDurationMs } from './forecast.js';
 
 /** Node name imported history is stored under unless --node says otherwise: apart from live nodes. */
@@ -120,7 +120,7 @@ async function withAdminClient<T>(configFile: string | undefined, fn: (c: pg.Cli
       'no upstream configured: history lives in the upstream database (schema quietcut). Set upstream.url in --config FILE or QUIETCUT_UPSTREAM__URL=postgres://user@host:port/db',
     );
   }
-  const pool = adminPool(adminTarget(config, parseUpstreamUrl(config.upstream.url)), 1);
+  const pool = adminPool(await resolveAdminTls(adminTarget(config, parseUpstreamUrl(config.upstream.url))), 1);
   try {
     const client = await pool.connect();
     try {
