@@ -11,6 +11,7 @@ import { nextInterval, zonedClock } from '../../coordinator/interval.js';
 import { computePlan, type ComputedPlan } from '../../coordinator/plan-cycle.js';
 import { findPlanId } from '../../coordinator/plan-store.js';
 import { renderPlanHtml } from '../../planner/render-html.js';
+import { renderHeatmapTerminal, weekClock } from '../../planner/render-heatmap.js';
 import { renderPlanTerminal } from '../../planner/render-terminal.js';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { migrate } from '../../store/migrate.js';
@@ -115,13 +116,17 @@ export function registerPlan(program: Command): void {
       const formatTime = zonedClock(config.backup.timezone);
       if (flags.html) {
         // Plan pictures hold partition names and counts, no secrets: world-readable is fine.
-        await writeFile(flags.html, renderPlanHtml(preview.plan, preview.forecasts, { title: `quietcut plan ${new Date(preview.plan.intervalStartMs).toISOString()}`, formatTime }), { mode: 0o644 });
+        await writeFile(
+          flags.html,
+          renderPlanHtml(preview.plan, preview.forecasts, { title: `quietcut plan ${new Date(preview.plan.intervalStartMs).toISOString()}`, formatTime, histories: preview.histories, timeZone: config.backup.timezone }),
+          { mode: 0o644 },
+        );
       }
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(planJson(preview), null, 2)}\n`);
         return;
       }
-      process.stdout.write(`${formatPlanTable(preview)}\n\n${renderPlanTerminal(preview.plan, preview.forecasts, { formatTime })}\n`);
+      process.stdout.write(`${formatPlanTable(preview)}\n\n${renderPlanTerminal(preview.plan, preview.forecasts, { formatTime })}\n\n${renderHeatmapTerminal(preview.histories, weekClock(config.backup.timezone))}\n`);
       if (flags.html) process.stdout.write(`\nwrote ${flags.html}\n`);
     });
 }
