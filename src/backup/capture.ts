@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { checksumInSnapshot, type TableChecksum } from './checksum.js';
+import { waitForLock } from './lock-watch.js';
 import type { ManifestPartitionInput } from './manifest.js';
 import { displayName, type TableName } from './names.js';
 import { dumpPartition, DumpError, type DumpPartitionOptions, type DumpResult } from './pg-dump.js';
@@ -13,7 +15,15 @@ export type CaptureOutcome =
   | { status: 'good'; dump: DumpResult; checksum: TableChecksum }
   | { status: 'failed' | 'aborted'; reason: string; dumpMs: number | null; checksum: TableChecksum | null };
 
-export async function capturePartition(opts: DumpPartitionOptions): Promise<CaptureOutcome> {
+export interface CaptureOptions extends DumpPartitionOptions {
+  /**
+   * Called once both the dump and the checksum hold their ACCESS SHARE lock on the partition (seen
+   * in pg_locks for the dump, taken explicitly by the checksum). Not called when either ends first.
+   */
+  onLocked?: () => void;
+}
+
+export async function capturePartition(opts: CaptureOptions): Promise<CaptureOutcome> {
   // Either half failing decides the outcome: the other is stopped at once rather than awaited, so
   // a window waiting on this capture (after-dump) releases its writes as soon as the dump dies.
   const stop = new AbortController();
@@ -25,8 +35,30 @@ export async function capturePartition(opts: DumpPartitionOptions): Promise<Capt
       stop.abort(err);
       throw err;
     });
-  const dumping = fail(dumpPartition({ ...opts, signal: stop.signal }));
-  const summing = fail(checksumInSnapshot(opts.target, opts.snapshotId, opts.partition, { lockTimeoutMs: opts.lockWaitTimeoutMs, signal: stop.signal }));
+  // A name of its own, so the dump's locks can be found in pg_locks (see lock-watch.ts).
+  const applicationName = `quietcut-dump-${randomBytes(8).toString('hex')}`;
+  const dumping = fail(dumpPartition({ ...opts, applicationName, signal: stop.signal }));
+  let dumpLocked = false;
+  let sumLocked = false;
+  const locked = (): void => {
+    if (dumpLocked && sumLocked) opts.onLocked?.();
+  };
+  if (opts.onLocked) {
+    void waitForLock(opts.target, applicationName, opts.partition, { done: dumping, signal: stop.signal }).then((held) => {
+      dumpLocked = held;
+      locked();
+    });
+  }
+  const summing = fail(
+    checksumInSnapshot(opts.target, opts.snapshotId, opts.partition, {
+      lockTimeoutMs: opts.lockWaitTimeoutMs,
+      signal: stop.signal,
+      onLocked: () => {
+        sumLocked = true;
+        locked();
+      },
+    }),
+  );
   let dump: PromiseSettledResult<DumpResult>;
   let sum: PromiseSettledResult<TableChecksum>;
   try {

@@ -61,6 +61,11 @@ export interface ChecksumOptions {
   statementTimeoutMs?: number;
   /** checksumInSnapshot only: cancels the running query (pg_cancel_backend from a second connection). */
   signal?: AbortSignal;
+  /**
+   * Called once the table's ACCESS SHARE lock is held (taken explicitly before the count): from then
+   * on a TRUNCATE or rewrite waits for the checksum instead of emptying the table under its snapshot.
+   */
+  onLocked?: () => void;
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 5000;
@@ -72,6 +77,8 @@ async function computeInTransaction(client: pg.ClientBase, table: TableName, sta
     ['statement_timeout', `${opts.statementTimeoutMs ?? 0}ms`],
   ];
   for (const [k, v] of settings) await client.query('SELECT set_config($1, $2, true)', [k, v]);
+  await client.query(`LOCK TABLE ONLY ${quoteTable(table)} IN ACCESS SHARE MODE`);
+  opts.onLocked?.();
   const { rows } = await client.query<{ rows: string; hi: string; lo: string }>(checksumSql(table));
   const r = rows[0];
   if (!r) throw new Error('checksum query returned no row');

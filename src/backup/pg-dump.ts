@@ -35,6 +35,8 @@ export interface DumpPartitionOptions {
   log?: Logger;
   /** pg_dump binary; default pgTool('pg_dump'). */
   pgDumpBin?: string;
+  /** application_name of pg_dump's session (PGAPPNAME), so its locks can be found in pg_locks. */
+  applicationName?: string;
 }
 
 export interface DumpResult {
@@ -96,7 +98,9 @@ export function pgDumpArgs(i: PgDumpArgsInput): string[] {
 
 export function pgDumpInvocation(opts: DumpPartitionOptions, tables: readonly TableName[], outFile: string): ToolInvocation {
   const args = pgDumpArgs({ snapshotId: opts.snapshotId, tables, compression: opts.compression, lockWaitTimeoutMs: opts.lockWaitTimeoutMs, outFile });
-  return { bin: opts.pgDumpBin ?? pgTool('pg_dump'), args, env: childEnv(opts.target) };
+  const env = childEnv(opts.target);
+  if (opts.applicationName !== undefined) env.PGAPPNAME = opts.applicationName;
+  return { bin: opts.pgDumpBin ?? pgTool('pg_dump'), args, env };
 }
 
 const versions = new Map<string, Promise<string>>();

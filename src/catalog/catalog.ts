@@ -62,9 +62,16 @@ export class Catalog {
   /** Position of every leaf in catalog order, so results are sorted without scanning whole trees. */
   private readonly leafOrder = new Map<string, number>();
   private everythingStale = false;
+  /** undefined: not loaded, every function outside pg_catalog counts as unknown. */
+  private readonly userFunctions: ReadonlySet<string> | undefined;
+  private readonly hiddenWriters: ReadonlySet<string>;
+  private readonly hiddenWriterNames: ReadonlySet<string>;
 
   constructor(data: CatalogData) {
     this.loadedAtMs = data.loadedAtMs;
+    this.userFunctions = data.userFunctions ? new Set(data.userFunctions) : undefined;
+    this.hiddenWriters = new Set(data.hiddenWriters ?? []);
+    this.hiddenWriterNames = new Set([...this.hiddenWriters].map((q) => q.slice(q.indexOf('.') + 1)));
     const byOid = new Map<number, Node>();
     for (const info of data.relations) {
       const node = { info, qname: qualify(info.schema, info.name), parent: null, children: [], level: null, leaves: [], columns: new Map(info.columns.map((c) => [c.name, c])) } as unknown as Node;
@@ -160,6 +167,22 @@ export class Catalog {
     }
     if (nodes.length === 0) this.everythingStale = true;
     for (const n of nodes) this.staleRoots.add(n.root);
+  }
+
+  /**
+   * A function of this name (unqualified, as stored) may exist outside pg_catalog, so an unqualified
+   * call of it may run user code. True when the names were not loaded.
+   */
+  mayBeUserFunction(name: string): boolean {
+    return this.userFunctions === undefined || this.userFunctions.has(name);
+  }
+
+  /**
+   * Writing this relation may write others unseen (a view, triggers, rules, cascading foreign keys,
+   * defaults calling user functions). An unqualified name counts when any schema has one so named.
+   */
+  hasHiddenWrites(ref: TableRef): boolean {
+    return ref.schema === null ? this.hiddenWriterNames.has(ref.name) : this.hiddenWriters.has(qualify(ref.schema, ref.name));
   }
 
   isStale(table: string): boolean {

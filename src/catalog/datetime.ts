@@ -79,6 +79,10 @@ export function parseDateTime(text: string): ParsedDateTime | undefined {
     if (seconds === undefined) return undefined;
     zone = { kind: 'offset', seconds };
   } else if (zoneName !== undefined) {
+    // After a date and time the server also reads era and meridiem words (BC, AD, PM), Julian days,
+    // abbreviations whose offsets come from timezone_abbreviations, ...: only a UTC name or a full
+    // zone name (Area/Location) is certainly a zone, anything else is left to the server.
+    if (!zoneName.includes('/') && utcOffsetOfZoneName(zoneName) === undefined) return undefined;
     const fixed = utcOffsetOfZoneName(zoneName);
     zone = fixed === undefined ? { kind: 'named', name: zoneName } : { kind: 'offset', seconds: fixed };
   }

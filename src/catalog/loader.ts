@@ -113,6 +113,25 @@ function hashProbesMatch(row: { int4: string; int8: string; text: string; uuid: 
   );
 }
 
+/** Every function name outside pg_catalog (information_schema's are SQL-standard views' helpers, read-only). */
+const USER_FUNCTIONS_SQL = `SELECT DISTINCT p.proname AS name FROM pg_catalog.pg_proc p
+  WHERE p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace AND p.pronamespace <> 'information_schema'::pg_catalog.regnamespace`;
+
+/** Relations whose writes can write elsewhere without the statement saying so (see CatalogData.hiddenWriters). */
+const HIDDEN_WRITERS_SQL = `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND (
+         c.relkind = 'v'
+      OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
+      OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN')
+      OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.confrelid = c.oid AND k.contype = 'f'
+                  AND (k.confdeltype NOT IN ('a', 'r') OR k.confupdtype NOT IN ('a', 'r')))
+      OR EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef d
+                   JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND dep.objid = d.oid
+                                                AND dep.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                   JOIN pg_catalog.pg_proc f ON f.oid = dep.refobjid
+                  WHERE d.adrelid = c.oid AND f.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace))`;
+
 export async function loadCatalogData(client: pg.ClientBase, opts: LoadOptions = {}): Promise<CatalogData> {
   const loadedAtMs = Date.now();
   const plain = (opts.plainTables ?? []).map(parseName).map((r) => ({ schema: r.schema ?? 'public', name: r.name }));
@@ -153,6 +172,8 @@ export async function loadCatalogData(client: pg.ClientBase, opts: LoadOptions =
     const probe = await client.query<{ int4: string; int8: string; text: string; uuid: string }>(HASH_PROBE_SQL, [BigInt.asIntN(64, HASH_PARTITION_SEED).toString()]);
     const collOids = [...new Set(keys.rows.map((k) => Number(k.collation)).filter((c) => c !== 0))];
     const colls = await client.query<{ oid: string; j: Json }>(COLLATIONS_SQL, [collOids]);
+    const fns = await client.query<{ name: string }>(USER_FUNCTIONS_SQL);
+    const hidden = await client.query<{ schema: string; name: string }>(HIDDEN_WRITERS_SQL);
     await client.query('COMMIT');
 
     const collations = new Map(colls.rows.map((c) => [Number(c.oid), c.j]));
@@ -192,7 +213,14 @@ export async function loadCatalogData(client: pg.ClientBase, opts: LoadOptions =
       key: r.relkind === 'p' ? (partKeys.get(r.oid) ?? null) : null,
       foreignServer: r.server,
     }));
-    return { relations, plainTableOids, loadedAtMs, hashVerified: hashProbesMatch(probe.rows[0]) };
+    return {
+      relations,
+      plainTableOids,
+      loadedAtMs,
+      hashVerified: hashProbesMatch(probe.rows[0]),
+      userFunctions: fns.rows.map((f) => f.name),
+      hiddenWriters: hidden.rows.map((h) => `${h.schema}.${h.name}`),
+    };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;

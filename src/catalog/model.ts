@@ -65,6 +65,18 @@ export interface CatalogData {
   plainTableOids: number[];
   /** Date.now() when loading began. */
   loadedAtMs: number;
+  /**
+   * Names (proname, as stored) of functions and procedures outside pg_catalog: a call of such a
+   * name may run anything, so the proxy cannot prove it writes nothing. Absent: not loaded (every
+   * call outside pg_catalog is then unknown as well).
+   */
+  userFunctions?: string[];
+  /**
+   * Relations (schema-qualified, unquoted) whose writes may write other tables unseen: views (any
+   * write goes somewhere else), tables with user triggers or rules, tables referenced by foreign
+   * keys with cascading actions, tables whose column defaults call functions outside pg_catalog.
+   */
+  hiddenWriters?: string[];
 }
 
 /** A leaf partition as the rest of quietcut sees it. */

@@ -198,7 +198,10 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     writingFunctions: new Map(Object.entries(config.sql.writingFunctions)),
     preparedGids: new Map(),
     unclassified: () => metrics.unclassifiedStatements.inc(),
+    failClosed: config.windows.failClosed,
+    readOnlyFunctions: new Set(config.sql.readOnlyFunctions),
   };
+  gate.onFailClosed = (reason) => metrics.gateFailClosed.labels(reason).inc();
   if (config.sql.enabled) {
     proxy.setInspectorFactory((params) =>
       (params.get('database') ?? params.get('user')) === admin.database ? new WriteInspector(shared, params) : new NullInspector(),

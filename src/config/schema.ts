@@ -108,6 +108,12 @@ export const configSchema = z.strictObject({
         .default({})
         .describe('functions that write tables, e.g. {"public.archive_events": ["public.events"]}; a call counts as writing every partition of those tables'),
       statementCacheSize: z.number().int().nonnegative().default(5000).describe('parsed statements kept per process'),
+      readOnlyFunctions: z
+        .array(z.string())
+        .default([])
+        .describe(
+          'functions outside pg_catalog known to write no table (schema.function or function, as called); any other such call is held during windows as a write of unknown tables',
+        ),
     })
     .prefault({}),
   stats: z
@@ -131,6 +137,12 @@ export const configSchema = z.strictObject({
         .default('partition')
         .describe("consistency groups: 'partition' (each alone), 'table' (all partitions of a table), or named lists of schema.partition"),
       partitions: z.record(z.string(), partitionOverride).default({}).describe('per-partition overrides, keyed by schema.partition'),
+      failClosed: z
+        .boolean()
+        .default(true)
+        .describe(
+          'true: a request whose writes quietcut cannot know (DO blocks, functions not known read-only, unparsable SQL, SQL under unmodelled session settings, unknown prepared transactions) is held or rejected while any window is open and drained before any cut, and statements that are not MVCC-safe (TRUNCATE, rewrites, DDL) wait until the dumps hold their locks; false: such requests pass and backups may miss or split their writes (counted only in quietcut_unclassified_statements_total)',
+        ),
     })
     .prefault({}),
   backup: z

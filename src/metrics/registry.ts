@@ -29,6 +29,12 @@ export class Metrics {
 
   // --- sql / stats
   readonly unclassifiedStatements = new Counter({ name: 'quietcut_unclassified_statements_total', help: 'Statements the proxy could not classify (unparsable SQL, unknown targets)', registers: [this.registry] });
+  readonly gateFailClosed = new Counter({
+    name: 'quietcut_gate_fail_closed_total',
+    help: 'Requests held or rejected by a window because quietcut could not prove them outside it, by reason (non_mvcc: TRUNCATE, rewrite or DDL waiting for the dumps\' locks; the others: write set unknown)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   /** Hot-path counts kept as plain numbers are moved into their metrics when these are read. */
   private readonly collectHooks: Array<() => void> = [];
   beforeCollect(hook: () => void): void {

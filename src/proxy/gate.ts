@@ -13,6 +13,54 @@ export interface HeldRequest {
   release(): void;
 }
 
+/**
+ * Entries of a visible set other than partition names. A partition name is always schema-qualified
+ * and never holds a NUL, so a NUL-prefixed string cannot collide with one.
+ *
+ * - `unknownWrite(reason)`: the request may write anything (a DO block, a function not known to be
+ *   read-only, SQL read under session settings quietcut does not model, ...). The gate treats it as
+ *   touching every windowed partition, including by a statement that is not MVCC-safe: it is held
+ *   (or rejected) while any window holds or fences, and every drain waits for it.
+ * - `nonMvccWrite(partition)`: the request runs a statement that is not MVCC-safe on the partition
+ *   (TRUNCATE, a table rewrite, DROP/DETACH/ATTACH): an exported snapshot does not protect a dump from
+ *   it, so it must wait until every dump of the partition's group holds its locks, not only until
+ *   the pin. `nonMvccWrite(null)`: on tables the proxy cannot name (TRUNCATE ... CASCADE, CLUSTER).
+ */
+const MARK = '\0';
+const UNKNOWN = '\0unknown:';
+const NON_MVCC = '\0non-mvcc:';
+const ANY_TABLE = '*';
+
+/** Why a request's write set is unknown (the `reason` label of quietcut_gate_fail_closed_total). */
+export type FailClosedReason =
+  | 'unparsed'
+  | 'do_block'
+  | 'function'
+  | 'fast_path_call'
+  | 'unknown_prepared_gid'
+  | 'unknown_statement'
+  | 'session_setting'
+  | 'hidden_write';
+
+export const unknownWrite = (reason: FailClosedReason): string => UNKNOWN + reason;
+export const nonMvccWrite = (partition: string | null): string => NON_MVCC + (partition ?? ANY_TABLE);
+
+export type VisibleEntry =
+  | { kind: 'partition'; partition: string }
+  | { kind: 'unknown'; reason: FailClosedReason }
+  | { kind: 'non-mvcc'; partition: string | null };
+
+/** What one entry of a visible set means. */
+export function visibleEntry(e: string): VisibleEntry {
+  if (!e.startsWith(MARK)) return { kind: 'partition', partition: e };
+  if (e.startsWith(UNKNOWN)) return { kind: 'unknown', reason: e.slice(UNKNOWN.length) as FailClosedReason };
+  const p = e.slice(NON_MVCC.length);
+  return { kind: 'non-mvcc', partition: p === ANY_TABLE ? null : p };
+}
+
+/** True for entries that are not plain partition names. */
+export const isMarker = (e: string): boolean => e.charCodeAt(0) === 0;
+
 export type GateDecision =
   | { action: 'pass' }
   | { action: 'hold'; partition: string; enqueue: (req: HeldRequest) => boolean }

@@ -5,7 +5,10 @@ import type { BindMessage, ParseMessage } from '../protocol/decode.js';
 import { rowsFromTag } from '../protocol/decode.js';
 import { parseSearchPath } from '../sql/search-path.js';
 import type { ClassifiedStatement, TableRef, WriteTarget } from '../sql/types.js';
+import { nonMvccWrite, unknownWrite, type FailClosedReason } from './gate.js';
 import type { SessionInspector } from './inspector.js';
+import { SessionSettings } from './session-settings.js';
+import { functionMayWrite } from './function-safety.js';
 
 /** Where classified statements come from (sql/ SqlClassifier). */
 export interface StatementClassifier {
@@ -33,6 +36,14 @@ export interface InspectorShared {
   preparedGids: Map<string, ReadonlySet<string>>;
   /** Statements whose targets could not be known (unparsable SQL, DO blocks, fast-path function calls). */
   unclassified: () => void;
+  /**
+   * Fail closed (the default): a request whose write set is unknown carries an unknownWrite marker
+   * in its visible set (held while any window is open, drained before any cut), and statements that
+   * are not MVCC-safe carry nonMvccWrite markers. false: the user accepts the risk; only counted.
+   */
+  failClosed?: boolean;
+  /** Functions known not to write (schema.function or function), beyond pg_catalog's. */
+  readOnlyFunctions?: ReadonlySet<string>;
 }
 
 /** What one statement does, resolved to partitions. */
@@ -41,10 +52,23 @@ interface Resolved {
   /** partitions written, by root table */
   writes: Map<string, string[]>;
   all: ReadonlySet<string>;
+  /** A target may write other tables unseen (view, trigger, rule, cascading key): write set unknown. */
+  hidden?: true;
+  /** The writes are not MVCC-safe (TRUNCATE, of every partition in `all`). */
+  nonMvcc?: true;
 }
+
+/** A portal bound to a statement the inspector never saw parsed. */
+const UNKNOWN_PORTAL: Resolved[] = [];
+/** Last element of a portal bound under session settings the proxy does not model. */
+const SETTINGS_PORTAL_MARK: Resolved = { stmt: { kind: 'other', targets: [] }, writes: new Map(), all: new Set() };
+/** A name no catalog holds: marking it stale marks every table stale. */
+const UNKNOWN_TABLE: TableRef = { schema: null, name: '' };
 
 interface Prepared {
   stmts: readonly ClassifiedStatement[];
+  /** Parsed under session settings that make the proxy read its text differently from the server. */
+  misread: boolean;
   paramTypes: number[];
   /** What every Bind of it resolves to when no parameter can matter (reads, transaction control). */
   paramFree: Resolved[] | null;
@@ -78,6 +102,9 @@ export class WriteInspector implements SessionInspector {
   private requestVisible = new Set<string>();
   private pending: Pending[] = [];
   private pendingHead = 0;
+  private readonly settings = new SessionSettings();
+  /** Tables changed by DDL not yet known committed or rolled back: marked stale again when the transaction ends (see readyForQuery). */
+  private txDdl: Array<TableRef | null> = [];
 
   constructor(
     private readonly shared: InspectorShared,
@@ -104,6 +131,8 @@ export class WriteInspector implements SessionInspector {
   // ------------------------------------------------------------ client messages
 
   query(sql: string): void {
+    const misread = this.settings.misreads(sql);
+    if (misread) this.unknownEverywhere('session_setting');
     const c = this.shared.classifier;
     let stmts: readonly ClassifiedStatement[];
     let params: BindParam[] | undefined;
@@ -117,14 +146,17 @@ export class WriteInspector implements SessionInspector {
     for (const stmt of stmts) {
       const r = this.resolveStatement(stmt, params, undefined);
       this.apply(r);
+      // A SET of a setting that changes how SQL reads: later statements of this text are misread.
+      if (this.settings.pending) this.unknownEverywhere('session_setting');
       this.pending.push({ writes: r.writes.size > 0 ? r.writes : null });
     }
   }
 
   parse(msg: ParseMessage): void {
     const stmts = this.shared.classifier.classify(msg.sql);
-    const paramFree = stmts.every((s) => this.needsNoParams(s)) ? stmts.map((stmt) => ({ stmt, writes: new Map<string, string[]>(), all: EMPTY })) : null;
-    this.statements.set(msg.name, { stmts, paramTypes: msg.paramTypes, paramFree });
+    const misread = this.settings.misreads(msg.sql);
+    const paramFree = !misread && stmts.every((s) => this.needsNoParams(s)) ? stmts.map((stmt) => ({ stmt, writes: new Map<string, string[]>(), all: EMPTY })) : null;
+    this.statements.set(msg.name, { stmts, paramTypes: msg.paramTypes, paramFree, misread });
     // DDL and SET take effect at Execute; nothing to do yet.
   }
 
@@ -132,7 +164,11 @@ export class WriteInspector implements SessionInspector {
     const prepared = this.statements.get(msg.statement);
     if (!prepared) {
       // Parsed before we saw it (cannot happen in session mode) or an error: nothing known.
-      this.portals.set(msg.portal, []);
+      this.portals.set(msg.portal, UNKNOWN_PORTAL);
+      return;
+    }
+    if (prepared.misread || this.settings.misreadsParams(msg.params)) {
+      this.portals.set(msg.portal, [...prepared.stmts.map((s) => this.resolveStatement(s, undefined, prepared.paramTypes)), SETTINGS_PORTAL_MARK]);
       return;
     }
     if (prepared.paramFree) {
@@ -149,18 +185,24 @@ export class WriteInspector implements SessionInspector {
 
   /** A statement whose resolution cannot depend on parameters or the catalog: it writes nothing. */
   private needsNoParams(s: ClassifiedStatement): boolean {
+    // apply() still sees the statement's own flags (functions, DO, unparsed) at every Execute.
     if (s.targets.length > 0 || s.execute) return false;
     return !s.functions?.some((f) => writingTables(this.shared.writingFunctions, f) !== undefined);
   }
 
   execute(portal: string): void {
     const resolved = this.portals.get(portal);
-    if (!resolved) {
+    if (!resolved || resolved === UNKNOWN_PORTAL) {
+      this.unknown('unknown_statement');
       this.pending.push({ writes: null });
       return;
     }
     let writes: Map<string, string[]> | null = null;
     for (const r of resolved) {
+      if (r === SETTINGS_PORTAL_MARK) {
+        this.unknownEverywhere('session_setting');
+        continue;
+      }
       this.apply(r);
       if (r.writes.size > 0) writes = r.writes;
     }
@@ -173,7 +215,7 @@ export class WriteInspector implements SessionInspector {
   }
 
   functionCall(): void {
-    this.shared.unclassified();
+    this.unknown('fast_path_call');
     this.pending.push({ writes: null });
   }
 
@@ -199,9 +241,17 @@ export class WriteInspector implements SessionInspector {
   readyForQuery(status: TxStatus): void {
     this.pending.length = 0;
     this.pendingHead = 0;
+    // ParameterStatus for every changed reported setting came before this: the settings are known again.
+    this.settings.settled();
     if (status === 'I') {
       this.txWrites.clear();
       this.inTx = false;
+      if (this.txDdl.length > 0) {
+        // The transaction that changed these tables has ended: a catalog load that began before now
+        // may have read the old definitions, so they stay stale until one that begins after lands.
+        for (const t of this.txDdl) this.markDdl(t);
+        this.txDdl = [];
+      }
     } else {
       this.inTx = true;
     }
@@ -210,6 +260,38 @@ export class WriteInspector implements SessionInspector {
   parameterStatus(name: string, value: string): void {
     if (name === 'TimeZone') this.timeZone = value;
     else if (name === 'search_path') this.searchPath = safeSearchPath(value);
+    this.settings.reported(name, value);
+  }
+
+  // ------------------------------------------------------------ fail closed
+
+  /** The current statement's write set is unknown: it counts as touching every windowed partition. */
+  private unknown(reason: FailClosedReason): void {
+    this.shared.unclassified();
+    if (this.shared.failClosed === false) return;
+    (this.inTx ? this.txWrites : this.requestVisible).add(unknownWrite(reason));
+  }
+
+  /** The text itself may be misread: neither the request nor the transaction it may be in is known. */
+  private unknownEverywhere(reason: FailClosedReason): void {
+    this.shared.unclassified();
+    if (this.shared.failClosed === false) return;
+    this.requestVisible.add(unknownWrite(reason));
+    if (this.inTx) this.txWrites.add(unknownWrite(reason));
+  }
+
+  /** Statements that are not MVCC-safe on these partitions (null: on tables not known). */
+  private nonMvcc(partitions: readonly string[] | null): void {
+    if (this.shared.failClosed === false) return;
+    const target = this.inTx ? this.txWrites : this.requestVisible;
+    if (partitions === null) target.add(nonMvccWrite(null));
+    else for (const p of partitions) target.add(nonMvccWrite(p));
+  }
+
+  /** DDL of a table (null: of tables not known): stale until a catalog load begun after it lands. */
+  private markDdl(t: TableRef | null): void {
+    // A name no catalog holds marks every table stale (CatalogRefresher/Catalog.markStale).
+    this.shared.markStale(t ?? UNKNOWN_TABLE, this.searchPath, this.user);
   }
 
   // ------------------------------------------------------------ classification
@@ -244,7 +326,7 @@ export class WriteInspector implements SessionInspector {
             this.shared.preparedGids.delete(s.tx.name!);
           } else {
             // Prepared before quietcut saw it (another node, or before a restart): unknown.
-            this.shared.unclassified();
+            this.unknown('unknown_prepared_gid');
           }
           return;
         }
@@ -257,16 +339,28 @@ export class WriteInspector implements SessionInspector {
       }
     }
     if (s.searchPath !== undefined) this.searchPath = s.searchPath ?? DEFAULT_SEARCH_PATH;
+    if (s.settingChange) this.settings.changing();
     if (s.kind === 'ddl' && s.ddlTables) {
-      if (s.ddlTables.length === 0) this.shared.markStale(null, this.searchPath, this.user);
-      for (const t of s.ddlTables) this.shared.markStale(t, this.searchPath, this.user);
+      const tables = s.ddlTables.length === 0 ? [null] : s.ddlTables;
+      for (const t of tables) this.markDdl(t);
+      // Marked now (the statement may already be running) and again once it has ended, since a
+      // load begun in between read the definitions from before it committed.
+      this.txDdl.push(...tables);
+      // DDL of a managed table may rewrite it, or detach/drop it: not MVCC-safe for a dump.
+      this.nonMvcc(this.leavesOf(tables));
     }
+    if (s.nonMvcc) this.nonMvcc(this.leavesOf(s.nonMvcc.length === 0 ? [null] : s.nonMvcc));
     if (s.prepare) this.sqlPrepared.set(s.prepare.name, s.prepare.statement);
     if (s.deallocate !== undefined) {
       if (s.deallocate === null) this.sqlPrepared.clear();
       else this.sqlPrepared.delete(s.deallocate);
     }
-    if (s.kind === 'unparsed' || (s.unseen && s.unseen.length > 0)) this.shared.unclassified();
+    if (s.kind === 'unparsed') this.unknown('unparsed');
+    if (s.unseen?.includes('do_block')) this.unknown('do_block');
+    if (s.unseen?.includes('truncate_cascade')) this.nonMvcc(null);
+    if (s.functions && this.anyFunctionMayWrite(s.functions)) this.unknown('function');
+    if (r.hidden) this.unknown('hidden_write');
+    if (r.nonMvcc) this.nonMvcc([...r.all]);
     if (r.all.size === 0) return;
     const target = this.inTx ? this.txWrites : this.requestVisible;
     for (const p of r.all) target.add(p);
@@ -277,7 +371,7 @@ export class WriteInspector implements SessionInspector {
       // EXECUTE name(args): resolve the prepared statement with its arguments as text parameters.
       const inner = this.sqlPrepared.get(stmt.execute.name);
       if (!inner) {
-        this.shared.unclassified();
+        this.unknown('unknown_statement');
         return { stmt, writes: new Map(), all: EMPTY };
       }
       // Arguments are literals, or (a normalized Query text) $n standing for its literals.
@@ -286,12 +380,19 @@ export class WriteInspector implements SessionInspector {
       const mapped = stmt.execute.params.map(arg);
       const args: BindParam[] | undefined = mapped.every((a) => a !== undefined) ? (mapped as BindParam[]) : undefined;
       const r = this.resolveStatement(inner, args, undefined);
-      return { stmt, writes: r.writes, all: r.all };
+      // The inner statement's own flags (functions, DO, ...) apply when it runs.
+      return { ...r, stmt: { ...inner, ...(stmt.functions ? { functions: [...(inner.functions ?? []), ...stmt.functions] } : {}) } };
     }
     const writes = new Map<string, string[]>();
     const catalog = this.shared.catalog();
+    let hidden = false;
+    let nonMvcc = false;
     if (catalog && stmt.targets.length > 0) {
-      for (const t of stmt.targets) this.resolveTarget(catalog, t, params, paramTypes, writes);
+      for (const t of stmt.targets) {
+        this.resolveTarget(catalog, t, params, paramTypes, writes);
+        if (catalog.hasHiddenWrites(t.table)) hidden = true;
+        if (t.command === 'truncate') nonMvcc = true;
+      }
     }
     if (catalog && stmt.functions && this.shared.writingFunctions.size > 0) {
       for (const f of stmt.functions) {
@@ -304,10 +405,36 @@ export class WriteInspector implements SessionInspector {
         }
       }
     }
-    if (writes.size === 0) return { stmt, writes, all: EMPTY };
+    const flags = { ...(hidden ? { hidden: true as const } : {}), ...(nonMvcc ? { nonMvcc: true as const } : {}) };
+    if (writes.size === 0) return { stmt, writes, all: EMPTY, ...flags };
     const all = new Set<string>();
     for (const ps of writes.values()) for (const p of ps) all.add(p);
-    return { stmt, writes, all };
+    return { stmt, writes, all, ...flags };
+  }
+
+  /** Every managed leaf under these tables (null entries, or no catalog: not known → null). */
+  private leavesOf(tables: ReadonlyArray<TableRef | null>): string[] | null {
+    const catalog = this.shared.catalog();
+    if (!catalog) return null;
+    const out = new Set<string>();
+    for (const t of tables) {
+      if (t === null) return null;
+      const schemas = t.schema !== null ? [t.schema] : schemasWithName(catalog, t.name);
+      for (const schema of schemas) {
+        const e = catalog.lookup({ schema, name: t.name }, [schema], this.user);
+        if (e) for (const l of e.leaves) out.add(l);
+      }
+    }
+    return [...out];
+  }
+
+  private anyFunctionMayWrite(functions: readonly string[]): boolean {
+    const catalog = this.shared.catalog();
+    for (const f of functions) {
+      if (writingTables(this.shared.writingFunctions, f) !== undefined) continue; // its writes are known
+      if (functionMayWrite(f, catalog, this.shared.readOnlyFunctions)) return true;
+    }
+    return false;
   }
 
   private resolveTarget(catalog: Catalog, t: WriteTarget, params: ReadonlyArray<BindParam> | undefined, paramTypes: number[] | undefined, out: Map<string, string[]>): void {

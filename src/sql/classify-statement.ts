@@ -6,6 +6,7 @@ import type { ExplainStmt, FuncCall, Node } from 'libpg-query';
 import { functionNameOf, tableRefOf } from './ast.js';
 import { ddlTablesOf } from './ddl-tables.js';
 import { searchPathChangeOf } from './search-path.js';
+import { callChangesReadSetting, changesReadSetting, clusterTables, vacuumFullTables } from './session-reads.js';
 import { slotOf } from './slots.js';
 import { walkTree } from './tree-walk.js';
 import { txControlOf } from './tx-control.js';
@@ -50,6 +51,7 @@ function runsQuery(body: unknown, own: WriteTarget[], readKind: StatementKind): 
     const name = functionNameOf(call.funcname);
     if (name !== null && !functions.includes(name)) functions.push(name);
     if (mayChangeSearchPath(call)) out.searchPathUnknown = true;
+    if (callChangesReadSetting(call)) out.settingChange = true;
   }
   if (functions.length > 0) out.functions = functions;
   return out;
@@ -104,7 +106,14 @@ export function classifyNode(stmt: Node): ClassifiedStatement {
   }
   if ('VariableSetStmt' in stmt) {
     const change = searchPathChangeOf(stmt.VariableSetStmt);
-    return change === null ? simple('other') : { kind: 'other', targets: [], ...change };
+    const out: ClassifiedStatement = change === null ? simple('other') : { kind: 'other', targets: [], ...change };
+    if (changesReadSetting(stmt.VariableSetStmt)) out.settingChange = true;
+    return out;
+  }
+  if ('ClusterStmt' in stmt) return { kind: 'other', targets: [], nonMvcc: clusterTables(stmt.ClusterStmt) };
+  if ('VacuumStmt' in stmt) {
+    const tables = vacuumFullTables(stmt.VacuumStmt);
+    return tables === null ? simple('other') : { kind: 'other', targets: [], nonMvcc: tables };
   }
   if ('VariableShowStmt' in stmt) return simple('read');
   if ('DeclareCursorStmt' in stmt) return runsQuery(stmt.DeclareCursorStmt.query, [], 'read');
@@ -144,7 +153,7 @@ export function classifyNode(stmt: Node): ClassifiedStatement {
   }
   if ('DiscardStmt' in stmt) {
     // DISCARD ALL includes RESET ALL and DEALLOCATE ALL.
-    return stmt.DiscardStmt.target === 'DISCARD_ALL' ? { kind: 'other', targets: [], searchPath: null, deallocate: null } : simple('other');
+    return stmt.DiscardStmt.target === 'DISCARD_ALL' ? { kind: 'other', targets: [], searchPath: null, deallocate: null, settingChange: true } : simple('other');
   }
   const ddlTables = ddlTablesOf(stmt);
   if (ddlTables !== null) return { kind: 'ddl', targets: [], ddlTables };

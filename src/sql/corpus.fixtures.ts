@@ -234,7 +234,7 @@ export const CORPUS: CorpusCase[] = [
   whole('SELECT * FROM events e JOIN staging s ON e.id = s.id WHERE EXISTS (SELECT 1)', read()),
   whole("SELECT set_config('search_path', 'a', false)", read({ functions: ['set_config'], searchPathUnknown: true })),
   whole("SELECT set_config('work_mem', '64MB', false)", read({ functions: ['set_config'] })),
-  whole('SELECT pg_catalog.set_config($1, $2, true)', read({ functions: ['pg_catalog.set_config'], searchPathUnknown: true })),
+  whole('SELECT pg_catalog.set_config($1, $2, true)', read({ functions: ['pg_catalog.set_config'], searchPathUnknown: true, settingChange: true })),
   whole('DECLARE c CURSOR FOR SELECT * FROM events', read()),
   whole('SELECT * FROM ONLY events WHERE id = 1', read()),
   whole('INSERT INTO archive (id) WITH d AS (SELECT 1) SELECT * FROM d', write([ins('archive', ['id'], null)])),
@@ -295,7 +295,7 @@ export const CORPUS: CorpusCase[] = [
   whole('SET SESSION search_path TO sales', other({ searchPath: ['sales'] })),
   whole('SET search_path TO DEFAULT', other({ searchPath: null })),
   whole('RESET search_path', other({ searchPath: null })),
-  whole('RESET ALL', other({ searchPath: null })),
+  whole('RESET ALL', other({ searchPath: null, settingChange: true })),
   whole('SET search_path FROM CURRENT', other({ searchPathUnknown: true })),
   whole('SET work_mem = 1024', other()),
   whole('SET SCHEMA \'sales\'', other({ searchPath: ['sales'] })),
@@ -345,7 +345,7 @@ export const CORPUS: CorpusCase[] = [
   whole('EXECUTE q', other({ unseen: ['sql_execute'], execute: { name: 'q', params: [] } })),
   whole('DEALLOCATE ins', other({ deallocate: 'ins' })),
   whole('DEALLOCATE ALL', other({ deallocate: null })),
-  whole('DISCARD ALL', other({ searchPath: null, deallocate: null })),
+  whole('DISCARD ALL', other({ searchPath: null, deallocate: null, settingChange: true })),
 
   // ── Other utility statements ─────────────────────────────────────────────────────────────────
   whole('VACUUM events', other()),

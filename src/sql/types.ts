@@ -109,4 +109,11 @@ export interface ClassifiedStatement {
   execute?: { name: string; params: Slot[] };
   /** DEALLOCATE name (null: DEALLOCATE ALL or DISCARD ALL). */
   deallocate?: string | null;
+  /**
+   * The statement may change a setting that changes how SQL text or key literals read
+   * (standard_conforming_strings, client_encoding, DateStyle, TimeZone, ...; see session-reads.ts).
+   */
+  settingChange?: true;
+  /** CLUSTER / VACUUM FULL: tables rewritten, which is not MVCC-safe ([]: tables not named). */
+  nonMvcc?: TableRef[];
 }

@@ -226,40 +226,48 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
     rejectSqlState: cfg.windows.rejectSqlState,
     gate: opts.gate,
     preparePin: pins,
-    dump: (serverPins, signal) => dumpGroup(serverPins, signal),
+    dump: (serverPins, signal, locked) => dumpGroup(serverPins, signal, locked),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     log,
   });
-  async function dumpGroup(serverPins: ReadonlyMap<string, Pin>, signal: AbortSignal): Promise<void> {
-      for (const p of group.partitions) opts.onProgress?.(p, 'dumping');
-      // Each server dumps its own members in its own snapshot, at most maxConcurrentDumps at once
-      // per server; servers run side by side.
-      await Promise.all(
-        [...byServer].map(([server, members]) =>
-          mapLimit(members, cfg.backup.maxConcurrentDumps, async (p) => {
-            const loc = location(p);
-            const capture = capturePartition({
-              target: targetOf(server),
-              snapshotId: serverPins.get(server)!.snapshotId,
-              partition: loc.table,
-              // Named after the local leaf: remote tables on two shards may share a name.
-              fileName: artifactName(tables.get(p)!),
-              dir: runDir,
-              compression: cfg.backup.compression,
-              lockWaitTimeoutMs: cfg.backup.lockWaitTimeoutMs,
-              signal,
-              log,
-            });
-            captures.push(capture);
-            const o = await capture;
-            outcomes.set(p, o);
-            opts.onProgress?.(p, o.status);
-            // The window's outcome is known now: it fails. Throwing ends the window at once
-            // (held writes go, the other dumps are stopped) instead of after the slowest member.
-            if (o.status !== 'good') throw new Error(`dump of ${p} failed: ${o.reason}`);
-          }),
-        ),
-      );
+  async function dumpGroup(serverPins: ReadonlyMap<string, Pin>, signal: AbortSignal, locked: () => void): Promise<void> {
+    for (const p of group.partitions) opts.onProgress?.(p, 'dumping');
+    // The fence against statements that are not MVCC-safe lifts once every member's dump and
+    // checksum hold their locks, or have finished (a finished artifact is safe from them).
+    const unlocked = new Set(group.partitions);
+    const memberSafe = (p: string): void => {
+      if (unlocked.delete(p) && unlocked.size === 0) locked();
+    };
+    // Each server dumps its own members in its own snapshot, at most maxConcurrentDumps at once
+    // per server; servers run side by side.
+    await Promise.all(
+      [...byServer].map(([server, members]) =>
+        mapLimit(members, cfg.backup.maxConcurrentDumps, async (p) => {
+          const loc = location(p);
+          const capture = capturePartition({
+            target: targetOf(server),
+            snapshotId: serverPins.get(server)!.snapshotId,
+            partition: loc.table,
+            // Named after the local leaf: remote tables on two shards may share a name.
+            fileName: artifactName(tables.get(p)!),
+            dir: runDir,
+            compression: cfg.backup.compression,
+            lockWaitTimeoutMs: cfg.backup.lockWaitTimeoutMs,
+            signal,
+            log,
+            onLocked: () => memberSafe(p),
+          });
+          captures.push(capture);
+          const o = await capture;
+          memberSafe(p);
+          outcomes.set(p, o);
+          opts.onProgress?.(p, o.status);
+          // The window's outcome is known now: it fails. Throwing ends the window at once
+          // (held writes go, the other dumps are stopped) instead of after the slowest member.
+          if (o.status !== 'good') throw new Error(`dump of ${p} failed: ${o.reason}`);
+        }),
+      ),
+    );
   }
   for (const p of group.partitions) opts.onProgress?.(p, 'holding');
   const w: WindowOutcome = await window.run();

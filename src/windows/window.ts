@@ -55,8 +55,13 @@ export interface WindowOptions {
    * servers, so the cut across them is the held moment, and any server failing to pin fails all.
    */
   preparePin: ReadonlyMap<string, PreparePin>;
-  /** Dump every member in its server's pinned snapshot; throws (or rejects) when any dump fails. */
-  dump: (pins: ReadonlyMap<string, Pin>, signal: AbortSignal) => Promise<void>;
+  /**
+   * Dump every member in its server's pinned snapshot; throws (or rejects) when any dump fails.
+   * Calls `locked` once every dump (and in-snapshot checksum) of the group holds its ACCESS SHARE
+   * locks: from then on a statement that is not MVCC-safe (TRUNCATE, a rewrite) waits for the dumps
+   * on the server instead of emptying the table under their older snapshot.
+   */
+  dump: (pins: ReadonlyMap<string, Pin>, signal: AbortSignal, locked: () => void) => Promise<void>;
   metrics?: Metrics;
   log?: Logger;
 }
@@ -97,6 +102,11 @@ export class GroupWindow implements HoldingWindow {
   epoch = -1;
   readonly mode: WindowMode;
   private readonly queues = new Map<string, HoldQueue>();
+  /** Requests that wait for the dumps' locks as well as for the release (see HoldingWindow.enqueueFenced). */
+  private readonly fenceQueue: HoldQueue;
+  private fenceLifted = false;
+  /** The budget ran out while the dumps did not yet hold their locks: the next fenced request aborts. */
+  private fenceOverBudget = false;
   private seq = 0;
   private readonly held = new Map<string, number>();
   private readonly rejected = new Map<string, number>();
@@ -123,6 +133,7 @@ export class GroupWindow implements HoldingWindow {
     this.mode = opts.mode;
     this.members = new Set(opts.partitions);
     for (const p of opts.partitions) this.queues.set(p, new HoldQueue(opts.maxQueuedRequests, opts.maxQueuedBytes));
+    this.fenceQueue = new HoldQueue(opts.maxQueuedRequests, opts.maxQueuedBytes);
     this.log = (opts.log ?? silentLogger).child({ group: opts.group });
     // Every pin, dump and checksum of the group listens on this signal: a group spanning servers
     // has more of them than Node's default of 10 before it warns of a leak.
@@ -159,7 +170,39 @@ export class GroupWindow implements HoldingWindow {
     };
   }
 
+  get queuedRequests(): number {
+    let n = this.fenceQueue.depth;
+    for (const q of this.queues.values()) n += q.depth;
+    return n;
+  }
+
+  enqueueFenced(req: HeldRequest): boolean {
+    if (this.state === 'aborted' || this.state === 'dumped' || (this.fenceLifted && this.releasedAtMs !== 0)) return false;
+    if (!this.fenceQueue.push(req, this.seq++)) return false;
+    if (this.fenceOverBudget) {
+      // Holding it any longer would outlive the budget; the backup cannot be trusted without it.
+      setImmediate(() => this.abort(`disruption budget of ${this.opts.maxHoldMs} ms exceeded before the dumps held their locks`));
+    }
+    return true;
+  }
+
+  rejectFenced(partition: string | null, why: string): GateDecision & { action: 'reject' } {
+    const first = this.opts.partitions[0]!;
+    this.count(this.rejected, partition ?? first, this.opts.metrics?.rejectedWrites);
+    return {
+      action: 'reject',
+      error: new ProxyError(
+        this.opts.rejectSqlState,
+        `quietcut: ${why} waits while the backup window of ${partition ?? `group ${this.opts.group}`} is open`,
+        'ERROR',
+        'It runs once the backup holds its table locks.',
+        'Retry the transaction shortly.',
+      ),
+    };
+  }
+
   forget(req: HeldRequest): boolean {
+    if (this.fenceQueue.remove(req)) return true;
     for (const [p, q] of this.queues) {
       if (q.remove(req)) {
         this.opts.metrics?.holdQueueDepth.labels(this.label(p)).set(q.depth);
@@ -188,7 +231,7 @@ export class GroupWindow implements HoldingWindow {
     this.startedAtMs = Date.now();
     this.epoch = gate.startHolding(this, this.opts.partitions);
     this.setState('holding');
-    this.budgetTimer = setTimeout(() => this.abort(`disruption budget of ${this.opts.maxHoldMs} ms exceeded in state ${this.state}`), this.opts.maxHoldMs);
+    this.budgetTimer = setTimeout(() => this.budgetSpent(), this.opts.maxHoldMs);
     this.budgetTimer.unref();
     try {
       const drainStart = performance.now();
@@ -203,7 +246,8 @@ export class GroupWindow implements HoldingWindow {
       this.pinnedPerf = performance.now();
       this.setState('pinned');
       if (this.opts.release === 'after-snapshot') this.releaseWrites();
-      await this.abortable(this.opts.dump(this.pinned, signal));
+      await this.abortable(this.opts.dump(this.pinned, signal, () => this.liftFence()));
+      this.liftFence();
       if (this.opts.release === 'after-dump') this.releaseWrites();
       await closeAll(this.pinned);
       this.pinned = null;
@@ -223,6 +267,46 @@ export class GroupWindow implements HoldingWindow {
       if (this.budgetTimer) clearTimeout(this.budgetTimer);
       // Whatever way run() leaves, nothing stays held: every exit releases.
       this.releaseWrites();
+      this.liftFence();
+    }
+  }
+
+  /**
+   * The budget ran out. Before the release it aborts the window. After it, only fenced requests can
+   * still wait (for the dumps' locks): if any does, the window aborts; if none does, the fence stays
+   * (it costs nothing) and a fenced request arriving later aborts it.
+   */
+  private budgetSpent(): void {
+    if (this.releasedAtMs === 0 || this.opts.release === 'after-dump') {
+      this.abort(`disruption budget of ${this.opts.maxHoldMs} ms exceeded in state ${this.state}`);
+      return;
+    }
+    if (this.fenceLifted) return;
+    if (this.fenceQueue.depth > 0) this.abort(`disruption budget of ${this.opts.maxHoldMs} ms exceeded before the dumps held their locks`);
+    else this.fenceOverBudget = true;
+  }
+
+  /** Every dump of the group holds its locks, or the window ended: the fence goes. */
+  private liftFence(): void {
+    if (this.fenceLifted) return;
+    this.fenceLifted = true;
+    this.opts.gate.stopFencing(this, this.opts.partitions);
+    this.log.debug('dumps hold their locks; fence lifted');
+    this.releaseFenced();
+  }
+
+  /** Fenced requests go once both the release and the fence lift happened (each session re-decides). */
+  private releaseFenced(): void {
+    if (!this.fenceLifted || this.releasedAtMs === 0) return;
+    const now = performance.now();
+    // Oldest first by when each was first held: one held at the start and re-fenced at the pin
+    // keeps its place before those fenced directly.
+    const items = this.fenceQueue.takeAll().sort((a, b) => a.req.heldAtMs - b.req.heldAtMs || a.seq - b.seq);
+    for (const { req } of items) {
+      const waited = now - req.heldAtMs;
+      if (waited > this.maxWaitMs) this.maxWaitMs = waited;
+      if (this.waits.length < 10_000) this.waits.push(waited);
+      req.release();
     }
   }
 
@@ -232,15 +316,15 @@ export class GroupWindow implements HoldingWindow {
     if (this.abortReason === null) this.abortReason = reason;
     this.releaseWrites();
     this.setState('aborted');
+    this.liftFence();
     this.abortCtl.abort(new WindowAbort(reason));
   }
 
   private releaseWrites(): void {
     if (this.releasedAtMs !== 0) return;
     this.releasedAtMs = Date.now();
-    if (this.opts.release === 'after-snapshot' || this.state !== 'aborted') {
-      if (this.budgetTimer && this.opts.release === 'after-snapshot') clearTimeout(this.budgetTimer);
-    }
+    // The budget keeps running while the fence stands (budgetSpent decides what it means then).
+    if (this.budgetTimer && this.opts.release === 'after-snapshot' && this.fenceLifted) clearTimeout(this.budgetTimer);
     this.opts.gate.stopHolding(this, this.opts.partitions);
     // Oldest first across the whole group; each session's own order is kept because a session
     // has at most one request held at a time and waits behind it.
@@ -260,6 +344,7 @@ export class GroupWindow implements HoldingWindow {
     for (const p of this.opts.partitions) m?.holdQueueDepth.labels(this.label(p)).set(0);
     for (const p of this.opts.partitions) m?.windowSeconds.labels(this.label(p)).observe((this.releasedAtMs - this.startedAtMs) / 1000);
     if (this.state !== 'aborted' && this.state !== 'dumped') this.setState('released');
+    this.releaseFenced();
   }
 
   private abortable<T>(p: Promise<T>, onAbort?: () => void): Promise<T> {
