@@ -137,7 +137,7 @@ const windowTimer = setInterval(() => {
     .catch(() => undefined); // PostgreSQL may be restarting
 }, windowEveryMs);
 
-const faults = ['restart PostgreSQL (fast)', 'kill pg_dump (-9)', 'kill quietcut (-9) and restart'] as const;
+const faults = ['kill quietcut (-9) and restart', 'restart PostgreSQL (fast)', 'kill pg_dump (-9)'] as const;
 let faultNo = 0;
 async function injectFault(): Promise<string> {
   const f = faults[faultNo++ % faults.length]!;
