@@ -53,7 +53,7 @@ describe('quietcut backup', () => {
   test('an unknown partition fails with a clear message and a non-zero exit', async () => {
     const r = await cli(['backup', '--upstream', cluster.url('demo'), '--partition', 'public.nope']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/unknown partition public\.nope/);
+    expect(r.stderr).toMatch(/no managed partition or partitioned table named public\.nope/);
   });
 
   test('nothing to back up is a usage error', async () => {

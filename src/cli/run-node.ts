@@ -1,13 +1,12 @@
 import { LocalCluster } from '../localdb/cluster.js';
 import { DEMO_SHARD_TABLE, startDemoShards, type DemoShards } from '../localdb/demo-shards.js';
 import type { Config } from '../config/schema.js';
-import { Metrics } from '../metrics/registry.js';
+import { BUILD, Metrics } from '../metrics/registry.js';
 import { startMetricsHttp } from '../metrics/http.js';
 import { ProxyServer } from '../proxy/server.js';
 import { parseHostPort, parseUpstreamUrl } from '../proxy/upstream.js';
 import type { Logger } from '../util/log.js';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { CatalogRefresher, loadCatalog, type Catalog } from '../catalog/index.js';
@@ -28,13 +27,16 @@ import { PlanScheduler } from '../coordinator/scheduler.js';
 import { nodeClock } from '../coordinator/clock.js';
 import { Membership } from '../coordinator/membership.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
-
-const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+import { diffConfig, type ReloadResult } from '../config/reload.js';
+import { ConsoleServer } from '../proxy/console/index.js';
+import { Pauses } from '../windows/pause.js';
+import { consoleCommands } from './console-commands.js';
 
 /** One running quietcut node: the proxy, its metrics endpoint, and (demo mode) a private PostgreSQL. */
 export interface RunningNode {
   proxy: ProxyServer;
-  config: Config;
+  /** The configuration in force now (a reload replaces it). */
+  readonly config: Config;
   node: string;
   admin: AdminTarget;
   pool: pg.Pool;
@@ -47,8 +49,16 @@ export interface RunningNode {
   /** Open windows and back up these partitions now (on this node). */
   backup(partitions: readonly string[], opts?: { mode?: WindowMode; release?: ReleaseRule; trigger?: string; onProgress?: (p: string, state: string) => void }): Promise<BackupRunResult>;
   metrics: Metrics;
-  /** Planned backups: planning ticks, stored plans armed as timers (coordinator/scheduler.ts). */
-  scheduler: PlanScheduler;
+  /** Planned backups: planning ticks, stored plans armed as timers (coordinator/scheduler.ts); replaced when a reload changes the schedule. */
+  readonly scheduler: PlanScheduler;
+  /**
+   * Read the configuration again (SIGHUP, the console's RELOAD) and apply what can change while
+   * sessions run; an invalid one is refused whole and the one in force stays.
+   */
+  reload(): Promise<ReloadResult>;
+  /** Operator pauses (the console's PAUSE/RESUME). */
+  pauses: Pauses;
+  console: ConsoleServer;
   /** This node's lease, clock offset and view of the live nodes (coordinator/membership.ts). */
   membership: Membership;
   /** Per-partition activity behind GET /status (write rate, window step, held writes, last backup). */
@@ -62,6 +72,8 @@ export interface RunningNode {
 export interface RunNodeOptions {
   /** Demo mode only (no upstream): this many extra private servers as shards of public.readings. */
   demoShards?: number;
+  /** Where a reload reads the configuration from (file, environment, flags); throws ConfigError when invalid. */
+  reloadConfig?: () => Config;
   /** Test only: shift this node's clock by this much (nodes with disagreeing clocks on one machine). */
   clockOffsetMs?: number;
   /** Test only: lease length (default 10 s) and heartbeat period (default a third of it). */
@@ -130,7 +142,10 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   }
   if (runOpts.demoShards && !shards) throw new Error('--demo-shards needs demo mode: it starts its own shards next to the private PostgreSQL (no upstream.url)');
 
-  const metrics = new Metrics(config.metrics.maxPartitionLabels);
+  // The configuration in force; a reload replaces it, and what reads it at use sees the new one.
+  let current = config;
+  const startedAt = new Date();
+  const metrics = new Metrics(config.metrics.maxPartitionLabels, config.metrics.maxHistogramPartitions);
   const listen = parseHostPort(config.listen);
   const gate = new WindowGate();
   const proxy = new ProxyServer({
@@ -174,7 +189,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     load: async () => {
       const c = await pool.connect();
       try {
-        return await loadCatalog(c, { schemas: [...config.catalog.schemas], plainTables: [...config.catalog.plainTables] });
+        return await loadCatalog(c, { schemas: [...current.catalog.schemas], plainTables: [...current.catalog.plainTables] });
       } finally {
         c.release();
       }
@@ -185,6 +200,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   undo.push(() => catalog.stop());
   const recorder = new WriteRecorder({ metrics, node, log });
   const activity = new PartitionActivity();
+  const writingFunctions = new Map<string, readonly string[]>(Object.entries(config.sql.writingFunctions));
   const shared: InspectorShared = {
     classifier,
     catalog: (): Catalog | undefined => catalog.current,
@@ -195,7 +211,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
         activity.record(table, partitions, rows);
       },
     },
-    writingFunctions: new Map(Object.entries(config.sql.writingFunctions)),
+    writingFunctions,
     preparedGids: new Map(),
     unclassified: () => metrics.unclassifiedStatements.inc(),
     failClosed: config.windows.failClosed,
@@ -257,6 +273,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     // Foreign leaves (postgres_fdw) are dumped on their own servers, each in its own snapshot.
     const foreignLeaves = cat.leaves().filter((l) => l.foreignServer !== null).map((l) => l.name);
     const run = backupChain.then(async () => {
+      const config = current;
       const foreign = foreignLeaves.length > 0 ? await locateForeign(pool, foreignLeaves, { config, admin: target }) : null;
       return runBackup({
         partitions,
@@ -294,16 +311,18 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   await requests.start();
   // --- schedule: plan each interval and run windows at their planned times (or, with
   // planner.enabled false, back up everything at each backup.schedule tick)
-  const scheduler = new PlanScheduler({ config, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup });
+  const newScheduler = (c: Config): PlanScheduler => new PlanScheduler({ config: c, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup });
+  let scheduler = newScheduler(config);
   undo.push(() => scheduler.stop());
   await scheduler.start();
+  const pauses = new Pauses({ gate, metrics });
 
   // Registered before the first client: from here on windows wait for this node.
   const membership = new Membership({
     pool,
     node,
     clock,
-    info: { host: hostname(), pid: process.pid, version: VERSION, role: 'node' },
+    info: { host: hostname(), pid: process.pid, version: BUILD.version, role: 'node' },
     takeMinClientRttMs: () => proxy.takeMinClientRttMs(),
     metrics,
     log,
@@ -322,7 +341,12 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   await requests.reclaim(true).catch((err: unknown) => log.warn({ err }, 'reclaiming earlier work failed; it ends when it goes stale'));
 
   const moved = { c2s: 0, s2c: 0, errors: new Map<string, number>() };
+  let labelledCatalog: Catalog | null = null;
   const beforeScrape = (): void => {
+    if (catalog.current !== labelledCatalog) {
+      labelledCatalog = catalog.current;
+      metrics.knowPartitions(labelledCatalog.leaves());
+    }
     const c = proxy.counters;
     metrics.bytes.labels('client_to_server').inc(c.clientToServer - moved.c2s);
     metrics.bytes.labels('server_to_client').inc(c.serverToClient - moved.s2c);
@@ -354,13 +378,92 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     closeMetrics = http.close;
   }
 
+  // --- the admin console on the proxy's port, and reloads
+  const consoleServer: ConsoleServer = new ConsoleServer({
+    database: config.console.database,
+    allowed: () => current.console.roles ?? [admin.user],
+    authDatabase: () => current.console.authDatabase ?? admin.database,
+    upstream: { host: upstream.host, port: upstream.port, connectTimeoutMs: config.upstream.connectTimeoutMs },
+    authTimeoutMs: config.upstream.connectTimeoutMs + config.limits.startupTimeoutMs,
+    commands: consoleCommands({
+      node,
+      listen: `${addr.host}:${addr.port}`,
+      upstream: `${upstream.host}:${upstream.port}`,
+      startedAt,
+      config: () => current,
+      reload: () => reloadNow(),
+      proxy,
+      console: (): ConsoleServer => consoleServer,
+      activity,
+      leaves: () => catalog.current.leaves(),
+      pauses,
+      metrics,
+      pool,
+      backup: (partitions, o) => backup(partitions, o),
+    }),
+    log,
+  });
+  // The console's virtual database is claimed at startup, before any server connection is made.
+  proxy.claimStartup = (client, params, rest) => {
+    if ((params.get('database') ?? params.get('user')) !== consoleServer.database) return false;
+    // The session removes its listeners once this returns: open on the next tick, socket paused.
+    client.pause();
+    queueMicrotask(() => consoleServer.open(client, params, rest));
+    return true;
+  };
+
+  let schedulerSwap: Promise<void> = Promise.resolve();
+  const reloadNow = (): ReloadResult => {
+    let next: Config;
+    try {
+      if (!runOpts.reloadConfig) throw new Error('this node was started without a configuration source to reload from');
+      next = runOpts.reloadConfig();
+      // TLS files are read before anything changes: a missing or bad file refuses the reload whole.
+      proxy.reconfigure({
+        maxClientConnections: next.limits.maxClientConnections,
+        maxMessageBytes: next.limits.maxMessageBytes,
+        startupTimeoutMs: next.limits.startupTimeoutMs,
+        shutdownTimeoutMs: next.shutdownTimeoutMs,
+        tls: next.tls.cert && next.tls.key ? { cert: next.tls.cert, key: next.tls.key } : null,
+      });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      metrics.configReloads.labels('invalid').inc();
+      log.error({ err: error }, 'configuration reload refused; the previous configuration stays in force');
+      return { ok: false, error };
+    }
+    const changes = diffConfig(current, next);
+    const before = current;
+    // Options that need a restart keep their running values, so the node stays consistent.
+    current = next;
+    if (next.log.level !== before.log.level) log.level = next.log.level;
+    writingFunctions.clear();
+    for (const [k, v] of Object.entries(next.sql.writingFunctions)) writingFunctions.set(k, v);
+    if (changes.some((c) => c.option.startsWith('catalog.'))) catalog.refreshSoon();
+    if (changes.some((c) => /^(backup\.(schedule|planAt|interval|timezone)|planner\.|forecast\.)/.test(c.option))) {
+      // A new schedule: the old scheduler's timers go, a new one arms from the stored plans.
+      schedulerSwap = schedulerSwap.then(async () => {
+        await scheduler.stop();
+        scheduler = newScheduler(next);
+        await scheduler.start();
+      }).catch((err: unknown) => log.error({ err }, 'rescheduling after reload failed'));
+    }
+    const restart = changes.filter((c) => c.applies === 'restart');
+    metrics.configReloads.labels('applied').inc();
+    metrics.configRestartPending.set(restart.length);
+    log.info({ live: changes.filter((c) => c.applies === 'live').map((c) => c.option), restart: restart.map((c) => c.option) }, restart.length > 0 ? 'configuration reloaded; some changes need a restart' : 'configuration reloaded');
+    return { ok: true, changes };
+  };
+
   const db = upstream.database ?? 'postgres';
   const user = upstream.user ?? 'postgres';
   const connectionString = `postgres://${encodeURIComponent(user)}@${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}/${encodeURIComponent(db)}`;
 
   return {
     proxy,
-    config,
+    get config() {
+      return current;
+    },
     node,
     admin,
     pool,
@@ -371,15 +474,27 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     gate,
     backup,
     metrics,
-    scheduler,
+    get scheduler() {
+      return scheduler;
+    },
+    async reload() {
+      const r = reloadNow();
+      await schedulerSwap;
+      return r;
+    },
+    pauses,
+    console: consoleServer,
     membership,
     activity,
     metricsPort,
     cluster,
     connectionString,
     async stop() {
+      await schedulerSwap;
       await scheduler.stop();
       await membership.stop();
+      pauses.stop();
+      consoleServer.close();
       await requests.stop();
       await proxy.shutdown();
       await backupChain;

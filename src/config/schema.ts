@@ -85,6 +85,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       listen: hostPort.nullable().default('127.0.0.1:9187').describe('metrics and admin HTTP endpoint; null disables it'),
       maxPartitionLabels: z.number().int().positive().default(2000).describe('cap on distinct partition label values; further partitions are summed under partition="_other"'),
+      maxHistogramPartitions: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(100)
+        .describe('series budget of the per-partition histograms (each partition costs about 16 series per histogram): past this many partitions, further ones are observed under partition="_other"'),
     })
     .prefault({}),
   log: z
@@ -132,6 +138,13 @@ export const configSchema = z.strictObject({
       maxHoldMs: z.number().int().positive().default(5000).describe('default disruption budget per partition'),
       maxQueuedRequests: z.number().int().positive().default(10_000).describe('held requests per partition before overflow is rejected'),
       maxQueuedBytes: z.number().int().positive().default(64 * 1024 * 1024).describe('held bytes per partition before overflow is rejected'),
+      noticeAfterMs: z
+        .number()
+        .int()
+        .nonnegative()
+        .nullable()
+        .default(1000)
+        .describe('a client whose write is held this long gets a NOTICE naming the partition and the expected release, once per held request; null: never'),
       groups: z
         .union([z.enum(['partition', 'table']), z.record(z.string(), z.array(z.string()))])
         .default('partition')
@@ -189,6 +202,19 @@ export const configSchema = z.strictObject({
       minRoundTripMs: z.number().nonnegative().default(0).describe('minimum client round trip; shortens the needed overlap'),
     })
     .prefault({}),
+  console: z
+    .strictObject({
+      database: z.string().min(1).default('quietcut').describe("the admin console's virtual database: psql -p 6432 -U ROLE quietcut answers SHOW WINDOWS, PAUSE, RELOAD…"),
+      roles: z
+        .array(z.string())
+        .nullable()
+        .default(null)
+        .describe("roles allowed into the console; each must authenticate against the upstream server (to console.authDatabase) first. null: only quietcut's admin role; []: console off"),
+      authDatabase: z.string().nullable().default(null).describe('database a console role authenticates to on the upstream server; null: the managed database'),
+      maxPauseMs: z.number().int().positive().default(300_000).describe('longest PAUSE the console grants (its TIMEOUT defaults to windows.maxHoldMs)'),
+    })
+    .prefault({})
+    .describe('the admin console served on the proxy port (like PgBouncer\'s pgbouncer database)'),
   servers: z
     .record(
       z.string(),

@@ -28,6 +28,20 @@ export const SqlState = {
   StartupTimeout: '08P01',
   /** Internal error inside the proxy. */
   InternalError: 'XX000',
+  /** Console: a statement that is no console command. */
+  ConsoleSyntaxError: '42601',
+  /** Console: a role not allowed by console.roles. */
+  InvalidAuthorization: '28000',
+  /** Console: a partition, table or run that does not exist. */
+  UndefinedObject: '42704',
+  /** Console: PAUSE of a partition a window or another pause already holds. */
+  ObjectInUse: '55006',
+  /** Console: RELOAD of a configuration that is not valid (the old one stays). */
+  ConfigFileError: 'F0000',
+  /** Console: a bad argument (duration, option). */
+  InvalidParameterValue: '22023',
+  /** Console: a prepared statement or portal that does not exist. */
+  UndefinedStatement: '26000',
 } as const;
 
 export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];

@@ -41,11 +41,11 @@ export interface ProxyCounters {
  */
 export class ProxyServer implements SessionHost {
   readonly upstream: SessionHost['upstream'];
-  readonly maxMessageBytes: number;
+  maxMessageBytes: number;
   readonly bufferBudget: BufferBudget | null;
   readonly messageTimeoutMs: number;
-  readonly startupTimeoutMs: number;
-  readonly tls: SecureContext | null;
+  startupTimeoutMs: number;
+  tls: SecureContext | null;
   gate: WriteGate;
   readonly log: Logger;
   readonly counters: ProxyCounters = { clientToServer: 0, serverToClient: 0, serverConnections: 0, clientErrors: new Map() };
@@ -62,13 +62,27 @@ export class ProxyServer implements SessionHost {
     this.bufferBudget = opts.maxBufferedBytes ? new BufferBudget(opts.maxBufferedBytes) : null;
     this.messageTimeoutMs = opts.messageTimeoutMs ?? 0;
     this.startupTimeoutMs = opts.startupTimeoutMs;
-    this.tls = opts.tls ? createSecureContext({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }) : null;
+    this.tls = opts.tls ? tlsContext(opts.tls) : null;
     this.gate = opts.gate ?? openGate;
     this.log = opts.log ?? silentLogger;
     this.inspectorFactory = opts.inspectorFactory ?? (() => new NullInspector());
     this.claimStartup = opts.claimStartup;
     this.server = createServer({ noDelay: true }, (sock) => this.accept(sock));
     this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
+  }
+
+  /**
+   * Limits and TLS files from a reloaded configuration: new sessions get them, sessions already
+   * open keep what they started with. TLS files are read here, so a bad file throws and nothing
+   * changes.
+   */
+  reconfigure(o: Pick<ProxyServerOptions, 'maxClientConnections' | 'maxMessageBytes' | 'startupTimeoutMs' | 'shutdownTimeoutMs' | 'tls'>): void {
+    const tls = o.tls ? tlsContext(o.tls) : null;
+    this.opts.maxClientConnections = o.maxClientConnections;
+    this.opts.shutdownTimeoutMs = o.shutdownTimeoutMs;
+    this.maxMessageBytes = o.maxMessageBytes;
+    this.startupTimeoutMs = o.startupTimeoutMs;
+    this.tls = tls;
   }
 
   setInspectorFactory(f: (params: ReadonlyMap<string, string>) => SessionInspector): void {
@@ -167,4 +181,8 @@ export class ProxyServer implements SessionHost {
     for (const s of [...this.sessions]) s.shutdown();
     await closed;
   }
+}
+
+function tlsContext(files: { cert: string; key: string }): SecureContext {
+  return createSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key) });
 }

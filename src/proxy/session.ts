@@ -127,7 +127,7 @@ export class Session implements MessageSink {
   private skipToSync = false;
   private gating = false;
   /** Held: a request waits in a hold queue; nothing more from this client goes on until it is released. */
-  private held: (HeldRequest & { data: Buffer; visible: ReadonlySet<string>; endsWithSync: boolean }) | null = null;
+  private held: (HeldRequest & { data: Buffer; visible: ReadonlySet<string>; endsWithSync: boolean; partition: string }) | null = null;
   private backlog: Buffer[] = [];
   private copyIn = false;
   private serverPaused = false;
@@ -457,6 +457,7 @@ export class Session implements MessageSink {
       data,
       visible: new Set(visible),
       endsWithSync,
+      partition: decision.partition,
       release: () => this.releaseHeld(),
     };
     if (!decision.enqueue(held)) {
@@ -554,7 +555,7 @@ export class Session implements MessageSink {
     // Another partition's window may hold it too.
     const decision = held.visible.size > 0 ? this.host.gate.decide(held.visible, this.txStatus !== 'I', NO_PARTITIONS) : ({ action: 'pass' } as const);
     if (decision.action === 'hold') {
-      const again = { ...held, heldAtMs: held.heldAtMs, release: () => this.releaseHeld() };
+      const again = { ...held, heldAtMs: held.heldAtMs, partition: decision.partition, release: () => this.releaseHeld() };
       if (decision.enqueue(again)) {
         this.held = again;
         return;
@@ -795,6 +796,15 @@ export class Session implements MessageSink {
       return;
     }
     this.fatal(new ProxyError(SqlState.AdminShutdown, 'terminating connection due to administrator command (quietcut shutting down)', 'FATAL'));
+  }
+
+  /** The partition this session's held request waits for, and since when (performance.now()); null: not held. */
+  get heldFor(): { partition: string; sinceMs: number } | null {
+    return this.held ? { partition: this.held.partition, sinceMs: this.held.heldAtMs } : null;
+  }
+
+  get clientAddress(): string {
+    return `${this.client.remoteAddress ?? '?'}:${this.client.remotePort ?? '?'}`;
   }
 
   get idle(): boolean {

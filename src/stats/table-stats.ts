@@ -7,6 +7,8 @@ import type { Metrics } from '../metrics/registry.js';
  */
 export class TableStatsSampler {
   private last = new Map<string, number>();
+  /** Rows the proxy wrote that pg_stat_user_tables has not shown yet, from the previous sample. */
+  private readonly credit = new Map<string, number>();
 
   constructor(private readonly metrics?: Metrics) {}
 
@@ -29,11 +31,22 @@ export class TableStatsSampler {
       const total = Number(r.ins) + Number(r.upd) + Number(r.del);
       const prev = this.last.get(r.p);
       this.last.set(r.p, total);
-      if (prev === undefined) continue;
+      // A backend reports its statistics a second or more after the proxy counted its rows (and
+      // only at the end of its transaction): rows the proxy wrote in one interval may show in the
+      // next. They stay credited for one more sample, so lateness is never reported as bypass.
+      const late = this.credit.get(r.p) ?? 0;
+      const fresh = proxyRows.get(r.p) ?? 0;
+      if (prev === undefined) {
+        this.credit.set(r.p, fresh);
+        continue;
+      }
       const delta = Math.max(0, total - prev);
       deltas.set(r.p, delta);
       ins.push([r.p, Number(r.ins), Number(r.upd), Number(r.del), delta]);
-      if (this.metrics) this.metrics.bypassRows.labels(this.metrics.partition(r.p)).set(Math.max(0, delta - (proxyRows.get(r.p) ?? 0)));
+      const fromLate = Math.min(late, delta);
+      const fromFresh = Math.min(fresh, delta - fromLate);
+      this.credit.set(r.p, fresh - fromFresh);
+      if (this.metrics) this.metrics.bypassRows.labels(this.metrics.partition(r.p)).set(delta - fromLate - fromFresh);
     }
     if (ins.length > 0) {
       // delta_rows is measured against the latest sample stored by any node, not this node's own

@@ -324,7 +324,7 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
     const good = o.status === 'good';
     const label = m ? m.partition(p) : p;
     if (good && o.status === 'good') {
-      m?.backupDuration.labels(label).observe(o.dump.durationMs / 1000);
+      m?.backupDuration.labels(m.histogramPartition(p)).observe(o.dump.durationMs / 1000);
       m?.backupBytes.labels(label).set(o.dump.bytes);
       m?.backupLastSuccess.labels(label).set(Date.now() / 1000);
     } else {

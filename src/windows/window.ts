@@ -230,6 +230,7 @@ export class GroupWindow implements HoldingWindow {
     }
     this.startedAtMs = Date.now();
     this.epoch = gate.startHolding(this, this.opts.partitions);
+    for (const p of this.opts.partitions) this.opts.metrics?.windowLastStart.labels(this.label(p)).set(this.startedAtMs / 1000);
     this.setState('holding');
     this.budgetTimer = setTimeout(() => this.budgetSpent(), this.opts.maxHoldMs);
     this.budgetTimer.unref();
@@ -336,13 +337,17 @@ export class GroupWindow implements HoldingWindow {
     for (const { p, req } of all) {
       const waited = now - req.heldAtMs;
       if (waited > this.maxWaitMs) this.maxWaitMs = waited;
-      m?.holdSeconds.labels(this.label(p)).observe(waited / 1000);
+      m?.holdSeconds.labels(m.histogramPartition(p)).observe(waited / 1000);
+      m?.heldSecondsTotal.labels(this.label(p)).inc(waited / 1000);
       if (this.waits.length < 10_000) this.waits.push(waited);
       req.release();
       if (this.firstReleasePerf === 0) this.firstReleasePerf = performance.now();
     }
     for (const p of this.opts.partitions) m?.holdQueueDepth.labels(this.label(p)).set(0);
-    for (const p of this.opts.partitions) m?.windowSeconds.labels(this.label(p)).observe((this.releasedAtMs - this.startedAtMs) / 1000);
+    for (const p of this.opts.partitions) {
+      m?.windowSeconds.labels(m.histogramPartition(p)).observe((this.releasedAtMs - this.startedAtMs) / 1000);
+      m?.windowLastRelease.labels(this.label(p)).set(this.releasedAtMs / 1000);
+    }
     if (this.state !== 'aborted' && this.state !== 'dumped') this.setState('released');
     this.releaseFenced();
   }
@@ -390,6 +395,14 @@ export class GroupWindow implements HoldingWindow {
   }
 
   private outcome(state: 'dumped' | 'aborted', reason: string | null): WindowOutcome {
+    // What a scrape can see of a window that lasted milliseconds: how it ended, and when.
+    const m = this.opts.metrics;
+    if (m) {
+      for (const p of this.opts.partitions) {
+        m.windows.labels(this.label(p), state).inc();
+        m.windowLastEnd.labels(this.label(p)).set(Date.now() / 1000);
+      }
+    }
     return {
       group: this.opts.group,
       state,

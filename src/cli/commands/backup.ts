@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { loadConfig } from '../../config/load.js';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { BACKUP_CHANNEL } from '../../windows/requests.js';
 import type { BackupRunResult } from '../../windows/backup-run.js';
 import { adminPool, adminTarget } from '../admin-db.js';
+import { locateNode } from '../locate.js';
+import { formatTable } from '../text-table.js';
+import { resolveTargetArgs } from './partition-arg.js';
 import { retrying, STALE_AFTER_MS, staleSql } from '../../store/liveness.js';
 
 interface BackupFlags {
@@ -25,26 +27,27 @@ export function registerBackup(program: Command): void {
   program
     .command('backup')
     .description('ask the running quietcut node(s) to open windows and back up partitions now')
-    .option('-c, --config <file>', 'YAML config file (upstream.url names the database the node fronts)')
+    .option('-c, --config <file>', 'YAML config file (upstream.url names the database the node fronts; default: QUIETCUT_CONFIG, else the running node)')
     .option('--upstream <url>', 'the database the node fronts, postgres://host:port/dbname')
-    .option('--partition <schema.leaf...>', 'leaf partitions to back up')
-    .option('--table <schema.table...>', 'every partition of these tables')
+    .option('--partition <schema.leaf...>', 'leaf partitions to back up (schema optional)')
+    .option('--table <schema.table...>', 'every partition of these tables (schema optional)')
     .option('--all', 'every managed partition')
     .option('--mode <hold|reject>', 'what writes get during the window')
     .option('--release <after-snapshot|after-dump>', 'when held writes are released')
     .option('--timeout <seconds>', 'give up waiting after this long', '3600')
     .option('--json', 'print the result as JSON')
     .action(async (flags: BackupFlags) => {
-      const specs = [...(flags.partition ?? []), ...(flags.table ?? []).map((t) => `table:${t.includes('.') ? t : `public.${t}`}`), ...(flags.all ? ['*'] : [])];
-      if (specs.length === 0) throw new Error('say what to back up: --partition schema.leaf, --table schema.table or --all');
+      if (!flags.partition?.length && !flags.table?.length && !flags.all) throw new Error('say what to back up: --partition schema.leaf, --table schema.table or --all');
       if (flags.mode && !['hold', 'reject'].includes(flags.mode)) throw new Error(`--mode must be hold or reject, not ${flags.mode}`);
       if (flags.release && !['after-snapshot', 'after-dump'].includes(flags.release)) throw new Error(`--release must be after-snapshot or after-dump, not ${flags.release}`);
-      const config = loadConfig({ file: flags.config, overrides: flags.upstream ? { upstream: { url: flags.upstream } } : {} });
-      if (!config.upstream.url) throw new Error('quietcut backup talks to running nodes through their database: set upstream.url in the config or pass --upstream');
-      const pool = adminPool(adminTarget(config, parseUpstreamUrl(config.upstream.url)), 1);
+      const { config } = locateNode(flags);
+      const pool = adminPool(adminTarget(config, parseUpstreamUrl(config.upstream.url!)), 1);
       // An idle connection lost to a PostgreSQL restart: the pool drops it and the next poll reconnects.
       pool.on('error', () => undefined);
       try {
+        // Names as people type them (schema optional), checked here so a typo gets a did-you-mean.
+        const named = await resolveTargetArgs(pool, config, flags.partition ?? [], flags.table ?? []);
+        const specs = [...named.partitions, ...named.tables.map((t) => `table:${t}`), ...(flags.all ? ['*'] : [])];
         const { rows } = await pool.query<{ id: string }>('INSERT INTO quietcut.backup_requests (partitions, mode, release) VALUES ($1, $2, $3) RETURNING id::text', [specs, flags.mode ?? null, flags.release ?? null]);
         const id = rows[0]!.id;
         await pool.query(`NOTIFY ${BACKUP_CHANNEL}`).catch(() => undefined); // nodes also poll
@@ -124,9 +127,5 @@ async function follow(pool: import('pg').Pool, id: string, timeoutMs: number, ba
 function printResult(r: BackupRunResult): void {
   console.log(`run ${r.runId}: ${r.status}  (${r.runDir})`);
   const rows = r.partitions.map((p) => [p.partition, p.status, p.rows ?? '-', p.bytes ?? '-', p.held, p.rejected, p.windowMs ?? '-', p.reason ?? ''].map(String));
-  const head = ['partition', 'status', 'rows', 'bytes', 'held', 'rejected', 'window ms', 'reason'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  console.log(line(head));
-  for (const row of rows) console.log(line(row));
+  console.log(formatTable(['partition', 'status', 'rows', 'bytes', 'held', 'rejected', 'window ms', 'reason'], rows).join('\n'));
 }

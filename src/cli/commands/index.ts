@@ -7,6 +7,8 @@ import { registerSimulate } from './simulate.js';
 import { registerStats } from './stats.js';
 import { registerPlan } from './plan.js';
 import { registerStatus } from './status.js';
+import { registerRuns } from './runs.js';
+import { registerRestore } from './restore.js';
 
 /** One line per command; each command lives in its own file in this folder. */
 export function registerCommands(program: Command): void {
@@ -18,4 +20,6 @@ export function registerCommands(program: Command): void {
   registerStats(program);
   registerPlan(program);
   registerStatus(program);
+  registerRuns(program);
+  registerRestore(program);
 }

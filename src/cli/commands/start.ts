@@ -5,6 +5,8 @@ import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../util/log.js';
 import { runNode, type RunningNode } from '../run-node.js';
 import { LiveTable, startDemo, type Demo } from '../demo/index.js';
+import { configFileOf, removeNodeState, writeNodeState } from '../locate.js';
+import { BUILD } from '../../metrics/registry.js';
 
 interface StartFlags {
   config?: string;
@@ -19,7 +21,7 @@ export function registerStart(program: Command): void {
   program
     .command('start')
     .description('run the proxy (with no upstream configured: a private PostgreSQL with demo partitioned tables and a living demo)')
-    .option('-c, --config <file>', 'YAML config file')
+    .option('-c, --config <file>', 'YAML config file (default: QUIETCUT_CONFIG); SIGHUP reloads it')
     .option('--listen <host:port>', 'where applications connect')
     .option('--upstream <url>', 'PostgreSQL to proxy to, postgres://host:port/dbname')
     .option('--metrics <host:port>', 'metrics HTTP endpoint')
@@ -32,10 +34,14 @@ export function registerStart(program: Command): void {
       if (flags.upstream) overrides.upstream = { url: flags.upstream };
       if (flags.metrics) overrides.metrics = { listen: flags.metrics };
       if (flags.demoLoad !== undefined) overrides.demo = { load: flags.demoLoad };
-      let config: Config = loadConfig({ file: flags.config, overrides });
-      const demo = config.upstream.url === null;
+      const file = configFileOf(flags.config);
       // Demo history must reach the database while someone watches, not every ten seconds.
-      if (demo) config = { ...config, stats: { ...config.stats, flushIntervalMs: config.demo.statsFlushIntervalMs } };
+      const load = (): Config => {
+        const c = loadConfig({ file, overrides });
+        return c.upstream.url === null ? { ...c, stats: { ...c.stats, flushIntervalMs: c.demo.statsFlushIntervalMs } } : c;
+      };
+      const config = load();
+      const demo = config.upstream.url === null;
       // The live table needs the terminal to itself: log lines are routed through it.
       const table = demo && process.stdout.isTTY && config.log.pretty !== false ? new LiveTable(process.stdout) : null;
       const log = createLogger({
@@ -72,10 +78,16 @@ export function registerStart(program: Command): void {
         log.info({ signal }, node ? 'shutting down: no new connections, sessions may finish' : 'stopping as soon as start-up is done');
         if (node) shutdown(node);
       };
-      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stop(signal));
+      // SIGHUP (systemctl reload) reloads the configuration, as PgBouncer does; sessions stay.
+      // Before the node runs there is nothing to reload into: it starts with the file as it is then.
+      process.on('SIGHUP', () => {
+        if (!node || stopping) return;
+        node.reload().catch((err: unknown) => log.error({ err }, 'reload failed'));
+      });
 
       try {
-        node = await runNode(config, quiet ? log.child({}, { level: 'warn' }) : log, flags.demoShards ? { demoShards: Number(flags.demoShards) } : {});
+        node = await runNode(config, quiet ? log.child({}, { level: 'warn' }) : log, { ...(flags.demoShards ? { demoShards: Number(flags.demoShards) } : {}), reloadConfig: load });
       } catch (err) {
         // runNode has stopped whatever it started (the private PostgreSQL too): nothing is left to wait for.
         console.error(`quietcut: cannot start: ${err instanceof Error ? err.message : String(err)}`);
@@ -85,11 +97,28 @@ export function registerStart(program: Command): void {
         shutdown(node);
         return;
       }
+      // How `quietcut backup`, `runs`, `restore` and `status` in another terminal find this node.
+      try {
+        writeNodeState({
+          pid: process.pid,
+          version: BUILD.version,
+          startedAt: new Date().toISOString(),
+          connectionString: node.connectionString,
+          upstreamUrl: `postgres://${encodeURIComponent(node.admin.user)}@${node.admin.host.includes(':') ? `[${node.admin.host}]` : node.admin.host}:${node.admin.port}/${encodeURIComponent(node.admin.database)}`,
+          metrics: node.metricsPort ? `${config.metrics.listen?.split(':')[0]}:${node.metricsPort}` : null,
+          backupDir: resolve(config.backup.dir),
+          configFile: file ? resolve(file) : null,
+        });
+        process.on('exit', () => removeNodeState());
+      } catch (err) {
+        log.warn({ err }, 'could not write the node state file; other commands need --upstream to find this node');
+      }
       console.log(`quietcut is listening. Point applications at:\n\n  ${node.connectionString}\n`);
+      console.log(`admin console: psql "${node.connectionString.replace(/\/[^/]*$/, `/${config.console.database}`)}" -c 'SHOW WINDOWS'`);
       if (node.metricsPort) console.log(`metrics: http://${config.metrics.listen?.split(':')[0]}:${node.metricsPort}/metrics`);
       if (demo) {
         console.log(`demo: backups land in ${resolve(config.backup.dir)}`);
-        if (node.metricsPort) console.log(`      quietcut status --metrics 127.0.0.1:${node.metricsPort}  prints this table from anywhere\n`);
+        if (node.metricsPort) console.log(`      quietcut status  prints this table from another terminal (npx quietcut inside the clone)\n`);
         running = startDemo({ node, config, log, table });
       }
     });

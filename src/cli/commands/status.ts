@@ -4,9 +4,11 @@
  */
 import type { Command } from 'commander';
 import { renderStatusTable, type NodeStatusJson } from '../status-table.js';
+import { locateMetrics } from '../locate.js';
 
 interface StatusFlags {
-  metrics: string;
+  metrics?: string;
+  config?: string;
   json?: boolean;
 }
 
@@ -29,10 +31,11 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .description("print a running node's per-partition status (write rate, window, held writes, last backup)")
-    .option('--metrics <host:port>', "the node's metrics endpoint (metrics.listen)", '127.0.0.1:9187')
+    .option('--metrics <host:port>', "the node's metrics endpoint (default: the running node's, else metrics.listen of the configuration)")
+    .option('-c, --config <file>', 'YAML config file (default: QUIETCUT_CONFIG)')
     .option('--json', 'print the raw /status JSON')
     .action(async (flags: StatusFlags) => {
-      const status = await fetchStatus(flags.metrics);
+      const status = await fetchStatus(locateMetrics(flags.metrics, flags.config));
       if (flags.json) {
         console.log(JSON.stringify(status, null, 2));
         return;
