@@ -161,9 +161,20 @@ export async function runScript(port: number, script: Script, timeoutMs = 20_000
       } else if (step.end) {
         sock.end();
       }
-      if (step.cancel) await sendCancel(port, backendKey(r, untyped));
+      // A cancel that reaches the server before the query has started is ignored (it cancels
+      // nothing), and it travels on its own connection, so it can overtake the query: repeat it
+      // until the step's answer arrives. Extra cancels for an idle backend do nothing.
+      let cancelledAt = 0;
+      if (step.cancel) {
+        await sendCancel(port, backendKey(r, untyped));
+        cancelledAt = Date.now();
+      }
       while (!step.until(r, untyped) && !r.closed) {
         if (Date.now() > deadline) throw new Error(`${script.name}: timeout waiting; got ${JSON.stringify(outcome(r, untyped))}`);
+        if (step.cancel && Date.now() - cancelledAt > 500) {
+          await sendCancel(port, backendKey(r, untyped));
+          cancelledAt = Date.now();
+        }
         await new Promise<void>((resolve) => {
           wake = resolve;
           setTimeout(resolve, 100);
