@@ -5,6 +5,15 @@ import type { ProxyError } from './sqlstate.js';
  * Encoders for the few messages the proxy itself sends. Everything else is forwarded as received.
  */
 
+/** Any message: type byte, length word, body (copied). */
+export function encodeMessage(type: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(5 + body.length);
+  out[0] = type;
+  out.writeInt32BE(4 + body.length, 1);
+  body.copy(out, 5);
+  return out;
+}
+
 function fieldsMessage(type: number, fields: Array<[string, string | undefined]>): Buffer {
   const parts: Buffer[] = [];
   let len = 4 + 1; // length + terminating zero

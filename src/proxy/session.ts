@@ -14,7 +14,7 @@ import {
   decodeReadyForQuery,
   decodeTarget,
 } from '../protocol/decode.js';
-import { encodeErrorResponse, encodeNegotiateProtocolVersion, encodeReadyForQuery } from '../protocol/encode.js';
+import { encodeErrorResponse, encodeMessage, encodeNegotiateProtocolVersion, encodeReadyForQuery } from '../protocol/encode.js';
 import { frontendTypeLimits, serverRefusesLength } from '../protocol/limits.js';
 import { MessageScanner, type BufferBudget, type MessageSink } from '../protocol/scanner.js';
 import { ProxyError, SqlState } from '../protocol/sqlstate.js';
@@ -889,18 +889,11 @@ export class Session implements MessageSink {
   }
 }
 
-function message(type: number, body: Buffer): Buffer {
-  const b = Buffer.allocUnsafe(5 + body.length);
-  b[0] = type;
-  b.writeInt32BE(4 + body.length, 1);
-  body.copy(b, 5);
-  return b;
-}
 
-const ROLLBACK_QUERY = message(Frontend.Query, Buffer.from('ROLLBACK\0', 'utf8'));
+const ROLLBACK_QUERY = encodeMessage(Frontend.Query, Buffer.from('ROLLBACK\0', 'utf8'));
 /** Parse of a statement that cannot parse, then Sync: the server rolls back the implicit transaction. */
 const ABORT_IMPLICIT = Buffer.concat([
-  message(Frontend.Parse, Buffer.from('\0quietcut: write rejected during a backup window\0\0\0', 'utf8')),
-  message(Frontend.Sync, Buffer.alloc(0)),
+  encodeMessage(Frontend.Parse, Buffer.from('\0quietcut: write rejected during a backup window\0\0\0', 'utf8')),
+  encodeMessage(Frontend.Sync, Buffer.alloc(0)),
 ]);
 const NO_PARTITIONS: ReadonlySet<string> = new Set();
