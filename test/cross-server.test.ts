@@ -18,6 +18,7 @@ import { runNode, type RunningNode } from '../src/cli/run-node.js';
 import { LocalCluster } from '../src/localdb/cluster.js';
 import { pgTool } from '../src/localdb/binaries.js';
 import { silentLogger } from '../src/util/log.js';
+import { testNodeConfig } from './helpers/node.js';
 import { runBackup } from '../src/windows/backup-run.js';
 import { preparePin } from '../src/windows/pin.js';
 import { locateForeign } from '../src/windows/servers.js';
@@ -74,19 +75,11 @@ afterAll(async () => {
 });
 
 async function startNode(extra: ConfigInput = {}): Promise<RunningNode> {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      upstream: { url: front.url('demo') },
-      listen: '127.0.0.1:0',
-      metrics: { listen: null },
-      windows: { groups: 'table' },
-      // shard1 through config; shard2 from its postgres_fdw options and the admin user
-      servers: { shard1: { url: s1.url('postgres') } },
-      ...extra,
-      backup: { dir: backupDir, compression: 1 },
-      stats: { enabled: false },
-    },
+  const config = testNodeConfig(front.url('demo'), backupDir, {
+    windows: { groups: 'table' },
+    // shard1 through config; shard2 from its postgres_fdw options and the admin user
+    servers: { shard1: { url: s1.url('postgres') } },
+    ...extra,
   });
   return runNode(config, silentLogger);
 }

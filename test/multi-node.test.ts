@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { readManifest } from '../src/backup/index.js';
-import { loadConfig } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
 import { runNode, type RunNodeOptions, type RunningNode } from '../src/cli/run-node.js';
 import { pgTool } from '../src/localdb/binaries.js';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
+import { testNodeConfig } from './helpers/node.js';
 import { sharedWindowKey } from '../src/windows/coordination.js';
 import type { BackupRunResult } from '../src/windows/backup-run.js';
 import { startTestCluster } from './helpers/pg.js';
@@ -49,18 +49,10 @@ afterAll(async () => {
 });
 
 async function startNode(o: RunNodeOptions = {}, extra: ConfigInput = {}): Promise<RunningNode> {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      upstream: { url: cluster.url('demo') },
-      listen: '127.0.0.1:0',
-      metrics: { listen: null },
-      nodes: { leaseMs: 3000, heartbeatMs: 200, pollMs: 100 },
-      windows: { maxHoldMs: 60_000 },
-      ...extra,
-      backup: { dir: backupDir, compression: 1 },
-      stats: { enabled: false },
-    },
+  const config = testNodeConfig(cluster.url('demo'), backupDir, {
+    nodes: { leaseMs: 3000, heartbeatMs: 200, pollMs: 100 },
+    windows: { maxHoldMs: 60_000 },
+    ...extra,
   });
   const n = await runNode(config, silentLogger, o);
   nodes.push(n);

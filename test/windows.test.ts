@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { readManifest, verifyRun } from '../src/backup/index.js';
-import { loadConfig } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
 import { runNode, type RunningNode } from '../src/cli/run-node.js';
 import { pgTool } from '../src/localdb/binaries.js';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
+import { testNodeConfig } from './helpers/node.js';
 import { startTestCluster } from './helpers/pg.js';
 import { Writer, freshId, type WriteRecord } from './helpers/writers.js';
 import { RawClient, serialize } from './helpers/raw-client.js';
@@ -45,18 +45,7 @@ afterAll(async () => {
 });
 
 async function startNode(extra: ConfigInput = {}): Promise<RunningNode> {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      upstream: { url: cluster.url('demo') },
-      listen: '127.0.0.1:0',
-      metrics: { listen: null },
-      ...extra,
-      backup: { dir: backupDir, compression: 1, ...(extra.backup ?? {}) },
-      stats: { enabled: false },
-    },
-  });
-  return runNode(config, silentLogger);
+  return runNode(testNodeConfig(cluster.url('demo'), backupDir, extra), silentLogger);
 }
 
 function nodeUrl(node: RunningNode): string {
