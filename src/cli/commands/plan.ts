@@ -5,7 +5,6 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { nextInterval, zonedClock } from '../../coordinator/interval.js';
 import { computePlan, type ComputedPlan } from '../../coordinator/plan-cycle.js';
@@ -16,6 +15,7 @@ import { renderPlanTerminal } from '../../planner/render-terminal.js';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { migrate } from '../../store/migrate.js';
 import { adminPool, adminTarget, resolveAdminTls } from '../admin-db.js';
+import { locateNode } from '../locate.js';
 
 interface PlanFlags {
   config?: string;
@@ -111,7 +111,8 @@ export function registerPlan(program: Command): void {
     .option('--json', 'print the plan as JSON')
     .option('--html <file>', 'also write a standalone HTML/SVG picture of the plan to this file')
     .action(async (flags: PlanFlags) => {
-      const config = loadConfig({ file: flags.config, overrides: flags.upstream ? { upstream: { url: flags.upstream } } : {} });
+      // The node's database, found as every command finds it (flags, config, environment, the running node).
+      const { config } = locateNode(flags);
       const preview = await previewPlan(config);
       const formatTime = zonedClock(config.backup.timezone);
       if (flags.html) {
