@@ -20,6 +20,7 @@ import { sharedWindowKey } from '../src/windows/coordination.js';
 import { startTestCluster } from './helpers/pg.js';
 import { checkCut, XWriter, type XWrite } from './helpers/cross-writers.js';
 import { freshId } from './helpers/writers.js';
+import { waitFor } from './helpers/invariants.js';
 
 const run = promisify(execFile);
 let front: LocalCluster;
@@ -101,7 +102,11 @@ describe('three nodes, two shards', () => {
     for (const { w } of writers) w.start();
     const perf = (d: Date | string): number => new Date(d).getTime() - performance.timeOrigin;
     try {
+      const acked = (w: XWriter): number => w.records.filter((r) => r.ackAt !== null).length;
       for (let round = 0; round < 3; round++) {
+        // Each cut must have committed transactions and pairs before it, else txIn/pairsIn are 0 by timing.
+        const before = writers.map(({ w }) => acked(w));
+        await waitFor('every writer acknowledged writes before this cut', () => writers.every(({ w }, i) => acked(w) >= before[i]! + 3), 60_000);
         const runner = nodes[round]!;
         const result = await runner.backup(['public.xw_0', 'public.xw_1', 'public.xw_2']);
         expect(result.status, JSON.stringify(result.partitions.map((p) => p.reason))).toBe('good');
