@@ -8,6 +8,7 @@ import type { SessionInspector } from './inspector.js';
 import { ReadyPhase, type ReadyPhaseHost } from './ready-phase.js';
 import { eachMessage } from './request-assembler.js';
 import { TxPredictor } from './tx-predictor.js';
+import { silentLogger } from '../util/log.js';
 
 /**
  * The ready phase against a small model of the server, with a window open on partition p0 from
@@ -231,7 +232,10 @@ function run(chunks: Buffer[], mode: 'hold' | 'reject'): { toServer: string; cli
     gate,
     inspector,
     ready: true,
+    log: silentLogger,
     startupMessage: () => undefined,
+    serverError: () => undefined,
+    serverWillEnd: () => undefined,
     toServer: (d) => {
       sent.push(Buffer.from(d));
       server.receive(d);

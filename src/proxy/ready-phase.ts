@@ -10,9 +10,11 @@ import {
   decodeReadyForQuery,
   decodeTarget,
 } from '../protocol/decode.js';
-import { encodeErrorResponse, encodeReadyForQuery } from '../protocol/encode.js';
+import { encodeErrorResponse, encodeMessage, encodeReadyForQuery } from '../protocol/encode.js';
+import { frontendTypeLimits, serverRefusesLength } from '../protocol/limits.js';
 import { MessageScanner, type BufferBudget, type MessageSink } from '../protocol/scanner.js';
 import { ProxyError, SqlState } from '../protocol/sqlstate.js';
+import type { Logger } from '../util/log.js';
 import type { GateDecision, HeldRequest, WriteGate } from './gate.js';
 import type { SessionInspector } from './inspector.js';
 import { RequestAssembler, answeredBoundary, eachMessage, type RequestPart } from './request-assembler.js';
@@ -24,7 +26,16 @@ export interface ReadyPhaseHost {
   readonly inspector: SessionInspector;
   /** The session reached the ready phase (before that, server messages belong to startup). */
   readonly ready: boolean;
+  readonly log: Logger;
+  /** A server message before the ready phase (authentication, parameters, key, first ReadyForQuery). */
   startupMessage(type: number, buf: Buffer, start: number, end: number): void;
+  /** Every ErrorResponse of the server, in every phase, before it is handled or forwarded. */
+  serverError(buf: Buffer, start: number, end: number): void;
+  /**
+   * The client sent a length the server closes the connection on without a word: the session ends
+   * as quietly, at once when nothing of it reached the server, else once the server has read it.
+   */
+  serverWillEnd(nothingForwarded: boolean): void;
   toServer(data: Buffer): void;
   toClient(data: Buffer): void;
   pauseClient(): void;
@@ -49,7 +60,9 @@ const CLIENT_WANTED = MessageScanner.types(
   Frontend.CopyDone,
   Frontend.CopyFail,
 );
+const CLIENT_LIMITS = frontendTypeLimits();
 const SERVER_WANTED = MessageScanner.types(
+  Backend.Authentication,
   Backend.NotificationResponse,
   Backend.PortalSuspended,
   Backend.EmptyQueryResponse,
@@ -130,6 +143,7 @@ export class ReadyPhase implements MessageSink {
     onServerInvalid: (reason: string) => void,
   ) {
     this.clientScanner = new MessageScanner(CLIENT_WANTED, limits.maxMessageBytes, this, limits.bufferBudget);
+    this.clientScanner.typeLimits = CLIENT_LIMITS;
     // Server messages can be large (DataRow); only small wanted ones are ever collected.
     this.serverScanner = new MessageScanner(SERVER_WANTED, 0x7fffffff, {
       message: (type, buf, start, end) => this.serverMessage(type, buf, start, end),
@@ -167,9 +181,9 @@ export class ReadyPhase implements MessageSink {
     let from = 0;
     if (!this.gating) {
       if (!this.host.gate.active) {
-        // The fast path: forwarded as it came, framed on the way.
-        this.clientScanner.scan(chunk);
-        if (!this.closed) this.host.toServer(chunk);
+        // The fast path: forwarded as it came, framed on the way (up to a length the server refuses).
+        const end = this.clientScanner.scan(chunk);
+        if (!this.closed) this.host.toServer(end === chunk.length ? chunk : chunk.subarray(0, end));
         if (this.partialTimer !== null || !this.clientScanner.atBoundary) this.watchPartial();
         return;
       }
@@ -217,9 +231,21 @@ export class ReadyPhase implements MessageSink {
     else if (type === Frontend.Terminate) this.host.terminated();
   }
 
-  invalid(reason: string, _type?: number, _length?: number, overloaded?: boolean): void {
-    if (overloaded) this.host.fatal(new ProxyError(SqlState.OutOfMemory, reason, 'FATAL', undefined, 'Send smaller messages, or raise limits.maxBufferedBytes.'));
-    else this.host.fatal(new ProxyError(SqlState.ProtocolViolation, `invalid message from client: ${reason}`, 'FATAL'));
+  invalid(reason: string, type: number, length: number, overloaded?: boolean): void {
+    if (overloaded) {
+      this.host.fatal(new ProxyError(SqlState.OutOfMemory, reason, 'FATAL', undefined, 'Send smaller messages, or raise limits.maxBufferedBytes.'));
+      return;
+    }
+    if (!serverRefusesLength(CLIENT_LIMITS, type, length)) {
+      // Within the server's limits but past quietcut's own (limits.maxMessageBytes).
+      this.host.fatal(new ProxyError(SqlState.ProtocolViolation, `invalid message from client: ${reason} (quietcut limits.maxMessageBytes)`, 'FATAL'));
+      return;
+    }
+    // The server closes on this without a word. Ungated, everything up to the offending header has
+    // gone out (the scanner stops there) and the server ends the session; gated, nothing of the
+    // request it is in was forwarded, so the proxy ends it.
+    this.host.log.debug({ reason }, 'client message the server refuses: ending with the server');
+    this.host.serverWillEnd(this.gating);
   }
 
   /** A partial message pins buffer space: it must keep arriving (not while we hold the client). */
@@ -245,7 +271,12 @@ export class ReadyPhase implements MessageSink {
     return this.held ? { partition: this.held.partition, sinceMs: this.held.heldAtMs } : null;
   }
 
-  /** Tell the inspector what a client message does. False when it is malformed (the session is ended). */
+  /**
+   * Tell the inspector what a client message does. A message quietcut cannot decode is forwarded
+   * for the server to refuse (it refuses it with an ERROR and nothing of it runs, as it would
+   * directly); while a window is open it counts as a write of unknown reach, so that a decoder
+   * stricter than the server's can never let a write past the gate.
+   */
   private feed(type: number, buf: Buffer, start: number, end: number): boolean {
     const insp = this.host.inspector;
     try {
@@ -275,12 +306,10 @@ export class ReadyPhase implements MessageSink {
       }
       return true;
     } catch (err) {
-      if (err instanceof MalformedMessageError) {
-        this.clientScanner.stop();
-        this.host.fatal(new ProxyError(SqlState.ProtocolViolation, err.message, 'FATAL'));
-        return false;
-      }
-      throw err;
+      if (!(err instanceof MalformedMessageError)) throw err;
+      this.host.log.debug({ err: err.message }, 'malformed client message forwarded for the server to refuse');
+      if (this.gating) insp.functionCall();
+      return true;
     }
   }
 
@@ -485,6 +514,7 @@ export class ReadyPhase implements MessageSink {
   }
 
   private serverMessage(type: number, buf: Buffer, start: number, end: number): void {
+    if (type === Backend.ErrorResponse) this.host.serverError(buf, start, end);
     if (!this.host.ready) {
       this.host.startupMessage(type, buf, start, end);
       return;
@@ -584,18 +614,10 @@ export class ReadyPhase implements MessageSink {
 const PASS: GateDecision = { action: 'pass' };
 const RFQ_IDLE = encodeReadyForQuery('I');
 
-function message(type: number, body: Buffer): Buffer {
-  const b = Buffer.allocUnsafe(5 + body.length);
-  b[0] = type;
-  b.writeInt32BE(4 + body.length, 1);
-  body.copy(b, 5);
-  return b;
-}
-
 /** Leaves the server idle from any state; answered by two ReadyForQuery (see rejectPart). */
 const ABORT_MARK = Buffer.from('quietcut_rejected_during_backup_window');
 const ABORT_ALL = Buffer.concat([
-  message(Frontend.Parse, Buffer.concat([Buffer.from('\0'), ABORT_MARK, Buffer.from('\0\0\0')])),
-  message(Frontend.Sync, Buffer.alloc(0)),
-  message(Frontend.Query, Buffer.from('ROLLBACK\0', 'utf8')),
+  encodeMessage(Frontend.Parse, Buffer.concat([Buffer.from('\0'), ABORT_MARK, Buffer.from('\0\0\0')])),
+  encodeMessage(Frontend.Sync, Buffer.alloc(0)),
+  encodeMessage(Frontend.Query, Buffer.from('ROLLBACK\0', 'utf8')),
 ]);

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { Backend, type TxStatus } from '../protocol/codes.js';
-import { decodeBackendKeyData, decodeParameterStatus, decodeReadyForQuery } from '../protocol/decode.js';
+import { decodeBackendKeyData, decodeErrorSeverity, decodeParameterStatus, decodeReadyForQuery } from '../protocol/decode.js';
 import { encodeErrorResponse, encodeNegotiateProtocolVersion } from '../protocol/encode.js';
 import type { BufferBudget } from '../protocol/scanner.js';
 import { ProxyError, SqlState } from '../protocol/sqlstate.js';
@@ -10,7 +10,7 @@ import { ReadyPhase, type ReadyPhaseHost } from './ready-phase.js';
 import type { Logger } from '../util/log.js';
 import type { WriteGate } from './gate.js';
 import type { SessionInspector } from './inspector.js';
-import { ClientStartup, type ClientStartupEvents, type StartupMessagePacket } from './startup-phase.js';
+import { AuthPhaseInput, ClientStartup, type ClientStartupEvents, type StartupMessagePacket } from './startup-phase.js';
 import { UpstreamLink, type UpstreamEndpoint } from './upstream-connect.js';
 
 /** What a session needs from the server that owns it. */
@@ -45,7 +45,11 @@ export interface SessionHost {
   readonly claimStartup?: ((client: Socket, params: ReadonlyMap<string, string>, rest: Buffer) => boolean) | undefined;
 }
 
-type Phase = 'startup' | 'auth' | 'ready' | 'closed';
+/** Authentication requests the client must answer: cleartext, md5, GSS, GSS continue, SSPI, SASL, SASL continue. */
+const AUTH_NEEDS_ANSWER = new Set([2, 3, 5, 7, 8, 9, 10, 11]);
+
+/** startup: before the StartupMessage; relay: the server answers a packet it refuses, bytes pass unread. */
+type Phase = 'startup' | 'relay' | 'auth' | 'ready' | 'closed';
 
 /**
  * One client connection and its own server connection (session mode). Bytes are forwarded as
@@ -103,6 +107,7 @@ export class Session {
   // ---------------------------------------------------------------- startup (startup-phase.ts, upstream-connect.ts)
 
   private onClientData(chunk: Buffer): void {
+    if (this.serverEndExpected) return;
     if (this.phase === 'ready') {
       if (this.answeredAt !== 0) {
         this.host.clientRoundTrip(performance.now() - this.answeredAt);
@@ -112,9 +117,8 @@ export class Session {
       return;
     }
     if (this.phase === 'auth') {
-      // Password/SASL messages go straight through; the server judges them.
-      this.host.counters.clientToServer += chunk.length;
-      this.server?.write(chunk);
+      // Bounded: a client that pipelines a lot behind its startup waits until the server is ready.
+      if (this.authInput && !this.authInput.feed(chunk)) this.client.pause();
       return;
     }
     if (this.phase === 'startup') this.startup.feed(chunk);
@@ -131,7 +135,21 @@ export class Session {
         this.host.cancel(pid, secret);
         this.closeQuietly();
       },
-      refuse: (err) => this.fatal(err),
+      relay: (raw, reason) => {
+        this.host.log.debug({ reason }, 'startup packet the server refuses: relaying its answer');
+        this.phase = 'relay';
+        this.connectServer(raw);
+      },
+      refuse: (err, reason) => {
+        this.host.protocolError(err?.sqlState ?? SqlState.ProtocolViolation);
+        if (err) {
+          this.fatal(err);
+          return;
+        }
+        // What PostgreSQL only logs: close without a word.
+        this.host.log.debug({ reason }, 'startup failed');
+        this.closeQuietly();
+      },
     };
   }
 
@@ -149,27 +167,42 @@ export class Session {
       return;
     }
     this.user = p.params.get('user') ?? '';
-    this.database = p.params.get('database') ?? this.user;
-    let packet = raw;
-    if (p.minor !== 0) {
-      // We speak 3.0 only: negotiate down as PostgreSQL does, dropping _pq_ options.
-      const unsupported = [...p.params.keys()].filter((k) => k.startsWith('_pq_.'));
-      for (const k of unsupported) p.params.delete(k);
-      this.client.write(encodeNegotiateProtocolVersion(0, unsupported));
+    this.database = p.params.get('database') || this.user;
+    let packet: Buffer;
+    if (p.minor !== 0 || p.pqOptions.length > 0) {
+      // We speak 3.0 with no protocol options: negotiate down as PostgreSQL does, and send the
+      // server a plain 3.0 packet so that it has nothing to negotiate.
+      this.client.write(encodeNegotiateProtocolVersion(0, p.pqOptions));
       packet = encodeStartupMessage(p.params);
     } else {
       packet = Buffer.from(raw); // the chunk may be reused; keep our own copy until sent
     }
     this.inspector = this.host.newInspector(p.params);
     this.phase = 'auth';
+    this.authInput = new AuthPhaseInput(
+      (b) => {
+        this.host.counters.clientToServer += b.length;
+        this.server?.write(b);
+      },
+      // The server closes on this without a word.
+      () => (this.serverEndExpected = true),
+    );
     this.connectServer(packet);
     if (rest.length > 0) this.onClientData(Buffer.from(rest));
   }
 
+  /** Client bytes between the StartupMessage and the server's first ReadyForQuery. */
+  private authInput: AuthPhaseInput | null = null;
+  /** The client sent what the server closes on silently (a bad length): so do we, after it. */
+  private serverEndExpected = false;
+  /** The server sent a FATAL (or PANIC) ErrorResponse: its closing needs no word from us. */
+  private serverSaidFatal = false;
+
   private connectServer(startupPacket: Buffer): void {
     this.server = new UpstreamLink(this.host.upstream, startupPacket, {
       data: (chunk) => {
-        if (this.phase !== 'closed') {
+        if (this.phase === 'relay') this.writeClient(Buffer.from(chunk));
+        else if (this.phase !== 'closed') {
           this.host.counters.serverToClient += chunk.length;
           this.ready.serverData(chunk);
         }
@@ -191,6 +224,12 @@ export class Session {
     });
   }
 
+  /** Any ErrorResponse from the server, in every phase, before it is handled or forwarded. */
+  private serverError(buf: Buffer, start: number, end: number): void {
+    const severity = decodeErrorSeverity(buf, start, end);
+    if (severity === 'FATAL' || severity === 'PANIC') this.serverSaidFatal = true;
+  }
+
   private serverCounted = false;
   private uncountServer(): void {
     if (!this.serverCounted) return;
@@ -200,9 +239,10 @@ export class Session {
 
   private serverLost(err: Error): void {
     if (this.phase === 'closed') return;
-    if (this.closing) {
-      // The client said Terminate and the server hung up, as it should: end quietly.
-      this.close();
+    if (this.closing || this.serverSaidFatal || this.phase === 'relay' || this.serverEndExpected) {
+      // The server hung up after saying why (a FATAL), or as it should (the client said Terminate,
+      // or sent what PostgreSQL closes on without a word): end as quietly as it did.
+      this.closeQuietly();
       return;
     }
     this.host.log.debug({ err: err.message }, 'server connection lost');
@@ -237,7 +277,16 @@ export class Session {
       get ready(): boolean {
         return ready();
       },
+      log: this.host.log,
       startupMessage: (type, buf, start, end) => this.startupServerMessage(type, buf, start, end),
+      serverError: (buf, start, end) => this.serverError(buf, start, end),
+      serverWillEnd: (nothingForwarded) => {
+        // The client sent what the server closes on without a word: end as it does, after it.
+        this.serverEndExpected = true;
+        this.client.pause();
+        if (nothingForwarded) this.closeQuietly();
+        else setTimeout(() => this.closeQuietly(), this.host.upstream.connectTimeoutMs).unref();
+      },
       toServer: (data) => this.forward(data),
       toClient: (data) => this.writeClient(data),
       pauseClient: () => this.client.pause(),
@@ -279,10 +328,27 @@ export class Session {
         this.inspector?.parameterStatus(ps.name, ps.value);
         break;
       }
-      case Backend.ReadyForQuery:
+      case Backend.Authentication:
+        // The server waits for an answer now: whatever the client sent meanwhile is what it reads
+        // (and refuses, if it is not a password message), as it would directly.
+        if (end - start >= 9 && AUTH_NEEDS_ANSWER.has(buf.readInt32BE(start + 5))) this.authInput?.serverAsks();
+        break;
+      case Backend.ReadyForQuery: {
         this.ready.txStatus = decodeReadyForQuery(buf, start);
         this.phase = 'ready';
+        this.server?.started();
+        // What the client pipelined behind its startup goes on now, through the request path,
+        // once this chunk (with the ReadyForQuery) has been written to the client.
+        const pipelined = this.authInput?.take() ?? null;
+        this.authInput = null;
+        if (pipelined) {
+          queueMicrotask(() => {
+            this.onClientData(pipelined);
+            if (this.phase === 'ready' && this.ready.accepting) this.client.resume();
+          });
+        }
         break;
+      }
       default:
         break;
     }
