@@ -5,7 +5,8 @@ import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
 import { startTestCluster } from './helpers/pg.js';
 import { RawClient, serialize } from './helpers/raw-client.js';
-import { TestWindow, until } from './helpers/test-window.js';
+import { waitFor } from './helpers/invariants.js';
+import { TestWindow } from './helpers/test-window.js';
 
 /**
  * The gate under legal but less common client traffic (issue #11, items 2–5): pipelining,
@@ -98,7 +99,7 @@ describe('2. transaction state under pipelining', () => {
     const w = new TestWindow(node.gate, [P0]).open();
     try {
       raw.send(q('commit'));
-      await until(() => w.held.length === 1, 'the COMMIT to be held');
+      await waitFor('the COMMIT to be held', () => w.held.length === 1);
       expect(await present(a)).toEqual([]);
     } finally {
       w.close();
@@ -117,7 +118,7 @@ describe('2. transaction state under pipelining', () => {
     const w = new TestWindow(node.gate, [P0]).open();
     try {
       raw.send(q('commit'));
-      await until(() => w.held.length === 1, 'the COMMIT to be held');
+      await waitFor('the COMMIT to be held', () => w.held.length === 1);
       expect(await present(a)).toEqual([]);
     } finally {
       w.close();
@@ -131,7 +132,7 @@ describe('2. transaction state under pipelining', () => {
     const a = id();
     try {
       raw.send(Buffer.concat([q('select 1/0; begin'), q(insert(a))]));
-      await until(() => w.held.length === 1, 'the autocommit INSERT to be held');
+      await waitFor('the autocommit INSERT to be held', () => w.held.length === 1);
       await answers(1);
       expect(errors()).toEqual(['22012']);
       expect(await present(a)).toEqual([]);
@@ -151,7 +152,7 @@ describe('2. transaction state under pipelining', () => {
     const w = new TestWindow(node.gate, [P0]).open();
     try {
       raw.send(Buffer.concat([ext('commit'), sync()]));
-      await until(() => w.held.length === 1, 'the COMMIT to be held');
+      await waitFor('the COMMIT to be held', () => w.held.length === 1);
       expect(await present(a)).toEqual([]);
     } finally {
       w.close();
@@ -214,7 +215,7 @@ describe('3. COPY over the extended protocol', () => {
       await raw.until((m) => m.name === 'copyInResponse');
       raw.send(Buffer.concat([serialize.copyData(Buffer.from(`${a}\t1\n`)), serialize.copyDone(), q(insert(b))]));
       await answers(1);
-      await until(() => w.held.length === 1, 'the INSERT after CopyDone to be held');
+      await waitFor('the INSERT after CopyDone to be held', () => w.held.length === 1);
       expect(await present(a, b)).toEqual([a]);
     } finally {
       w.close();
@@ -228,7 +229,7 @@ describe('3. COPY over the extended protocol', () => {
     const a = id();
     try {
       raw.send(Buffer.concat([ext('copy g from stdin'), sync()]));
-      await until(() => w.held.length === 1, 'the COPY to be held');
+      await waitFor('the COPY to be held', () => w.held.length === 1);
       expect(msgs().some((m) => m.name === 'copyInResponse')).toBe(false);
     } finally {
       w.close();
@@ -256,7 +257,7 @@ describe('4. requests split in time', () => {
     try {
       await w.drained();
       raw.send(Buffer.concat([serialize.execute({}), sync()]));
-      await until(() => w.held.length === 1, 'the Execute/Sync to be held');
+      await waitFor('the Execute/Sync to be held', () => w.held.length === 1);
       expect(await present(a)).toEqual([]);
     } finally {
       w.close();
@@ -310,13 +311,14 @@ describe('4. requests split in time', () => {
     const a = id();
     const bytes = q(insert(a));
     const cut = 9;
+    const before = node.proxy.counters.clientToServer;
     raw.send(bytes.subarray(0, cut));
     // the proxy has framed the first bytes (it forwards as it reads)
-    await until(() => node.proxy.counters.clientToServer > 0, 'bytes forwarded');
+    await waitFor('the first bytes forwarded', () => node.proxy.counters.clientToServer >= before + cut);
     const w = new TestWindow(node.gate, [P0]).open();
     try {
       raw.send(bytes.subarray(cut));
-      await until(() => w.held.length === 1, 'the rest of the Query to be held');
+      await waitFor('the rest of the Query to be held', () => w.held.length === 1);
       expect(await present(a)).toEqual([]);
     } finally {
       w.close();
@@ -328,8 +330,9 @@ describe('4. requests split in time', () => {
   test('reject mode: a Query half sent when the window begins fails on the server and the client gets 55P03', async () => {
     const a = id();
     const bytes = q(insert(a));
+    const before = node.proxy.counters.clientToServer;
     raw.send(bytes.subarray(0, 12));
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the first bytes forwarded', () => node.proxy.counters.clientToServer >= before + 12);
     const w = new TestWindow(node.gate, [P0], 'reject').open();
     try {
       raw.send(bytes.subarray(12));
@@ -343,6 +346,51 @@ describe('4. requests split in time', () => {
       w.close();
     }
     expect(await present(a)).toEqual([]);
+  });
+});
+
+describe('a message quietcut cannot decode', () => {
+  // A Query whose text no NUL ends: PostgreSQL refuses it ("invalid string in message") and runs nothing.
+  const unterminated = (sql: string): Buffer => {
+    const body = Buffer.from(sql, 'utf8');
+    const b = Buffer.alloc(5 + body.length);
+    b[0] = 0x51;
+    b.writeInt32BE(4 + body.length, 1);
+    body.copy(b, 5);
+    return b;
+  };
+
+  test('no window: the server refuses it as it would directly and the session goes on', async () => {
+    const direct = await RawClient.startup(cluster.port);
+    try {
+      for (const c of [direct, raw]) {
+        c.send(unterminated(insert(id())));
+        await c.countOf('readyForQuery', 1);
+      }
+      const shape = (c: RawClient): string[] => (c.messages as unknown as Msg[]).map((m) => `${m.name}:${m.code ?? m.status ?? ''}`);
+      expect(shape(raw)).toEqual(shape(direct));
+      expect(shape(raw)).toEqual(['error:08P01', 'readyForQuery:I']);
+    } finally {
+      await direct.end();
+    }
+    raw.messages.length = 0;
+    raw.send(q('select 1'));
+    await answers(1);
+    expect(errors()).toEqual([]);
+  });
+
+  test('while a window is open it counts as a write of unknown reach: held until the window ends, then the server refuses it', async () => {
+    const w = new TestWindow(node.gate, [P0]).open();
+    try {
+      raw.send(unterminated(insert(id(), 1)));
+      await waitFor('the undecodable Query to be held', () => w.held.length === 1);
+      expect(msgs()).toEqual([]);
+    } finally {
+      w.close();
+    }
+    await answers(1);
+    expect(errors()).toEqual(['08P01']);
+    expect(statuses()).toEqual(['I']);
   });
 });
 
@@ -381,7 +429,7 @@ describe('5. one statement namespace', () => {
     const w = new TestWindow(node.gate, [P0]).open();
     try {
       raw.send(Buffer.concat([serialize.bind({ statement: 'ins_sql', values: [String(a)] }), serialize.execute({}), sync()]));
-      await until(() => w.held.length === 1, 'the Execute of a SQL-prepared write to be held');
+      await waitFor('the Execute of a SQL-prepared write to be held', () => w.held.length === 1);
       expect(await present(a)).toEqual([]);
     } finally {
       w.close();
@@ -397,7 +445,7 @@ describe('5. one statement namespace', () => {
     const w = new TestWindow(node.gate, [P0]).open();
     try {
       raw.send(q(`execute ins_proto(${a}, 0)`));
-      await until(() => w.held.length === 1, 'the SQL EXECUTE of a Parsed write to be held');
+      await waitFor('the SQL EXECUTE of a Parsed write to be held', () => w.held.length === 1);
       expect(await present(a)).toEqual([]);
       // the same statement to the other partition passes
       w.close();

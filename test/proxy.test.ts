@@ -9,13 +9,10 @@ import type { ProxyServer } from '../src/proxy/server.js';
 import { startTestCluster } from './helpers/pg.js';
 import { proxyClient, settle, startTestProxy } from './helpers/proxy.js';
 import { RawClient, serialize } from './helpers/raw-client.js';
+import { waitFor } from './helpers/invariants.js';
 
 let cluster: LocalCluster;
 
-async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-}
 let proxy: ProxyServer;
 
 beforeAll(async () => {
@@ -200,8 +197,7 @@ describe('transparent proxying with pg', () => {
       // pg rejects at the ErrorResponse, which PostgreSQL flushes before its ReadyForQuery: the
       // status can arrive after the rejection, so wait for it rather than read it at once.
       await expect(c.query('select 1/0')).rejects.toMatchObject({ code: '22012' });
-      await until(() => s!.txStatus === 'E');
-      expect(s!.txStatus).toBe('E');
+      await waitFor('the session to see the failed transaction', () => s!.txStatus === 'E');
       await c.query('rollback');
       expect(s!.txStatus).toBe('I');
     } finally {

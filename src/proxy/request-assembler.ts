@@ -104,6 +104,10 @@ export class RequestAssembler {
     if (this.msgs.length === 0) return;
     const data = this.msgs.length === 1 ? this.msgs[0]! : Buffer.concat(this.msgs, this.bytes);
     this.queue.push({ data, end, sent: this.sent, runs: this.runs, copyOnly: this.copyOnly, copyEnds: this.copyEnds });
+    this.startPart();
+  }
+
+  private startPart(): void {
     this.msgs = [];
     this.bytes = 0;
     this.sent = 0;
@@ -115,12 +119,7 @@ export class RequestAssembler {
   /** Forget everything (the session closes). */
   clear(): void {
     this.queue.length = 0;
-    this.msgs = [];
-    this.bytes = 0;
-    this.sent = 0;
-    this.runs = false;
-    this.copyOnly = false;
-    this.copyEnds = 0;
+    this.startPart();
     this.nextSent = 0;
   }
 }

@@ -1,16 +1,7 @@
 import { RawClient, serialize } from './raw-client.js';
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same traffic. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seed gives the same traffic. */
+export { rng as prng } from '../../src/planner/test-helpers.js';
 
 type Msg = { name: string; status?: string; code?: string; text?: string; fields?: string[] };
 

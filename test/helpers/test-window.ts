@@ -66,13 +66,3 @@ export class TestWindow implements HoldingWindow {
     for (const r of held) r.release();
   }
 }
-
-/** Wait (bounded) for a condition; never a fixed sleep. */
-export async function until(cond: () => boolean | Promise<boolean>, what = 'condition', timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
