@@ -14,6 +14,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
+          setupFiles: ['test/setup/state-file.ts'],
           // Each file starts its own throwaway PostgreSQL; on 2 cores running them one at a time is
           // faster and far less flaky than fighting over the CPU.
           fileParallelism: false,

@@ -209,7 +209,9 @@ describe('the partition quietcut counts is the one the server used', () => {
     // the catalog knows; a partition created by that DDL is known once the reload lands.
     await c.query("insert into orders (region, amount) values ('moon', 1)");
     expect(recorded[0]!.partitions.length).toBeGreaterThanOrEqual(4);
-    await new Promise((res) => setTimeout(res, 400));
+    // wait for the reload to land (bounded), not for a fixed time: the machine may be loaded
+    const deadline = Date.now() + 20_000;
+    while (!refresher.current?.leaves().some((l) => l.name === 'public.orders_moon') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
     recorded.length = 0;
     await c.query("insert into orders (region, amount) values ('moon', 2)");
     expect(recorded[0]!.partitions).toEqual(['public.orders_moon']);

@@ -14,6 +14,7 @@ import { runNode, type RunningNode } from '../src/cli/run-node.js';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
 import { startTestCluster } from './helpers/pg.js';
+import { waitFor } from './helpers/invariants.js';
 
 let cluster: LocalCluster;
 let node: RunningNode;
@@ -216,11 +217,10 @@ describe('console: PAUSE, RESUME, SHOW HOLDS', () => {
     await other.connect();
     await other.query("insert into orders (region, amount) values ('eu', 1)");
     await other.end();
-    let holds = await viaPg('SHOW HOLDS', true);
-    for (let i = 0; i < 200 && holds.rows.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      holds = await viaPg('SHOW HOLDS', true);
-    }
+    const holds = await waitFor('the held session in SHOW HOLDS', async () => {
+      const h = await viaPg('SHOW HOLDS', true);
+      return h.rows.length > 0 ? h : null;
+    });
     expect(holds.rows).toHaveLength(1);
     expect(column(holds, 'partition')).toEqual(['public.orders_us']);
     expect(column(holds, 'backend_pid')).toEqual([String(pid)]);
@@ -247,7 +247,7 @@ describe('console: PAUSE, RESUME, SHOW HOLDS', () => {
     app.on('notice', (n) => notices.push(n.message ?? ''));
     await app.connect();
     const held = app.query("insert into orders (region, amount) values ('zz', 9) returning id");
-    for (let i = 0; i < 400 && notices.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    await waitFor('the NOTICE for the held write', () => notices.length > 0);
     expect(notices).toEqual([`quietcut: this write waits for a backup window on partition public.orders_other; it is sent on by ${until} at the latest`]);
     await viaPg('RESUME orders_other', false);
     const r = await held;

@@ -18,12 +18,14 @@ import { runNode, type RunningNode } from '../src/cli/run-node.js';
 import { LocalCluster } from '../src/localdb/cluster.js';
 import { pgTool } from '../src/localdb/binaries.js';
 import { silentLogger } from '../src/util/log.js';
+import { testNodeConfig } from './helpers/node.js';
 import { runBackup } from '../src/windows/backup-run.js';
 import { preparePin } from '../src/windows/pin.js';
 import { locateForeign } from '../src/windows/servers.js';
 import { startTestCluster } from './helpers/pg.js';
 import { checkCut, XWriter, type XWrite } from './helpers/cross-writers.js';
 import { freshId } from './helpers/writers.js';
+import { waitFor } from './helpers/invariants.js';
 
 const run = promisify(execFile);
 let front: LocalCluster;
@@ -73,19 +75,11 @@ afterAll(async () => {
 });
 
 async function startNode(extra: ConfigInput = {}): Promise<RunningNode> {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      upstream: { url: front.url('demo') },
-      listen: '127.0.0.1:0',
-      metrics: { listen: null },
-      windows: { groups: 'table' },
-      // shard1 through config; shard2 from its postgres_fdw options and the admin user
-      servers: { shard1: { url: s1.url('postgres') } },
-      ...extra,
-      backup: { dir: backupDir, compression: 1 },
-      stats: { enabled: false },
-    },
+  const config = testNodeConfig(front.url('demo'), backupDir, {
+    windows: { groups: 'table' },
+    // shard1 through config; shard2 from its postgres_fdw options and the admin user
+    servers: { shard1: { url: s1.url('postgres') } },
+    ...extra,
   });
   return runNode(config, silentLogger);
 }
@@ -127,7 +121,8 @@ describe('a table group across two shards, under writers through quietcut', () =
     node = await startNode();
     for (let i = 0; i < 6; i++) writers.push(new XWriter(i % 2 === 0 ? 'transaction' : 'causal', nodeUrl(node)));
     for (const w of writers) w.start();
-    await new Promise((r) => setTimeout(r, 800));
+    // Enough acknowledged transactions and causal pairs before the cut, however loaded the machine.
+    await waitFor('120 acknowledged writes', () => records().filter((r) => r.ackAt !== null).length >= 120);
   });
   afterAll(async () => {
     for (const w of writers) await w.stop();
@@ -136,13 +131,15 @@ describe('a table group across two shards, under writers through quietcut', () =
 
   let manifest: Manifest;
   let windowStartPerf = 0;
+  let windowEndPerf = 0;
 
   test('the cut pins one snapshot per server in parallel and lists each in the manifest', async () => {
     const result = await node.backup(['public.xw_0', 'public.xw_1', 'public.xw_2']);
     expect(result.status, JSON.stringify(result.partitions.map((p) => p.reason))).toBe('good');
-    // Writes keep flowing for a while after the cut, so "nothing held is present" has cases.
-    await new Promise((r) => setTimeout(r, 400));
     manifest = await readManifest(result.runDir);
+    // Writes keep flowing after the cut, so "nothing held is present" has cases.
+    const releasedPerf = new Date(manifest.partitions[0]!.windowEnd!).getTime() - performance.timeOrigin;
+    await waitFor('20 writes acknowledged after the release', () => records().filter((r) => r.ackAt !== null && r.sentAt > releasedPerf).length >= 20);
     expect(manifest.status).toBe('good');
     expect(new Set(manifest.partitions.map((p) => p.group))).toEqual(new Set(['public.xw']));
     const byName = new Map(manifest.partitions.map((p) => [p.partition, p]));
@@ -161,8 +158,8 @@ describe('a table group across two shards, under writers through quietcut', () =
       const member = manifest.partitions.find((p) => (p.server ?? '(fronted)') === c.server)!;
       expect(member.snapshotId).toBe(c.snapshotId);
     }
-    const start = new Date(manifest.partitions[0]!.windowStart!).getTime();
-    windowStartPerf = start - performance.timeOrigin;
+    windowStartPerf = new Date(manifest.partitions[0]!.windowStart!).getTime() - performance.timeOrigin;
+    windowEndPerf = new Date(manifest.partitions[0]!.windowEnd!).getTime() - performance.timeOrigin;
     const artifacts = readdirSync(join(backupDir, manifest.runId)).filter((f) => f.endsWith('.dump')).sort();
     expect(artifacts).toEqual(['public.xw_0.dump', 'public.xw_1.dump', 'public.xw_2.dump']);
   });
@@ -178,8 +175,9 @@ describe('a table group across two shards, under writers through quietcut', () =
     expect(check.txIn).toBeGreaterThan(10);
     expect(check.txOut).toBeGreaterThan(0);
     expect(check.pairsIn).toBeGreaterThan(10);
-    // the window did hold writes of the members (else "nothing held is present" checked nothing)
-    const held = records().filter((r) => r.ackAt !== null && r.sentAt > windowStartPerf && r.sentAt - windowStartPerf < 50);
+    // the window did hold writes of the members (else "nothing held is present" checked nothing):
+    // writes sent between its start and its release, acknowledged after it
+    const held = records().filter((r) => r.ackAt !== null && r.sentAt > windowStartPerf && r.sentAt < windowEndPerf);
     expect(held.length).toBeGreaterThan(0);
   });
 
@@ -247,6 +245,51 @@ describe('the drain across shards', () => {
       const m = await readManifest(r.runDir);
       expect(new Date(m.partitions[0]!.cutAt!).getTime()).toBeGreaterThanOrEqual(ackAt - 200); // without the drain: ~0.6 s earlier
       for (const p of m.partitions) expect([p.partition, p.rows]).toEqual([p.partition, 1]);
+    } finally {
+      await c.end();
+      await node.stop();
+    }
+  });
+});
+
+describe('hidden writes across shards (fail closed)', () => {
+  test('a function writing both shards, half-way through committing, is drained before the cut: the cut never splits it', async () => {
+    // The statement names no table: only "a function not known to be read-only" says it may write.
+    await front.query(
+      `CREATE OR REPLACE FUNCTION public.two_shards(a bigint, b bigint, t bigint) RETURNS void LANGUAGE sql
+         AS $$ INSERT INTO xs (id, p, tx) VALUES (a, 1, t); INSERT INTO xs (id, p, tx) VALUES (b, 2, t) $$`,
+      [],
+      'demo',
+    );
+    const node = await startNode();
+    const c = new pg.Client(nodeUrl(node));
+    await c.connect();
+    try {
+      const counts = async (): Promise<[number, number]> => {
+        const [a, b] = await Promise.all([s1.query('SELECT count(*)::int AS n FROM data.slow_part'), s2.query('SELECT count(*)::int AS n FROM data.slow_part')]);
+        return [a.rows[0]!.n, b.rows[0]!.n];
+      };
+      const [a0, b0] = await counts();
+      // autocommit: postgres_fdw commits on one shard, then the other, each taking 0.8 s
+      const committing = c.query('SELECT public.two_shards(101, 102, 9)');
+      let torn = false;
+      for (let i = 0; i < 60 && !torn; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const [a, b] = await counts();
+        torn = a + b === a0 + b0 + 1;
+      }
+      expect(torn).toBe(true);
+      const backup = node.backup(['public.xs_1', 'public.xs_2']);
+      await committing;
+      const ackAt = Date.now();
+      const r = await backup;
+      expect(r.status).toBe('good');
+      const m = await readManifest(r.runDir);
+      // the cut waited for the call to finish on both shards (without the fail-closed drain it is
+      // taken while one shard has the row and the other not)
+      expect(new Date(m.partitions[0]!.cutAt!).getTime()).toBeGreaterThanOrEqual(ackAt - 200);
+      const rows = new Map(m.partitions.map((p) => [p.partition, p.rows]));
+      expect([rows.get('public.xs_1'), rows.get('public.xs_2')]).toEqual([a0 + 1, b0 + 1]);
     } finally {
       await c.end();
       await node.stop();

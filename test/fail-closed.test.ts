@@ -18,6 +18,7 @@ import { runNode, type RunningNode } from '../src/cli/run-node.js';
 import { pgTool } from '../src/localdb/binaries.js';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
+import { testNodeConfig } from './helpers/node.js';
 import { runBackup, type BackupRunResult } from '../src/windows/backup-run.js';
 import { preparePin } from '../src/windows/pin.js';
 import type { WindowMode } from '../src/windows/window.js';
@@ -50,18 +51,7 @@ afterAll(async () => {
 });
 
 function startNode(extra: ConfigInput = {}): Promise<RunningNode> {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      upstream: { url: cluster.url('demo') },
-      listen: '127.0.0.1:0',
-      metrics: { listen: null },
-      ...extra,
-      backup: { dir: backupDir, compression: 1 },
-      stats: { enabled: false },
-    },
-  });
-  return runNode(config, silentLogger);
+  return runNode(testNodeConfig(cluster.url('demo'), backupDir, extra), silentLogger);
 }
 
 const nodeUrl = (n: RunningNode): string => `postgres://postgres@127.0.0.1:${n.proxy.address.port}/demo`;

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import pg from 'pg';
 import { loadConfig } from '../src/config/load.js';
+import type { ConfigInput } from '../src/config/schema.js';
 import { runNode, type RunNodeOptions, type RunningNode } from '../src/cli/run-node.js';
 import { formatMargin } from '../src/cli/commands/plan.js';
 import { computePlan } from '../src/coordinator/plan-cycle.js';
@@ -25,9 +26,9 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-async function startNode(o: RunNodeOptions = {}): Promise<RunningNode> {
-  const config = loadConfig({ env: {}, overrides: { upstream: { url: cluster.url('demo') }, listen: '127.0.0.1:0', metrics: { listen: null }, stats: { enabled: false } } });
-  const n = await runNode(config, silentLogger, { leaseMs: 1500, heartbeatMs: 100, ...o });
+async function startNode(o: RunNodeOptions = {}, nodesConfig: ConfigInput['nodes'] = { leaseMs: 1500, heartbeatMs: 100 }): Promise<RunningNode> {
+  const config = loadConfig({ env: {}, overrides: { upstream: { url: cluster.url('demo') }, listen: '127.0.0.1:0', metrics: { listen: null }, stats: { enabled: false }, nodes: nodesConfig } });
+  const n = await runNode(config, silentLogger, o);
   nodes.push(n);
   return n;
 }
@@ -139,7 +140,7 @@ describe('membership', () => {
   test('a node that cannot renew its lease stops trusting itself no later than the server lets the lease go, and trusts itself again once renewed', async () => {
     const relay = await Relay.start({ host: cluster.host, port: cluster.port });
     try {
-      const n = await startNode({ leaseMs: 800, heartbeatMs: 100, adminVia: { host: '127.0.0.1', port: relay.port } });
+      const n = await startNode({ adminVia: { host: '127.0.0.1', port: relay.port } }, { leaseMs: 800, heartbeatMs: 100 });
       expect(n.membership.trusted).toBe(true);
       const changes: Array<{ trusted: boolean; atMs: number }> = [];
       n.membership.onTrustChange((trusted) => changes.push({ trusted, atMs: Date.now() }));

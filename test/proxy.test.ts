@@ -9,8 +9,10 @@ import type { ProxyServer } from '../src/proxy/server.js';
 import { startTestCluster } from './helpers/pg.js';
 import { proxyClient, settle, startTestProxy } from './helpers/proxy.js';
 import { RawClient, serialize } from './helpers/raw-client.js';
+import { waitFor } from './helpers/invariants.js';
 
 let cluster: LocalCluster;
+
 let proxy: ProxyServer;
 
 beforeAll(async () => {
@@ -186,11 +188,16 @@ describe('transparent proxying with pg', () => {
   test('transaction status is tracked from ReadyForQuery', async () => {
     const c = await proxyClient(proxy);
     try {
-      await c.query('begin');
-      const s = [...proxy.sessions].find((x) => x.txStatus === 'T');
+      // Find this client's session by its backend (sessions of earlier tests may still be closing).
+      const pid = (await c.query('select pg_backend_pid() p')).rows[0].p as number;
+      const s = [...proxy.sessions].find((x) => x.pid === pid);
       expect(s).toBeDefined();
+      await c.query('begin');
+      expect(s!.txStatus).toBe('T');
+      // pg rejects at the ErrorResponse, which PostgreSQL flushes before its ReadyForQuery: the
+      // status can arrive after the rejection, so wait for it rather than read it at once.
       await expect(c.query('select 1/0')).rejects.toMatchObject({ code: '22012' });
-      expect(s!.txStatus).toBe('E');
+      await waitFor('the session to see the failed transaction', () => s!.txStatus === 'E');
       await c.query('rollback');
       expect(s!.txStatus).toBe('I');
     } finally {

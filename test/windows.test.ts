@@ -6,15 +6,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { readManifest, verifyRun } from '../src/backup/index.js';
-import { loadConfig } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
 import { runNode, type RunningNode } from '../src/cli/run-node.js';
 import { pgTool } from '../src/localdb/binaries.js';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
+import { testNodeConfig } from './helpers/node.js';
 import { startTestCluster } from './helpers/pg.js';
 import { Writer, freshId, type WriteRecord } from './helpers/writers.js';
 import { RawClient, serialize } from './helpers/raw-client.js';
+import { waitFor } from './helpers/invariants.js';
 
 const run = promisify(execFile);
 let cluster: LocalCluster;
@@ -44,18 +45,7 @@ afterAll(async () => {
 });
 
 async function startNode(extra: ConfigInput = {}): Promise<RunningNode> {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      upstream: { url: cluster.url('demo') },
-      listen: '127.0.0.1:0',
-      metrics: { listen: null },
-      ...extra,
-      backup: { dir: backupDir, compression: 1, ...(extra.backup ?? {}) },
-      stats: { enabled: false },
-    },
-  });
-  return runNode(config, silentLogger);
+  return runNode(testNodeConfig(cluster.url('demo'), backupDir, extra), silentLogger);
 }
 
 function nodeUrl(node: RunningNode): string {
@@ -118,7 +108,8 @@ describe('hold mode, after-snapshot: concurrent writers on 8 partitions while on
       }
       await c.end();
     })();
-    await new Promise((r) => setTimeout(r, 700));
+    // Enough writes to the windowed partition acknowledged before the window, however loaded the machine.
+    await waitFor('12 acknowledged writes to w_3', () => writers.reduce((n, w) => n + w.records.filter((r) => r.p === 3 && r.ackAt !== null).length, 0) >= 12);
     const t0 = performance.now();
     const result = await node.backup(['public.w_3']);
     expect(result.status).toBe('good');
@@ -217,7 +208,8 @@ describe('hold mode, after-dump, with a dump of several seconds', () => {
       others.start();
       await new Promise((r) => setTimeout(r, 300));
       const backup = node.backup(['public.big_0'], { release: 'after-dump' });
-      await new Promise((r) => setTimeout(r, 200));
+      // the held writer starts once the window holds (however long the pin takes to prepare)
+      await waitFor('the window on big_0 to hold', () => node.gate.isHeld('public.big_0'), 60_000);
       held.start();
       const result = await backup;
       await new Promise((r) => setTimeout(r, 300));

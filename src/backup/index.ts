@@ -21,5 +21,6 @@ export { artifactName, newRunId, isRunId, runIdTime, parseTableName, displayName
 export { targetFromUrl, childEnv, clientConfig, describeTarget, withDatabase, type PgTarget } from './pg-target.js';
 export { applyRetention, planRetention, type RetentionPlan, type RetentionRun } from './retention.js';
 export { prepareRunsStore, recordRunStarted, recordRunPartition, recordRunFinished, recordPruned, listRunPartitions, type RunStatus } from './runs-store.js';
+export { listRuns, findRun, RunNotFound, type RunRow, type RunPartitionSummary } from './runs-query.js';
 export { reclaimRuns, abandonRunDir, type ReclaimOptions } from './reclaim.js';
 export { verifyRun, type VerifyResult, type PartitionVerdict } from './verify.js';

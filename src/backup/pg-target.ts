@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { LIBPQ_TLS_VARS, libpqTlsEnv, pgSslConfig, type UpstreamTls } from '../util/pg-tls.js';
 import { SAFE_SESSION_OPTIONS } from '../store/trust.js';
 
 /**
@@ -16,6 +17,10 @@ export interface PgTarget {
   /** libpq passfile (PGPASSFILE); used when no password is given. */
   passfile?: string;
   sslmode?: string;
+  /** TLS to the server (upstream.tls); takes precedence over sslmode. */
+  tls?: UpstreamTls;
+  /** Deadline of a whole connect, authentication included (upstream.connectTimeoutMs). */
+  connectTimeoutMs?: number;
 }
 
 export interface TargetOptions {
@@ -57,7 +62,7 @@ export function withDatabase(t: PgTarget, database: string): PgTarget {
 }
 
 /** Variables this module owns in a child's environment; inherited values are replaced or removed. */
-const OWNED_VARS = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGUSER', 'PGDATABASE', 'PGPASSWORD', 'PGPASSFILE', 'PGSSLMODE', 'PGSERVICE', 'QUIETCUT_ADMIN_PASSWORD'];
+const OWNED_VARS = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGUSER', 'PGDATABASE', 'PGPASSWORD', 'PGPASSFILE', 'PGSERVICE', 'PGCONNECT_TIMEOUT', 'QUIETCUT_ADMIN_PASSWORD', ...LIBPQ_TLS_VARS];
 
 /** Environment for pg_dump / pg_restore: the parent's, with the connection given only through PG*. */
 export function childEnv(t: PgTarget, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -71,6 +76,9 @@ export function childEnv(t: PgTarget, base: NodeJS.ProcessEnv = process.env): No
   if (t.password !== undefined) env.PGPASSWORD = t.password;
   if (t.passfile !== undefined) env.PGPASSFILE = t.passfile;
   if (t.sslmode !== undefined) env.PGSSLMODE = t.sslmode;
+  if (t.tls) Object.assign(env, libpqTlsEnv(t.tls));
+  // libpq's connect_timeout is whole seconds (at least 2).
+  if (t.connectTimeoutMs !== undefined) env.PGCONNECT_TIMEOUT = String(Math.max(2, Math.ceil(t.connectTimeoutMs / 1000)));
   return env;
 }
 
@@ -81,7 +89,11 @@ export function childEnv(t: PgTarget, base: NodeJS.ProcessEnv = process.env): No
 export function clientConfig(t: PgTarget, applicationName = 'quietcut-backup'): pg.ClientConfig {
   const c: pg.ClientConfig = { host: t.host, port: t.port, user: t.user, database: t.database, application_name: applicationName, options: SAFE_SESSION_OPTIONS };
   if (t.password !== undefined) c.password = t.password;
-  if (t.sslmode !== undefined && t.sslmode !== 'disable' && t.sslmode !== 'allow' && t.sslmode !== 'prefer') {
+  if (t.connectTimeoutMs !== undefined) c.connectionTimeoutMillis = t.connectTimeoutMs;
+  if (t.tls) {
+    const ssl = pgSslConfig(t.tls);
+    if (ssl) c.ssl = ssl;
+  } else if (t.sslmode !== undefined && t.sslmode !== 'disable' && t.sslmode !== 'allow' && t.sslmode !== 'prefer') {
     c.ssl = t.sslmode === 'require' ? { rejectUnauthorized: false } : true;
   }
   return c;

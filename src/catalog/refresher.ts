@@ -10,8 +10,13 @@ export interface CatalogRefresherOptions {
   /** Produces a fresh catalog (typically: take a connection, loadCatalog, release it). */
   load: () => Promise<Catalog>;
   intervalMs: number;
-  /** Delay of refreshSoon(), so a burst of DDL costs one reload. */
+  /**
+   * Quiet time of refreshSoon(): each call within it starts it again, so a burst of DDL costs one
+   * reload after the burst (default 250 ms)…
+   */
   soonMs?: number;
+  /** …but never later than this after the first call of the burst (default 2000 ms). */
+  maxDelayMs?: number;
   onError?: (err: unknown) => void;
   onRefresh?: (catalog: Catalog) => void;
 }
@@ -56,12 +61,28 @@ export class CatalogRefresher {
     this.refreshSoon();
   }
 
-  refreshSoon(delayMs = this.opts.soonMs ?? 50): void {
-    if (this.stopped || this.soonTimer) return;
-    this.soonTimer = setTimeout(() => {
-      this.soonTimer = undefined;
-      this.refreshNow().catch((err: unknown) => this.opts.onError?.(err));
-    }, delayMs);
+  /** When the current burst's first refreshSoon() came (ms, Date.now), or 0 when none is pending. */
+  private burstStartMs = 0;
+
+  /**
+   * Reload after a quiet time (debounced): DDL through the proxy calls this once per statement,
+   * and each reload is a short read transaction in the user's database.
+   */
+  refreshSoon(delayMs = this.opts.soonMs ?? 250): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    if (this.burstStartMs === 0) this.burstStartMs = now;
+    const latest = this.burstStartMs + (this.opts.maxDelayMs ?? 2000);
+    const due = Math.min(now + delayMs, latest);
+    clearTimeout(this.soonTimer);
+    this.soonTimer = setTimeout(
+      () => {
+        this.soonTimer = undefined;
+        this.burstStartMs = 0;
+        this.refreshNow().catch((err: unknown) => this.opts.onError?.(err));
+      },
+      Math.max(0, due - now),
+    );
     this.soonTimer.unref();
   }
 

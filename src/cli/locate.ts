@@ -87,8 +87,9 @@ export function locateNode(flags: { config?: string | undefined; upstream?: stri
     config = loadConfig({ file, env, overrides: { upstream: { url: state.upstreamUrl }, backup: { dir: state.backupDir }, ...(state.metrics ? { metrics: { listen: state.metrics } } : {}) } });
     return { config, source: `the running node (pid ${state.pid}, ${stateFilePath(env)})` };
   }
+  const named = file ? `no upstream configured in ${file} (upstream.url) and no running node found: ` : 'no quietcut node found: ';
   throw new Error(
-    'no quietcut node found: pass --upstream postgres://user@host:port/db (the database the node fronts), --config FILE (or set QUIETCUT_CONFIG), set QUIETCUT_UPSTREAM__URL, or start one (npm start)',
+    named + 'pass --upstream postgres://user@host:port/db (the database the node fronts), --config FILE (or set QUIETCUT_CONFIG), set QUIETCUT_UPSTREAM__URL, or start one (npm start)',
   );
 }
 

@@ -16,7 +16,8 @@ import { WriteRecorder } from '../stats/recorder.js';
 import { pruneHistory, TableStatsSampler } from '../stats/table-stats.js';
 import { NullInspector } from '../proxy/inspector.js';
 import { WriteInspector, type InspectorShared } from '../proxy/write-inspector.js';
-import { adminPool, adminTarget, type AdminTarget } from './admin-db.js';
+import { adminPool, adminTarget, resolveAdminTls, type AdminTarget } from './admin-db.js';
+import { loadUpstreamTls } from '../util/pg-tls.js';
 import { WindowGate } from '../windows/gate.js';
 import { runBackup, type BackupRunResult } from '../windows/backup-run.js';
 import { locateForeign } from '../windows/servers.js';
@@ -25,7 +26,10 @@ import { BackupRequests } from '../windows/requests.js';
 import { parseTableName, type PgTarget } from '../backup/index.js';
 import { PlanScheduler } from '../coordinator/scheduler.js';
 import { nodeClock } from '../coordinator/clock.js';
+import { WindowFollower } from '../coordinator/follower.js';
 import { Membership } from '../coordinator/membership.js';
+import { NodeCoordination } from '../coordinator/shared-windows.js';
+import { WindowBus } from '../coordinator/window-bus.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
 import { diffConfig, type ReloadResult } from '../config/reload.js';
 import { ConsoleServer } from '../proxy/console/index.js';
@@ -61,6 +65,8 @@ export interface RunningNode {
   console: ConsoleServer;
   /** This node's lease, clock offset and view of the live nodes (coordinator/membership.ts). */
   membership: Membership;
+  /** Windows other nodes run, held here too (coordinator/follower.ts). */
+  follower: WindowFollower;
   /** Per-partition activity behind GET /status (write rate, window step, held writes, last backup). */
   activity: PartitionActivity;
   metricsPort: number | null;
@@ -76,9 +82,6 @@ export interface RunNodeOptions {
   reloadConfig?: () => Config;
   /** Test only: shift this node's clock by this much (nodes with disagreeing clocks on one machine). */
   clockOffsetMs?: number;
-  /** Test only: lease length (default 10 s) and heartbeat period (default a third of it). */
-  leaseMs?: number;
-  heartbeatMs?: number;
   /** Test only: reach the database for quietcut's own work (not client sessions) at this address. */
   adminVia?: { host: string; port: number };
 }
@@ -142,6 +145,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   }
   if (runOpts.demoShards && !shards) throw new Error('--demo-shards needs demo mode: it starts its own shards next to the private PostgreSQL (no upstream.url)');
 
+  const upstreamTls = loadUpstreamTls(config.upstream.tls);
   // The configuration in force; a reload replaces it, and what reads it at use sees the new one.
   let current = config;
   const startedAt = new Date();
@@ -151,7 +155,13 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   const proxy = new ProxyServer({
     gate,
     listen,
-    upstream: { host: upstream.host, port: upstream.port, connectTimeoutMs: config.upstream.connectTimeoutMs },
+    upstream: {
+      host: upstream.host,
+      port: upstream.port,
+      connectTimeoutMs: config.upstream.connectTimeoutMs,
+      startupTimeoutMs: config.upstream.startupTimeoutMs,
+      tls: upstreamTls,
+    },
     maxClientConnections: config.limits.maxClientConnections,
     maxMessageBytes: config.limits.maxMessageBytes,
     maxBufferedBytes: config.limits.maxBufferedBytes,
@@ -165,7 +175,8 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   // Port 0 (tests, or several processes) says nothing about which node this is: add the pid and a nonce.
   const node = process.env.QUIETCUT_NODE ?? (listen.port === 0 ? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}` : `${hostname()}:${listen.port}`);
   const clock = nodeClock(runOpts.clockOffsetMs ?? 0);
-  const admin = adminTarget(config, runOpts.adminVia ? { ...upstream, ...runOpts.adminVia } : upstream);
+  const adminAt = runOpts.adminVia ? { ...upstream, ...runOpts.adminVia } : upstream;
+  const admin = await resolveTlsWhenUp(adminTarget(config, adminAt), config.upstream.startWaitMs, log);
   const pool = adminPool(admin);
   undo.push(() => pool.end());
   pool.on('error', (err) => log.warn({ err: err.message }, 'admin connection error'));
@@ -255,9 +266,32 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   }
 
   // --- windows and backups
-  const target: PgTarget = { host: admin.host, port: admin.port, user: admin.user, database: admin.database };
+  const target: PgTarget = { host: admin.host, port: admin.port, user: admin.user, database: admin.database, tls: admin.tls, connectTimeoutMs: admin.connectTimeoutMs };
   const adminPassword = process.env.QUIETCUT_ADMIN_PASSWORD ?? process.env.PGPASSWORD;
   if (adminPassword) target.password = adminPassword;
+  // --- several nodes: window events first (nothing announced from here on is missed), then the
+  // lease (from here on windows wait for this node), then every window already open is held
+  // before the first client is accepted.
+  const bus = new WindowBus(target, log);
+  undo.push(() => bus.stop());
+  await bus.start();
+  const membership = new Membership({
+    pool,
+    node,
+    clock,
+    info: { host: hostname(), pid: process.pid, version: BUILD.version, role: 'node' },
+    takeMinClientRttMs: () => proxy.takeMinClientRttMs(),
+    metrics,
+    log,
+    leaseMs: config.nodes.leaseMs,
+    ...(config.nodes.heartbeatMs === null ? {} : { heartbeatMs: config.nodes.heartbeatMs }),
+  });
+  undo.push(() => membership.stop());
+  await membership.start();
+  const coordination = new NodeCoordination({ pool, bus, node, membership, log });
+  const follower = new WindowFollower({ pool, bus, node, gate, config, membership, metrics, log, pollMs: config.nodes.pollMs });
+  undo.push(() => follower.stop());
+  await follower.start();
   let backupChain: Promise<unknown> = Promise.resolve();
   const backup: RunningNode['backup'] = (partitions, o = {}) => {
     const cat = catalog.current;
@@ -292,6 +326,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
         metrics,
         log,
         onProgress,
+        coordination,
       });
     });
     run.then((r) => activity.backupDone(r), () => activity.backupFailed(partitions));
@@ -311,27 +346,13 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   await requests.start();
   // --- schedule: plan each interval and run windows at their planned times (or, with
   // planner.enabled false, back up everything at each backup.schedule tick)
-  const newScheduler = (c: Config): PlanScheduler => new PlanScheduler({ config: c, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup });
+  const newScheduler = (c: Config): PlanScheduler => new PlanScheduler({ config: c, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup, liveWrites: (p) => recorder.totalWrites(p) });
   let scheduler = newScheduler(config);
   undo.push(() => scheduler.stop());
   await scheduler.start();
   const pauses = new Pauses({ gate, metrics });
   proxy.heldNoticeAfterMs = config.windows.noticeAfterMs;
 
-  // Registered before the first client: from here on windows wait for this node.
-  const membership = new Membership({
-    pool,
-    node,
-    clock,
-    info: { host: hostname(), pid: process.pid, version: BUILD.version, role: 'node' },
-    takeMinClientRttMs: () => proxy.takeMinClientRttMs(),
-    metrics,
-    log,
-    ...(runOpts.leaseMs === undefined ? {} : { leaseMs: runOpts.leaseMs }),
-    ...(runOpts.heartbeatMs === undefined ? {} : { heartbeatMs: runOpts.heartbeatMs }),
-  });
-  undo.push(() => membership.stop());
-  await membership.start();
 
   undo.push(() => proxy.shutdown(0));
   const addr = await proxy.listen().catch((err: unknown) => {
@@ -487,6 +508,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     pauses,
     console: consoleServer,
     membership,
+    follower,
     activity,
     metricsPort,
     cluster,
@@ -494,12 +516,14 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     async stop() {
       await schedulerSwap;
       await scheduler.stop();
-      await membership.stop();
       pauses.stop();
       consoleServer.close();
       await requests.stop();
       await proxy.shutdown();
       await backupChain;
+      await follower.stop();
+      await membership.stop();
+      await bus.stop();
       for (const t of timers) clearInterval(t);
       catalog.stop();
       await flushStats().catch((err: unknown) => log.warn({ err }, 'final history flush failed'));
@@ -522,6 +546,25 @@ export function partitionStatus(node: string, catalog: CatalogRefresher, activit
  * with a bounded backoff. Errors that waiting cannot fix (authentication, unknown database) fail at
  * once with the server's own message.
  */
+/** upstream.tls.mode prefer asks the server once; a server still starting is waited for, as by connectWhenUp. */
+async function resolveTlsWhenUp(t: AdminTarget, waitMs: number, log: Logger): Promise<AdminTarget> {
+  const deadline = Date.now() + waitMs;
+  let delay = 200;
+  for (;;) {
+    try {
+      return await resolveAdminTls(t);
+    } catch (err) {
+      const e = err as { code?: string; message: string };
+      if (Date.now() + delay > deadline) {
+        throw new Error(`cannot reach PostgreSQL on ${t.host}:${t.port} to ask for TLS (upstream.tls.mode prefer): ${e.message}`);
+      }
+      log.warn({ err: e.message, retryInMs: delay }, 'waiting for PostgreSQL to accept connections');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
 async function connectWhenUp(pool: pg.Pool, admin: AdminTarget, waitMs: number, log: Logger): Promise<pg.PoolClient> {
   const deadline = Date.now() + waitMs;
   let delay = 200;
@@ -530,7 +573,9 @@ async function connectWhenUp(pool: pg.Pool, admin: AdminTarget, waitMs: number, 
       return await pool.connect();
     } catch (err) {
       const e = err as { code?: string; message: string };
-      const transient = e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P03' || e.code === '53300';
+      // A server that accepts TCP and never answers ends in a connect timeout: retried within waitMs too.
+      const timedOut = /timeout/i.test(e.message);
+      const transient = timedOut || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P03' || e.code === '53300';
       if (!transient || Date.now() + delay > deadline) {
         throw new Error(`cannot reach the managed database ${admin.database} on ${admin.host}:${admin.port} as ${admin.user}: ${e.message}: check upstream.url (--upstream), admin.user and admin.database`);
       }

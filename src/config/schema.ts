@@ -1,5 +1,7 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { PG_MAX_MESSAGE_BYTES } from '../protocol/limits.js';
+import { SSL_MODES } from '../util/pg-tls.js';
 
 /**
  * The one description of quietcut's configuration. Every option has a default and a description;
@@ -49,7 +51,30 @@ export const configSchema = z.strictObject({
         .nullable()
         .default(null)
         .describe('PostgreSQL to proxy to, postgres://host:port/dbname (no password here: use PGPASSWORD/PGPASSFILE). null: start a private local PostgreSQL with a demo table'),
-      connectTimeoutMs: z.number().int().positive().default(5000).describe('time allowed to open a server connection'),
+      connectTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(5000)
+        .describe("time allowed for each step of opening a server connection: TCP connect, TLS negotiation, the server's first answer to the startup packet (also quietcut's own connections)"),
+      startupTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(65_000)
+        .describe("a server connection must finish startup and authentication (first ReadyForQuery) in this time; longer than PostgreSQL's authentication_timeout (60 s) so a live server's own timeout wins"),
+      tls: z
+        .strictObject({
+          mode: z
+            .enum(SSL_MODES)
+            .default('prefer')
+            .describe("TLS to PostgreSQL, libpq's sslmode words: disable, prefer (TLS when the server offers it), require, verify-ca (chain checked against rootCert), verify-full (and the host name); require with a rootCert verifies as verify-ca, as libpq does"),
+          rootCert: z.string().nullable().default(null).describe('PEM file of the CA that signed the server certificate (libpq sslrootcert); needed by verify-ca and verify-full'),
+          cert: z.string().nullable().default(null).describe("PEM client certificate quietcut presents to the server (libpq sslcert), e.g. for pg_hba 'cert' lines for quietcut's own role"),
+          key: z.string().nullable().default(null).describe('PEM private key of cert (libpq sslkey)'),
+        })
+        .prefault({})
+        .describe('used for client sessions and for quietcut\'s own connections (catalog, history, pins, pg_dump through PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY)'),
       startWaitMs: z.number().int().nonnegative().default(60_000).describe('at start, how long to wait for PostgreSQL to accept connections (it may be starting too)'),
     })
     .prefault({}),
@@ -69,7 +94,12 @@ export const configSchema = z.strictObject({
   limits: z
     .strictObject({
       maxClientConnections: z.number().int().positive().default(1000).describe('more clients than this get SQLSTATE 53300'),
-      maxMessageBytes: z.number().int().positive().default(256 * 1024 * 1024).describe('largest client message the proxy buffers (Query, Parse, Bind); larger closes the connection with 08P01'),
+      maxMessageBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(PG_MAX_MESSAGE_BYTES)
+        .describe("largest client message (type byte included) the proxy takes; the default is PostgreSQL's own limit (1 GiB - 1), past which the server closes without a word and so does quietcut; a lower value closes such a client with 08P01"),
       maxBufferedBytes: z
         .number()
         .int()
@@ -77,7 +107,12 @@ export const configSchema = z.strictObject({
         .default(512 * 1024 * 1024)
         .describe('bytes of incomplete client messages buffered across all clients at once; a message that would pass it closes its connection with 53200. Buffers grow as bytes arrive, not to the declared size'),
       messageTimeoutMs: z.number().int().nonnegative().default(60_000).describe('a client message that stops arriving halfway for this long closes the connection with 08P01; 0: never'),
-      startupTimeoutMs: z.number().int().positive().default(10_000).describe('a client must finish its startup packet in this time'),
+      startupTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(60_000)
+        .describe("a client must send its startup packet in this time, else it is closed without a word (PostgreSQL's authentication_timeout)"),
     })
     .prefault({}),
   shutdownTimeoutMs: z.number().int().nonnegative().default(30_000).describe('on SIGTERM/SIGINT, how long sessions may finish before they are closed'),
@@ -202,6 +237,14 @@ export const configSchema = z.strictObject({
       minRoundTripMs: z.number().nonnegative().default(0).describe('minimum client round trip; shortens the needed overlap'),
     })
     .prefault({}),
+  nodes: z
+    .strictObject({
+      leaseMs: z.number().int().min(200).default(10_000).describe('how long a heartbeat keeps a node live; windows wait for every live node, a node that cannot renew stops trusting itself after half of it'),
+      heartbeatMs: z.number().int().positive().nullable().default(null).describe('how often a node renews its lease and measures its clock offset; null: a quarter of leaseMs'),
+      pollMs: z.number().int().positive().default(250).describe("how often a node re-reads open windows and their end, in case a notification was missed (it holds until it knows)"),
+    })
+    .prefault({})
+    .describe('several quietcut nodes in front of the same database: membership, leases, shared windows'),
   console: z
     .strictObject({
       database: z.string().min(1).default('quietcut').describe("the admin console's virtual database: psql -p 6432 -U ROLE quietcut answers SHOW WINDOWS, PAUSE, RELOAD…"),

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { parseTableName, quoteTable } from '../backup/index.js';
 import { loadCatalog, type LeafInfo } from '../catalog/index.js';
 import type { Config } from '../config/schema.js';
-import type { Forecast } from '../forecast/types.js';
+import type { Forecast, Series } from '../forecast/types.js';
 import type { Metrics } from '../metrics/registry.js';
 import { plan as solve, skewMarginMs, type Plan, type PlanInput, type PlanOptions, type PastDump } from '../planner/index.js';
 import { readHistory } from '../stats/history.js';
@@ -39,6 +39,8 @@ export interface ComputedPlan {
   forecasts: Map<string, Forecast>;
   /** Forecast model per partition ('no-history' when nothing was recorded). */
   models: Record<string, string>;
+  /** The recorded history each forecast came from (partitions with none are absent). */
+  histories: Map<string, Series>;
   /** What the live nodes measured, and the skew margin the planner used (skew − min round trip). */
   margin: MeasuredMargin & { marginMs: number };
 }
@@ -57,8 +59,10 @@ export async function computePlan(client: pg.ClientBase, config: Config, o: Plan
   const historyEndMs = Math.floor(nowMs / stepMs) * stepMs;
   const forecasts = new Map<string, Forecast>();
   const models: Record<string, string> = {};
+  const histories = new Map<string, Series>();
   for (const f of facts) {
     const history = await readHistory(client, { partition: f.name, stepMs, fromMs: historyEndMs - config.forecast.historyDays * DAY_MS, toMs: historyEndMs });
+    if (history !== null) histories.set(f.name, history);
     const fc = forecastForInterval(history, {
       historyEndMs,
       untilMs: interval.endMs,
@@ -77,7 +81,7 @@ export async function computePlan(client: pg.ClientBase, config: Config, o: Plan
     measuredMinRoundTripMs: margin.minClientRttMs,
   });
   const plan = input.partitions.length === 0 ? emptyPlan(interval) : await solve(input, o.planOptions ?? {});
-  return { plan, input, forecasts, models, margin: { ...margin, marginMs: skewMarginMs(input) } };
+  return { plan, input, forecasts, models, histories, margin: { ...margin, marginMs: skewMarginMs(input) } };
 }
 
 function emptyPlan(i: IntervalInstants): Plan {

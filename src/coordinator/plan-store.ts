@@ -8,7 +8,7 @@ import type { Plan } from '../planner/index.js';
 
 export const PLAN_CHANNEL = 'quietcut_plan';
 
-export type PlanWindowStatus = 'planned' | 'armed' | 'done' | 'failed' | 'infeasible' | 'skipped';
+export type PlanWindowStatus = 'planned' | 'armed' | 'running' | 'done' | 'failed' | 'infeasible' | 'skipped';
 
 export interface StoredPlan {
   planId: string;
@@ -118,4 +118,18 @@ export async function markWindows(client: Db, planId: string, outcomes: readonly
       [planId, o.partition, o.status, o.reason ?? null, o.runId ?? null, o.actualWrites ?? null],
     );
   }
+}
+
+/**
+ * Every node arms every plan, but one runs each group: the first to claim its windows. The others
+ * hold the window when the runner opens it (follower.ts). Returns the partitions claimed (none: another node runs it).
+ */
+export async function claimWindows(client: Db, planId: string, partitions: readonly string[], node: string): Promise<string[]> {
+  const { rows } = await client.query<{ partition: string }>(
+    `UPDATE quietcut.plan_windows SET status = 'running', reason = 'run by ' || $3, updated_at = now()
+      WHERE plan_id = $1 AND partition = ANY($2) AND status IN ('planned', 'armed')
+      RETURNING partition`,
+    [planId, [...partitions], node],
+  );
+  return rows.map((r) => r.partition);
 }

@@ -18,11 +18,12 @@ import type { LeafInfo } from '../catalog/index.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { PlannedWindow } from '../planner/index.js';
+import { liveDecision, shiftWindows } from '../planner/live-adjust.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { BackupRunResult } from '../windows/backup-run.js';
 import { nextInterval, type IntervalInstants } from './interval.js';
 import { runPlanCycle, setPlanMetrics, type PlanCycleResult } from './plan-cycle.js';
-import { activePlanIds, findPlanId, loadPlan, markWindows, PLAN_CHANNEL, type StoredPlan, type WindowOutcome } from './plan-store.js';
+import { activePlanIds, claimWindows, findPlanId, loadPlan, markWindows, PLAN_CHANNEL, type StoredPlan, type WindowOutcome } from './plan-store.js';
 
 /** setTimeout's longest delay (about 24.8 days); longer waits are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -41,6 +42,8 @@ export interface SchedulerDeps {
   pollMs?: number;
   /** A group whose start passed less than this ago (node busy or just started) still runs. Default 5 s. */
   lateGraceMs?: number;
+  /** Writes this node has forwarded to a partition so far (a counter): feeds the live check before each window. */
+  liveWrites?: (partition: string) => number;
 }
 
 /** Which mode the configuration asks for, and the cron expression that drives it (null: none). */
@@ -241,7 +244,7 @@ export class PlanScheduler {
         this.log.warn({ planId, group: g.group, plannedAt: new Date(g.fireAtMs).toISOString() }, 'planned window start has passed on this node; not run here');
         continue;
       }
-      this.after(armed, g.fireAtMs, () => this.track(this.runGroup(stored, g)));
+      this.armGroup(armed, stored, g);
       for (const p of g.partitions) toMark.push({ partition: p, status: 'armed' });
     }
     await markWindows(this.deps.pool, planId, toMark);
@@ -272,11 +275,49 @@ export class PlanScheduler {
     armed.timers.add(t);
   }
 
+  /**
+   * Arm one group; with live counts and live info in the plan, the counts are sampled one lookback
+   * before the start and compared with the forecast at the start (planner/live-adjust.ts): the
+   * group then runs, moves to its next good slot (and is checked again there) or is skipped.
+   */
+  private armGroup(armed: ArmedPlan, stored: StoredPlan, g: ArmedGroup): void {
+    const live = this.deps.liveWrites;
+    const lookbackMs = g.windows[0]?.live?.lookbackMs ?? 0;
+    if (live === undefined || lookbackMs <= 0 || g.fireAtMs - lookbackMs < Date.now()) {
+      this.after(armed, g.fireAtMs, () => this.track(this.runGroup(stored, g)));
+      return;
+    }
+    let before: Map<string, number> | null = null;
+    this.after(armed, g.fireAtMs - lookbackMs, () => (before = new Map(g.partitions.map((p) => [p, live(p)]))));
+    this.after(armed, g.fireAtMs, () => {
+      const observed = new Map(g.partitions.map((p) => [p, live(p) - (before?.get(p) ?? live(p))]));
+      const d = liveDecision(g.windows, observed);
+      if (d.action === 'keep') {
+        if (d.reason !== null) this.log.warn({ group: g.group }, d.reason);
+        this.track(this.runGroup(stored, g));
+        return;
+      }
+      this.deps.metrics.planLiveAdjustments.labels(d.action === 'move' ? 'moved' : 'skipped').inc();
+      this.log.warn({ planId: stored.planId, group: g.group, action: d.action }, d.reason);
+      if (d.action === 'move') {
+        const windows = shiftWindows(g.windows, d.shiftMs);
+        this.armGroup(armed, stored, { ...g, windows, fireAtMs: Math.min(...windows.map((w) => w.startMs)) });
+        return;
+      }
+      this.track(markWindows(this.deps.pool, stored.planId, g.partitions.map((p) => ({ partition: p, status: 'skipped' as const, reason: d.reason })))).catch((err: unknown) => this.log.warn({ err }, 'recording a skipped window failed'));
+    });
+  }
+
   private async runGroup(stored: StoredPlan, g: ArmedGroup): Promise<void> {
     const lateMs = Date.now() - g.fireAtMs;
     this.log.info({ planId: stored.planId, group: g.group, partitions: g.partitions, lateMs }, 'planned window starting');
     let outcomes: WindowOutcome[];
     try {
+      const claimed = await claimWindows(this.deps.pool, stored.planId, g.partitions, this.deps.node);
+      if (claimed.length === 0) {
+        this.log.info({ planId: stored.planId, group: g.group }, 'another node runs this planned window; it is held here when it opens');
+        return;
+      }
       const result = await this.deps.backup(g.partitions, { trigger: 'plan' });
       if (Date.now() - g.fireAtMs > 2 * Math.max(...g.windows.map((w) => w.dumpEndMs - w.startMs)) + 10_000) {
         this.log.warn({ group: g.group }, 'planned window ran far later or longer than planned (another run on this node went first?)');

@@ -152,6 +152,12 @@ export class Metrics {
       },
     });
   })();
+  readonly planLiveAdjustments = new Counter({
+    name: 'quietcut_plan_live_adjustments_total',
+    help: 'Planned windows the live check before them moved to a later slot or skipped, because the live write rate was far above the forecast',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
   readonly forecastErrorRatio = new Gauge({ name: 'quietcut_forecast_error_ratio', help: 'Actual over predicted writes in the last window per partition', labelNames: ['partition'] as const, registers: [this.registry] });
 }
 

@@ -17,3 +17,5 @@ export { plan, planExact, planHeuristic, type PlanOptions, type SolverChoice } f
 export { planUniform } from './uniform.js';
 export { expectedDumpMs, type DumpEstimateInput, type PastDump } from './dump-estimate.js';
 export { skewMarginMs } from './model.js';
+export { liveDecision, shiftWindows, farAbove, DEFAULT_LIVE_ADJUST_OPTIONS, type LiveAdjustOptions, type LiveDecision } from './live-adjust.js';
+export type { LiveWindowInfo } from './types.js';

@@ -9,8 +9,8 @@ export type TimeFormatter = (ms: number) => string;
 export const utcClock: TimeFormatter = (ms) => new Date(ms).toISOString().slice(11, 16);
 
 /** Forecast over [a, b) in `columns` equal slices, as writes per minute (comparable across steps). */
-export function resample(f: Forecast, which: 'mean' | 'upper', a: number, b: number, columns: number): Float64Array {
-  const c = new Cumulative({ startMs: f.startMs, stepMs: f.stepMs, values: f[which] });
+export function resample(f: Forecast, which: 'mean' | 'upper' | 'lower', a: number, b: number, columns: number): Float64Array {
+  const c = new Cumulative({ startMs: f.startMs, stepMs: f.stepMs, values: which === 'lower' ? lowerOf(f) : f[which] });
   const out = new Float64Array(columns);
   const w = (b - a) / columns;
   for (let i = 0; i < columns; i++) out[i] = (c.between(a + i * w, a + (i + 1) * w) / w) * 60_000;
@@ -38,4 +38,19 @@ export function planRows(plan: Plan): { planned: PlannedWindow[]; other: { parti
       ...plan.skipped.map((s) => ({ partition: s.partition, status: 'skipped', reason: s.reason })),
     ],
   };
+}
+
+/** Text safe inside HTML/SVG elements and attributes. */
+export function escapeXml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+/** HH:MM:SS of the clock: window starts are planned to the second. */
+export function withSeconds(time: TimeFormatter): TimeFormatter {
+  return (ms) => `${time(ms)}:${String(Math.floor((((ms % 60_000) + 60_000) % 60_000) / 1000)).padStart(2, '0')}`;
+}
+
+/** The band a forecast carries: its lower quantile where it has one, else the mean. */
+export function lowerOf(f: Forecast): Float64Array {
+  return f.lower ?? f.mean;
 }

@@ -190,3 +190,21 @@ export function decodeParameterStatus(buf: Buffer, start: number, end: number): 
 export function decodeAuthType(buf: Buffer, start: number): number {
   return buf.readInt32BE(start + HEADER_BYTES);
 }
+
+/**
+ * Severity of an ErrorResponse: the untranslated 'V' field (PostgreSQL ≥ 9.6), else 'S'.
+ * https://www.postgresql.org/docs/15/protocol-error-fields.html
+ */
+export function decodeErrorSeverity(buf: Buffer, start: number, end: number): string {
+  let p = start + HEADER_BYTES;
+  let localized = '';
+  while (p < end && buf[p] !== 0) {
+    const code = buf[p]!;
+    const z = buf.indexOf(0, p + 1);
+    if (z < 0 || z >= end) break;
+    if (code === 0x56) return buf.toString('utf8', p + 1, z); // 'V'
+    if (code === 0x53) localized = buf.toString('utf8', p + 1, z); // 'S'
+    p = z + 1;
+  }
+  return localized;
+}

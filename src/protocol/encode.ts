@@ -5,6 +5,15 @@ import type { ProxyError } from './sqlstate.js';
  * Encoders for the few messages the proxy itself sends. Everything else is forwarded as received.
  */
 
+/** Any message: type byte, length word, body (copied). */
+export function encodeMessage(type: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(5 + body.length);
+  out[0] = type;
+  out.writeInt32BE(4 + body.length, 1);
+  body.copy(out, 5);
+  return out;
+}
+
 function fieldsMessage(type: number, fields: Array<[string, string | undefined]>): Buffer {
   const parts: Buffer[] = [];
   let len = 4 + 1; // length + terminating zero
@@ -56,14 +65,17 @@ export function encodeReadyForQuery(status: TxStatus): Buffer {
   return RFQ[status];
 }
 
-/** NegotiateProtocolVersion ('v'): newest minor version we support, and options we do not. */
-export function encodeNegotiateProtocolVersion(minor: number, unsupported: string[]): Buffer {
+/**
+ * NegotiateProtocolVersion ('v'): the newest version we support (PostgreSQL sends the whole
+ * version word, PG_PROTOCOL_LATEST, e.g. 3.0 = 196608), and the options we do not.
+ */
+export function encodeNegotiateProtocolVersion(minor: number, unsupported: readonly string[]): Buffer {
   const names = unsupported.map((n) => Buffer.from(n + '\0', 'utf8'));
   const len = 4 + 4 + 4 + names.reduce((a, b) => a + b.length, 0);
   const out = Buffer.allocUnsafe(1 + len);
   out[0] = Backend.NegotiateProtocolVersion;
   out.writeInt32BE(len, 1);
-  out.writeInt32BE(minor, 5);
+  out.writeInt32BE((3 << 16) | minor, 5);
   out.writeInt32BE(names.length, 9);
   let off = 13;
   for (const n of names) off += n.copy(out, off);

@@ -40,7 +40,8 @@ export interface MessageSink {
   message(type: number, buf: Buffer, start: number, end: number): void;
   /**
    * Length field out of range, or the shared buffer budget is spent (`overloaded`): the stream
-   * cannot be framed any further.
+   * cannot be framed any further. scan() then returns the offset just past the offending header,
+   * so that a caller forwarding bytes can stop there.
    */
   invalid(reason: string, type: number, length: number, overloaded?: boolean): void;
 }
@@ -48,6 +49,8 @@ export interface MessageSink {
 export class MessageScanner {
   /** Report (and collect when spanning) every message, not only wanted ones. */
   collectAll = false;
+  /** Per-type limits in total bytes (0: maxMessageBytes), e.g. PostgreSQL's for small messages. */
+  typeLimits: Uint32Array | null = null;
   private readonly header = Buffer.alloc(HEADER_BYTES);
   private headerFill = 0;
   private skipRemaining = 0;
@@ -116,6 +119,16 @@ export class MessageScanner {
     return t;
   }
 
+  /** Bytes of a partly received message already consumed, when it is being collected (or only its header is in). */
+  get partialBytes(): number {
+    return this.acc !== null ? this.accFill : this.headerFill;
+  }
+
+  /** Bytes still to come of a partly received message that is being skipped (not reported). */
+  get skipping(): number {
+    return this.skipRemaining;
+  }
+
   /** No partial message is pending: the next byte starts a message. */
   get atBoundary(): boolean {
     return this.headerFill === 0 && this.skipRemaining === 0 && this.acc === null;
@@ -161,7 +174,7 @@ export class MessageScanner {
       this.headerFill = 0;
       const type = this.header[0]!;
       const len = this.header.readInt32BE(1);
-      if (!this.checkLength(type, len)) return n;
+      if (!this.checkLength(type, len)) return off;
       const total = 1 + len;
       if (this.wanted[type] === 1 || this.collectAll) {
         if (!this.startAcc(total, this.header, 0, HEADER_BYTES)) return n;
@@ -174,7 +187,7 @@ export class MessageScanner {
     while (off + HEADER_BYTES <= n) {
       const type = chunk[off]!;
       const len = chunk.readInt32BE(off + 1);
-      if (!this.checkLength(type, len)) return n;
+      if (!this.checkLength(type, len)) return off + HEADER_BYTES;
       const end = off + 1 + len;
       if (end <= n) {
         if (this.wanted[type] === 1 || this.collectAll) {
@@ -215,9 +228,10 @@ export class MessageScanner {
       this.sink.invalid(`invalid message length ${len}`, type, len);
       return false;
     }
-    if (len + 1 > this.maxMessageBytes) {
+    const limit = Math.min(this.typeLimits?.[type] || this.maxMessageBytes, this.maxMessageBytes);
+    if (len + 1 > limit) {
       this.failed = true;
-      this.sink.invalid(`message of ${len + 1} bytes exceeds the limit of ${this.maxMessageBytes} bytes`, type, len);
+      this.sink.invalid(`message of ${len + 1} bytes exceeds the limit of ${limit} bytes`, type, len);
       return false;
     }
     return true;

@@ -5,65 +5,75 @@ import { StartupCode } from './codes.js';
  * https://www.postgresql.org/docs/15/protocol-message-formats.html
  */
 
-/** PostgreSQL's own limit (MAX_STARTUP_PACKET_LENGTH). */
+/** PostgreSQL's own limit on the packet after its length word (MAX_STARTUP_PACKET_LENGTH). */
 export const MAX_STARTUP_PACKET_BYTES = 10_000;
 
 export type StartupPacket =
   | { kind: 'ssl' }
   | { kind: 'gssenc' }
   | { kind: 'cancel'; pid: number; secret: number }
-  | { kind: 'startup'; major: number; minor: number; params: Map<string, string> };
+  /** A 3.x StartupMessage whose layout PostgreSQL accepts; `pqOptions` are the `_pq_.` names it carried (dropped from `params`). */
+  | { kind: 'startup'; major: number; minor: number; params: Map<string, string>; pqOptions: string[] }
+  /** A packet the server itself refuses (protocol version, layout): forward it and relay the answer. */
+  | { kind: 'refused'; reason: string };
 
+/**
+ * A startup packet that cannot be framed. PostgreSQL logs these (COMMERROR) and closes without a
+ * word, so there is nothing to tell the client: `reason` is for the log.
+ */
 export class StartupPacketError extends Error {
-  constructor(
-    message: string,
-    readonly sqlState: string,
-  ) {
+  constructor(message: string) {
     super(message);
     this.name = 'StartupPacketError';
   }
 }
 
-/** Bytes needed before the packet is complete, or 0 when `buf` holds it. Throws on an impossible length. */
+/** The packet's total length once 4 bytes are in, else -1. Throws on a length PostgreSQL refuses. */
 export function startupPacketLength(buf: Buffer): number {
   if (buf.length < 4) return -1;
   const len = buf.readInt32BE(0);
-  if (len < 8 || len > MAX_STARTUP_PACKET_BYTES) throw new StartupPacketError(`invalid length of startup packet (${len})`, '08P01');
+  if (len < 8 || len - 4 > MAX_STARTUP_PACKET_BYTES) throw new StartupPacketError(`invalid length of startup packet (${len})`);
   return len;
 }
 
-/** Decode one complete startup packet (exactly `len` bytes). */
-export function decodeStartupPacket(buf: Buffer): StartupPacket {
+/**
+ * Decode one complete startup packet (exactly `len` bytes) as PostgreSQL 15's ProcessStartupPacket
+ * reads it. `sslDone` / `gssDone`: that negotiation already happened on this connection, so a
+ * second request is read as a protocol version (and refused).
+ */
+export function decodeStartupPacket(buf: Buffer, sslDone = false, gssDone = false): StartupPacket {
   const len = buf.readInt32BE(0);
   const code = buf.readInt32BE(4);
-  if (code === StartupCode.SSLRequest && len === 8) return { kind: 'ssl' };
-  if (code === StartupCode.GSSENCRequest && len === 8) return { kind: 'gssenc' };
   if (code === StartupCode.CancelRequest) {
-    if (len !== 16) throw new StartupPacketError('invalid length of cancel request', '08P01');
+    if (len !== 16) throw new StartupPacketError('invalid length of cancel request');
     return { kind: 'cancel', pid: buf.readInt32BE(8), secret: buf.readInt32BE(12) };
   }
+  if (code === StartupCode.SSLRequest && !sslDone) return { kind: 'ssl' };
+  if (code === StartupCode.GSSENCRequest && !gssDone) return { kind: 'gssenc' };
   const major = code >>> 16;
   const minor = code & 0xffff;
-  if (major !== 3) {
-    throw new StartupPacketError(`unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.0`, '0A000');
-  }
+  if (major !== 3) return { kind: 'refused', reason: `unsupported frontend protocol ${major}.${minor}` };
+  // The server reads name/value strings up to an empty name; the byte after the packet counts as 0.
   const params = new Map<string, string>();
-  let p = 8;
-  while (p < len) {
-    if (buf[p] === 0) {
-      p++;
-      break;
-    }
-    const kz = buf.indexOf(0, p);
-    if (kz < 0 || kz >= len) throw new StartupPacketError('invalid startup packet layout: expected terminator as last byte', '08P01');
-    const vz = buf.indexOf(0, kz + 1);
-    if (vz < 0 || vz >= len) throw new StartupPacketError('invalid startup packet layout: expected terminator as last byte', '08P01');
-    params.set(buf.toString('utf8', p, kz), buf.toString('utf8', kz + 1, vz));
-    p = vz + 1;
+  const pqOptions: string[] = [];
+  const cstringEnd = (from: number): number => {
+    const z = buf.indexOf(0, from);
+    return z < 0 || z >= len ? len : z;
+  };
+  let off = 8;
+  while (off < len) {
+    if (buf[off] === 0) break;
+    const nameEnd = cstringEnd(off);
+    const valOff = nameEnd + 1;
+    if (valOff >= len) break;
+    const valEnd = cstringEnd(valOff);
+    const name = buf.toString('utf8', off, nameEnd);
+    if (name.startsWith('_pq_.')) pqOptions.push(name);
+    else params.set(name, buf.toString('utf8', valOff, valEnd));
+    off = valEnd + 1;
   }
-  if (p !== len || buf[len - 1] !== 0) throw new StartupPacketError('invalid startup packet layout: expected terminator as last byte', '08P01');
-  if (!params.has('user')) throw new StartupPacketError('no PostgreSQL user name specified in startup packet', '28000');
-  return { kind: 'startup', major, minor, params };
+  if (off !== len - 1) return { kind: 'refused', reason: 'invalid startup packet layout: expected terminator as last byte' };
+  return { kind: 'startup', major, minor, params, pqOptions };
 }
 
 /** A 3.0 StartupMessage with the given parameters (used after negotiating a newer minor down). */

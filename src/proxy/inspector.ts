@@ -29,8 +29,12 @@ export interface SessionInspector {
   error(): void;
   /** Server side: a statement ended without CommandComplete (PortalSuspended, EmptyQueryResponse). */
   statementEnded(): void;
-  /** Server side: the request completed; the transaction status now. */
-  readyForQuery(status: TxStatus): void;
+  /**
+   * Server side: request number `answered` completed (requests numbered from 1 in the order
+   * takeRequest was called for them); the transaction status after it. Later requests may
+   * already have been read: the status is the server's state after `answered`, not now.
+   */
+  readyForQuery(status: TxStatus, answered: number): void;
   /** ParameterStatus from the server (search_path when reported, TimeZone, ...). */
   parameterStatus(name: string, value: string): void;
 }

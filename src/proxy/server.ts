@@ -8,10 +8,11 @@ import { silentLogger, type Logger } from '../util/log.js';
 import { openGate, type WriteGate } from './gate.js';
 import { NullInspector, type SessionInspector } from './inspector.js';
 import { Session, type SessionHost } from './session.js';
+import type { UpstreamEndpoint } from './upstream-connect.js';
 
 export interface ProxyServerOptions {
   listen: { host: string; port: number };
-  upstream: { host: string; port: number; connectTimeoutMs: number };
+  upstream: UpstreamEndpoint;
   maxClientConnections: number;
   maxMessageBytes: number;
   /** Cap on bytes of incomplete client messages buffered across all clients; default: no cap. */

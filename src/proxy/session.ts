@@ -1,26 +1,16 @@
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import { Backend, Frontend, type TxStatus } from '../protocol/codes.js';
-import {
-  MalformedMessageError,
-  decodeBackendKeyData,
-  decodeBind,
-  decodeCommandComplete,
-  decodeExecute,
-  decodeParameterStatus,
-  decodeParse,
-  decodeQuery,
-  decodeReadyForQuery,
-  decodeTarget,
-} from '../protocol/decode.js';
-import { encodeErrorResponse, encodeNegotiateProtocolVersion, encodeNotice, encodeReadyForQuery } from '../protocol/encode.js';
-import { MessageScanner, type BufferBudget, type MessageSink } from '../protocol/scanner.js';
+import { Backend, type TxStatus } from '../protocol/codes.js';
+import { decodeBackendKeyData, decodeErrorSeverity, decodeParameterStatus, decodeReadyForQuery } from '../protocol/decode.js';
+import { encodeErrorResponse, encodeNegotiateProtocolVersion } from '../protocol/encode.js';
+import type { BufferBudget } from '../protocol/scanner.js';
 import { ProxyError, SqlState } from '../protocol/sqlstate.js';
 import { encodeStartupMessage } from '../protocol/startup.js';
+import { ReadyPhase, type ReadyPhaseHost } from './ready-phase.js';
 import type { Logger } from '../util/log.js';
-import type { GateDecision, HeldRequest, WriteGate } from './gate.js';
+import type { WriteGate } from './gate.js';
 import type { SessionInspector } from './inspector.js';
-import { ClientStartup, type ClientStartupEvents, type StartupMessagePacket } from './startup-phase.js';
+import { AuthPhaseInput, ClientStartup, type ClientStartupEvents, type StartupMessagePacket } from './startup-phase.js';
 import { UpstreamLink, type UpstreamEndpoint } from './upstream-connect.js';
 
 /** What a session needs from the server that owns it. */
@@ -57,57 +47,19 @@ export interface SessionHost {
   readonly claimStartup?: ((client: Socket, params: ReadonlyMap<string, string>, rest: Buffer) => boolean) | undefined;
 }
 
-const CLIENT_WANTED = MessageScanner.types(
-  Frontend.Query,
-  Frontend.Parse,
-  Frontend.Bind,
-  Frontend.Execute,
-  Frontend.Sync,
-  Frontend.Close,
-  Frontend.Flush,
-  Frontend.FunctionCall,
-  Frontend.Terminate,
-);
-const SERVER_WANTED = MessageScanner.types(
-  Backend.NotificationResponse,
-  Backend.PortalSuspended,
-  Backend.EmptyQueryResponse,
-  Backend.ReadyForQuery,
-  Backend.CommandComplete,
-  Backend.ErrorResponse,
-  Backend.CopyInResponse,
-  Backend.CopyOutResponse,
-  Backend.CopyBothResponse,
-  Backend.BackendKeyData,
-  Backend.ParameterStatus,
-);
+/** Authentication requests the client must answer: cleartext, md5, GSS, GSS continue, SSPI, SASL, SASL continue. */
+const AUTH_NEEDS_ANSWER = new Set([2, 3, 5, 7, 8, 9, 10, 11]);
 
-/** Entry in the queue of responses owed to the client, one per Query/Sync/FunctionCall sent. */
-const enum Owed {
-  /** The server's response: forward it. */
-  Server = 0,
-  /** The server's response to a request the proxy substituted: drop it up to its ReadyForQuery. */
-  Swallow = 1,
-  /** A response the proxy makes up (a rejection): send when everything before it was sent. */
-  Synthetic = 2,
-}
-interface OwedEntry {
-  kind: Owed;
-  bytes: Buffer | null;
-  /** Partitions registered in flight for drain, released at this entry's ReadyForQuery. */
-  inflight: ReadonlySet<string> | null;
-}
-
-type Phase = 'startup' | 'auth' | 'ready' | 'closed';
+/** startup: before the StartupMessage; relay: the server answers a packet it refuses, bytes pass unread. */
+type Phase = 'startup' | 'relay' | 'auth' | 'ready' | 'closed';
 
 /**
  * One client connection and its own server connection (session mode). Bytes are forwarded as
  * they arrive; messages are framed on the way to keep transaction state and, while a window is
  * open, to decide on whole requests before they go to the server.
  */
-export class Session implements MessageSink {
+export class Session {
   phase: Phase = 'startup';
-  txStatus: TxStatus = 'I';
   user = '';
   database = '';
   private client: Socket;
@@ -115,36 +67,11 @@ export class Session implements MessageSink {
   private inspector: SessionInspector | null = null;
   private readonly startup: ClientStartup;
 
-  private readonly clientScanner: MessageScanner;
-  private readonly serverScanner: MessageScanner;
-  private readonly serverSink: MessageSink;
-
-  // --- request state (client → server)
-  /** Bytes of the current request forwarded already (it started when the gate epoch was this). */
-  private partialEpoch = -1;
-  /** Gated mode: copies of the current request's messages, not yet forwarded. */
-  private reqParts: Buffer[] = [];
-  private reqBytes = 0;
-  /** Gated mode: the current request is being dropped up to its Sync (rejected). */
-  private skipToSync = false;
-  private gating = false;
-  /** Held: a request waits in a hold queue; nothing more from this client goes on until it is released. */
-  private held: (HeldRequest & { data: Buffer; visible: ReadonlySet<string>; endsWithSync: boolean; partition: string; releaseBy: number | null; noticed: boolean }) | null = null;
-  /** Tells a held client why it waits (SessionHost.heldNoticeAfterMs), once per held request. */
-  private noticeTimer: NodeJS.Timeout | null = null;
-  /** A notice due while a response was still on its way: written at the next ReadyForQuery. */
-  private pendingNotice: Buffer | null = null;
-  private backlog: Buffer[] = [];
-  private copyIn = false;
+  /** Requests to the server and answers back, once startup is done. */
+  private readonly ready: ReadyPhase;
   private serverPaused = false;
-
-  // --- response state (server → client)
-  private owed: OwedEntry[] = [];
-  private owedHead = 0;
-  /** Server messages are being dropped up to the next ReadyForQuery (a substituted request). */
-  private dropping = false;
-  /** A ReadyForQuery was just scanned and made-up responses may be due. */
-  private afterRfq = false;
+  /** Writes to the server are backed up: the client is paused until they drain. */
+  private serverFull = false;
 
   pid = 0;
   secret = 0;
@@ -159,13 +86,7 @@ export class Session implements MessageSink {
   ) {
     this.client = client;
     client.setNoDelay(true);
-    this.clientScanner = new MessageScanner(CLIENT_WANTED, host.maxMessageBytes, this, host.bufferBudget ?? null);
-    this.serverSink = {
-      message: (type, buf, start, end) => this.serverMessage(type, buf, start, end),
-      invalid: (reason) => this.serverLost(new Error(reason)),
-    };
-    // Server messages can be large (DataRow); only small wanted ones are ever collected.
-    this.serverScanner = new MessageScanner(SERVER_WANTED, 0x7fffffff, this.serverSink);
+    this.ready = new ReadyPhase(this.readyHost(), { maxMessageBytes: host.maxMessageBytes, bufferBudget: host.bufferBudget ?? null, messageTimeoutMs: host.messageTimeoutMs ?? 0 }, (reason) => this.serverLost(new Error(reason)));
     this.attachClient(client);
     this.startup = new ClientStartup(client, host, this.startupEvents());
   }
@@ -188,14 +109,18 @@ export class Session implements MessageSink {
   // ---------------------------------------------------------------- startup (startup-phase.ts, upstream-connect.ts)
 
   private onClientData(chunk: Buffer): void {
+    if (this.serverEndExpected) return;
     if (this.phase === 'ready') {
-      this.clientData(chunk);
+      if (this.answeredAt !== 0) {
+        this.host.clientRoundTrip(performance.now() - this.answeredAt);
+        this.answeredAt = 0;
+      }
+      this.ready.clientData(chunk);
       return;
     }
     if (this.phase === 'auth') {
-      // Password/SASL messages go straight through; the server judges them.
-      this.host.counters.clientToServer += chunk.length;
-      this.server?.write(chunk);
+      // Bounded: a client that pipelines a lot behind its startup waits until the server is ready.
+      if (this.authInput && !this.authInput.feed(chunk)) this.client.pause();
       return;
     }
     if (this.phase === 'startup') this.startup.feed(chunk);
@@ -212,7 +137,21 @@ export class Session implements MessageSink {
         this.host.cancel(pid, secret);
         this.closeQuietly();
       },
-      refuse: (err) => this.fatal(err),
+      relay: (raw, reason) => {
+        this.host.log.debug({ reason }, 'startup packet the server refuses: relaying its answer');
+        this.phase = 'relay';
+        this.connectServer(raw);
+      },
+      refuse: (err, reason) => {
+        this.host.protocolError(err?.sqlState ?? SqlState.ProtocolViolation);
+        if (err) {
+          this.fatal(err);
+          return;
+        }
+        // What PostgreSQL only logs: close without a word.
+        this.host.log.debug({ reason }, 'startup failed');
+        this.closeQuietly();
+      },
     };
   }
 
@@ -230,27 +169,45 @@ export class Session implements MessageSink {
       return;
     }
     this.user = p.params.get('user') ?? '';
-    this.database = p.params.get('database') ?? this.user;
-    let packet = raw;
-    if (p.minor !== 0) {
-      // We speak 3.0 only: negotiate down as PostgreSQL does, dropping _pq_ options.
-      const unsupported = [...p.params.keys()].filter((k) => k.startsWith('_pq_.'));
-      for (const k of unsupported) p.params.delete(k);
-      this.client.write(encodeNegotiateProtocolVersion(0, unsupported));
+    this.database = p.params.get('database') || this.user;
+    let packet: Buffer;
+    if (p.minor !== 0 || p.pqOptions.length > 0) {
+      // We speak 3.0 with no protocol options: negotiate down as PostgreSQL does, and send the
+      // server a plain 3.0 packet so that it has nothing to negotiate.
+      this.client.write(encodeNegotiateProtocolVersion(0, p.pqOptions));
       packet = encodeStartupMessage(p.params);
     } else {
       packet = Buffer.from(raw); // the chunk may be reused; keep our own copy until sent
     }
     this.inspector = this.host.newInspector(p.params);
     this.phase = 'auth';
+    this.authInput = new AuthPhaseInput(
+      (b) => {
+        this.host.counters.clientToServer += b.length;
+        this.server?.write(b);
+      },
+      // The server closes on this without a word.
+      () => (this.serverEndExpected = true),
+    );
     this.connectServer(packet);
     if (rest.length > 0) this.onClientData(Buffer.from(rest));
   }
 
+  /** Client bytes between the StartupMessage and the server's first ReadyForQuery. */
+  private authInput: AuthPhaseInput | null = null;
+  /** The client sent what the server closes on silently (a bad length): so do we, after it. */
+  private serverEndExpected = false;
+  /** The server sent a FATAL (or PANIC) ErrorResponse: its closing needs no word from us. */
+  private serverSaidFatal = false;
+
   private connectServer(startupPacket: Buffer): void {
     this.server = new UpstreamLink(this.host.upstream, startupPacket, {
       data: (chunk) => {
-        this.onServerData(chunk);
+        if (this.phase === 'relay') this.writeClient(Buffer.from(chunk));
+        else if (this.phase !== 'closed') {
+          this.host.counters.serverToClient += chunk.length;
+          this.ready.serverData(chunk);
+        }
         if (this.client.writableLength > 0) this.server?.releaseReadBuffer();
         return !this.serverPaused;
       },
@@ -259,13 +216,20 @@ export class Session implements MessageSink {
         this.host.counters.serverConnections++;
       },
       drain: () => {
-        if (this.phase !== 'closed' && !this.held) this.client.resume();
+        this.serverFull = false;
+        if (this.phase !== 'closed' && this.ready.accepting) this.client.resume();
       },
       lost: (err, closed) => {
         if (closed) this.uncountServer();
         this.serverLost(err);
       },
     });
+  }
+
+  /** Any ErrorResponse from the server, in every phase, before it is handled or forwarded. */
+  private serverError(buf: Buffer, start: number, end: number): void {
+    const severity = decodeErrorSeverity(buf, start, end);
+    if (severity === 'FATAL' || severity === 'PANIC') this.serverSaidFatal = true;
   }
 
   private serverCounted = false;
@@ -277,482 +241,82 @@ export class Session implements MessageSink {
 
   private serverLost(err: Error): void {
     if (this.phase === 'closed') return;
-    if (this.closing) {
-      // The client said Terminate and the server hung up, as it should: end quietly.
-      this.close();
+    if (this.closing || this.serverSaidFatal || this.phase === 'relay' || this.serverEndExpected) {
+      // The server hung up after saying why (a FATAL), or as it should (the client said Terminate,
+      // or sent what PostgreSQL closes on without a word): end as quietly as it did.
+      this.closeQuietly();
       return;
     }
     this.host.log.debug({ err: err.message }, 'server connection lost');
     this.fatal(new ProxyError(SqlState.ConnectionFailure, `quietcut: server connection lost: ${err.message}`, 'FATAL'));
   }
 
-  // ---------------------------------------------------------------- client → server
+  // ---------------------------------------------------------------- ready phase (ready-phase.ts)
 
-  private clientData(chunk: Buffer): void {
-    if (this.answeredAt !== 0) {
-      this.host.clientRoundTrip(performance.now() - this.answeredAt);
-      this.answeredAt = 0;
-    }
-    if (this.held) {
-      this.backlog.push(Buffer.from(chunk));
-      this.client.pause();
-      return;
-    }
-    this.processClientChunk(chunk, 0);
-    this.watchPartial();
+  /** What the ready phase is waiting for (diagnostics). */
+  describe(): string {
+    return `${this.phase} ${this.ready.describe()}`;
   }
 
-  private processClientChunk(chunk: Buffer, from: number): void {
-    const gate = this.host.gate;
-    const scanner = this.clientScanner;
-    while (from < chunk.length && this.phase === 'ready') {
-      const fast = !gate.active || this.copyIn || (this.partialEpoch >= 0 && this.partialEpoch < gate.epoch && !this.gating);
-      if (fast) {
-        this.gating = false;
-        const end = scanner.scan(chunk, from);
-        if (this.phase !== 'ready') return;
-        this.forward(from === 0 && end === chunk.length ? chunk : chunk.subarray(from, end));
-        from = end;
-        continue;
-      }
-      // Gated: collect whole requests and decide on each before anything of it is forwarded.
-      if (!this.gating) {
-        if (!scanner.atBoundary) {
-          // The gate opened while a message was half forwarded: let that message finish first.
-          const end = scanner.scan(chunk, from);
-          this.forward(chunk.subarray(from, end));
-          from = end;
-          continue;
-        }
-        this.gating = true;
-        scanner.collectAll = true;
-      }
-      const end = scanner.scan(chunk, from);
-      from = end;
-      if (this.held) {
-        if (from < chunk.length) this.backlog.push(Buffer.from(chunk.subarray(from)));
+  /** Transaction status the client was last told. */
+  get txStatus(): TxStatus {
+    return this.ready.txStatus;
+  }
+
+  /** A message of quietcut's own for the client, between two server messages (never inside one). */
+  notify(message: Buffer): void {
+    if (this.phase === 'ready') this.ready.notify(message);
+  }
+
+  private readyHost(): ReadyPhaseHost {
+    const inspector = (): SessionInspector => this.inspector!;
+    const sessionHost = this.host;
+    const ready = (): boolean => this.phase === 'ready';
+    return {
+      gate: this.host.gate,
+      get inspector(): SessionInspector {
+        return inspector();
+      },
+      get ready(): boolean {
+        return ready();
+      },
+      log: this.host.log,
+      get heldNoticeAfterMs(): number | null {
+        return sessionHost.heldNoticeAfterMs ?? null;
+      },
+      startupMessage: (type, buf, start, end) => this.startupServerMessage(type, buf, start, end),
+      serverError: (buf, start, end) => this.serverError(buf, start, end),
+      serverWillEnd: (nothingForwarded) => {
+        // The client sent what the server closes on without a word: end as it does, after it.
+        this.serverEndExpected = true;
         this.client.pause();
-        return;
-      }
-      if (!gate.active && scanner.atBoundary && this.reqParts.length === 0 && !this.skipToSync) {
-        this.gating = false;
-        scanner.collectAll = false;
-      }
-    }
-  }
-
-  /** MessageSink for the client direction. */
-  message(type: number, buf: Buffer, start: number, end: number): void {
-    const insp = this.inspector!;
-    try {
-      switch (type) {
-        case Frontend.Query:
-          insp.query(decodeQuery(buf, start, end));
-          break;
-        case Frontend.Parse:
-          insp.parse(decodeParse(buf, start, end));
-          break;
-        case Frontend.Bind:
-          insp.bind(decodeBind(buf, start, end));
-          break;
-        case Frontend.Execute:
-          insp.execute(decodeExecute(buf, start, end));
-          break;
-        case Frontend.Close:
-          {
-            const t = decodeTarget(buf, start, end);
-            insp.close(t.kind, t.name);
-          }
-          break;
-        case Frontend.FunctionCall:
-          insp.functionCall();
-          break;
-        default:
-          break;
-      }
-    } catch (err) {
-      if (err instanceof MalformedMessageError) {
-        this.fatal(new ProxyError(SqlState.ProtocolViolation, err.message, 'FATAL'));
-        this.clientScanner.stop();
-        return;
-      }
-      throw err;
-    }
-    const boundary = type === Frontend.Query || type === Frontend.Sync || type === Frontend.FunctionCall;
-    if (!this.gating) {
-      // Fast path: the bytes go out with the chunk. Track the request for drain and responses.
-      if (this.partialEpoch < 0) this.partialEpoch = this.host.gate.epoch;
-      if (insp.visible.size !== this.registered.size) this.registerInflight(insp.visible);
-      if (boundary) {
-        this.sentBoundary(insp.takeRequest());
-        if (this.host.gate.active && !this.copyIn) this.clientScanner.stop();
-      } else if (type === Frontend.Terminate) {
+        if (nothingForwarded) this.closeQuietly();
+        else setTimeout(() => this.closeQuietly(), this.host.upstream.connectTimeoutMs).unref();
+      },
+      toServer: (data) => this.forward(data),
+      toClient: (data) => this.writeClient(data),
+      pauseClient: () => this.client.pause(),
+      resumeClient: () => {
+        if (!this.serverFull && this.phase === 'ready') this.client.resume();
+      },
+      fatal: (err) => this.fatal(err),
+      terminated: () => {
         this.closing = true;
-      }
-      return;
-    }
-    this.gatedMessage(type, buf, start, end, boundary);
-  }
-
-  invalid(reason: string, _type?: number, _length?: number, overloaded?: boolean): void {
-    if (overloaded) this.fatal(new ProxyError(SqlState.OutOfMemory, reason, 'FATAL', undefined, 'Send smaller messages, or raise limits.maxBufferedBytes.'));
-    else this.fatal(new ProxyError(SqlState.ProtocolViolation, `invalid message from client: ${reason}`, 'FATAL'));
-  }
-
-  /** A partial message pins buffer space: it must keep arriving (not while we hold the client). */
-  private partialTimer: NodeJS.Timeout | null = null;
-  private watchPartial(): void {
-    const ms = this.host.messageTimeoutMs ?? 0;
-    if (ms <= 0 || this.clientScanner.atBoundary || this.phase !== 'ready') {
-      if (this.partialTimer) clearTimeout(this.partialTimer);
-      this.partialTimer = null;
-    } else if (this.partialTimer) this.partialTimer.refresh();
-    else {
-      this.partialTimer = setTimeout(() => {
-        this.partialTimer = null;
-        if (this.held) this.watchPartial();
-        else this.fatal(new ProxyError(SqlState.MessageTimeout, `invalid message from client: a message stopped arriving for ${ms} ms (limits.messageTimeoutMs)`, 'FATAL'));
-      }, ms);
-      this.partialTimer.unref();
-    }
-  }
-
-  private gatedMessage(type: number, buf: Buffer, start: number, end: number, boundary: boolean): void {
-    if (this.skipToSync) {
-      // A rejected extended-protocol request: drop everything up to Sync, as the server does after an error.
-      if (type === Frontend.Sync) {
-        this.skipToSync = false;
-        this.inspector!.takeRequest();
-        this.owe({ kind: Owed.Synthetic, bytes: encodeReadyForQuery(this.txStatus), inflight: null });
-      }
-      return;
-    }
-    if (type === Frontend.Terminate) {
-      this.flushRequest();
-      this.forward(buf.subarray(start, end));
-      this.closing = true;
-      return;
-    }
-    this.reqParts.push(Buffer.from(buf.subarray(start, end)));
-    this.reqBytes += end - start;
-    if (!boundary && type !== Frontend.Flush) return;
-    this.decideRequest(type !== Frontend.Flush);
-  }
-
-  /** Evaluate the collected request at a boundary and forward, hold or reject it. */
-  private decideRequest(endsWithSync: boolean): void {
-    const insp = this.inspector!;
-    const visible = insp.visible;
-    const inTx = this.txStatus !== 'I';
-    let decision: GateDecision = { action: 'pass' };
-    if (visible.size > 0) decision = this.host.gate.decide(visible, inTx, this.registered);
-    const data = this.reqParts.length === 1 ? this.reqParts[0]! : Buffer.concat(this.reqParts, this.reqBytes);
-    this.reqParts = [];
-    this.reqBytes = 0;
-    if (decision.action === 'pass') {
-      this.sendRequest(data, endsWithSync);
-      return;
-    }
-    if (decision.action === 'reject') {
-      this.rejectRequest(decision.error, data, endsWithSync);
-      return;
-    }
-    const held = {
-      bytes: data.length,
-      heldAtMs: performance.now(),
-      data,
-      visible: new Set(visible),
-      endsWithSync,
-      partition: decision.partition,
-      releaseBy: decision.releaseBy ?? null,
-      noticed: false,
-      release: () => this.releaseHeld(),
+      },
+      settled: () => {
+        // Everything asked is answered: the client's next bytes measure its round trip.
+        this.answeredAt = performance.now();
+        if (this.host.draining && this.idle) setImmediate(() => this.shutdown());
+      },
     };
-    if (!decision.enqueue(held)) {
-      this.rejectRequest(
-        new ProxyError(
-          SqlState.HoldQueueFull,
-          `quietcut: hold queue of partition ${decision.partition} is full during its backup window; write rejected`,
-          'ERROR',
-          undefined,
-          'Retry the statement shortly.',
-        ),
-        data,
-        endsWithSync,
-      );
-      return;
-    }
-    this.held = held;
-    this.armHeldNotice();
-    this.clientScanner.stop();
-  }
-
-  private armHeldNotice(): void {
-    const after = this.host.heldNoticeAfterMs;
-    const held = this.held;
-    if (after === null || after === undefined || !held || held.noticed) return;
-    this.noticeTimer = setTimeout(() => {
-      this.noticeTimer = null;
-      if (this.held !== held || this.phase === 'closed') return;
-      held.noticed = true;
-      const by = held.releaseBy === null ? 'when its snapshot is taken' : `by ${new Date(held.releaseBy).toISOString()} at the latest`;
-      this.writeNotice(encodeNotice(`quietcut: this write waits for a backup window on partition ${held.partition}; it is sent on ${by}`));
-    }, after);
-    this.noticeTimer.unref();
-  }
-
-  /**
-   * Only between server messages: when no response is owed the client's stream is at a message
-   * boundary (nothing else is written to it); otherwise the notice waits for the next
-   * ReadyForQuery that leaves nothing owed.
-   */
-  private writeNotice(notice: Buffer): void {
-    if (this.owedHead === this.owed.length && !this.dropping && this.serverScanner.atBoundary) this.writeClient(notice);
-    else this.pendingNotice = notice;
-  }
-
-  private clearHeldNotice(): void {
-    if (this.noticeTimer) clearTimeout(this.noticeTimer);
-    this.noticeTimer = null;
-  }
-
-  private sendRequest(data: Buffer, endsWithSync: boolean): void {
-    if (this.partialEpoch < 0) this.partialEpoch = this.host.gate.epoch;
-    const insp = this.inspector!;
-    if (insp.visible.size !== this.registered.size) this.registerInflight(insp.visible);
-    this.forward(data);
-    if (endsWithSync) this.sentBoundary(insp.takeRequest());
-  }
-
-  /**
-   * Visibility-making writes forwarded in the current request, registered with the gate as soon
-   * as they go out (not only at Sync), so a window that starts mid-request drains them.
-   */
-  private registered: Set<string> = new Set();
-  private registerInflight(visible: ReadonlySet<string>): void {
-    const add = new Set<string>();
-    for (const p of visible) if (!this.registered.has(p)) add.add(p);
-    if (add.size === 0) return;
-    for (const p of add) this.registered.add(p);
-    this.host.gate.inflightAdd(add);
-  }
-
-  /** A request boundary went to the server: its response is owed to the client. */
-  private sentBoundary(visible: ReadonlySet<string>): void {
-    this.partialEpoch = -1;
-    if (visible.size !== this.registered.size) this.registerInflight(visible);
-    let inflight: ReadonlySet<string> | null = null;
-    if (this.registered.size > 0) {
-      inflight = this.registered;
-      this.registered = new Set();
-    }
-    this.owe({ kind: Owed.Server, bytes: null, inflight });
-  }
-
-  private rejectRequest(error: ProxyError, data: Buffer, endsWithSync: boolean): void {
-    const first = data[0];
-    const extended = first !== Frontend.Query && first !== Frontend.FunctionCall;
-    if (this.txStatus !== 'I') {
-      // A COMMIT of a transaction that wrote the partition: roll it back on the server so
-      // nothing of it can commit, hide the server's answer, and report the error.
-      this.forward(ROLLBACK_QUERY);
-      this.owe({ kind: Owed.Swallow, bytes: null, inflight: null });
-      this.txStatus = 'I';
-    } else if (this.partialEpoch >= 0) {
-      // Part of this extended request already ran in an implicit transaction: make it fail on
-      // the server so that nothing of it commits at the Sync.
-      this.forward(ABORT_IMPLICIT);
-      this.owe({ kind: Owed.Swallow, bytes: null, inflight: null });
-    }
-    this.partialEpoch = -1;
-    this.inspector!.takeRequest();
-    const err = encodeErrorResponse(error);
-    if (!extended || endsWithSync) {
-      this.owe({ kind: Owed.Synthetic, bytes: Buffer.concat([err, encodeReadyForQuery('I')]), inflight: null });
-    } else {
-      // Flush-terminated part of an extended request: the client gets the error now and a
-      // ReadyForQuery at its Sync, which we skip to, as the server does after an error.
-      this.owe({ kind: Owed.Synthetic, bytes: err, inflight: null });
-      this.skipToSync = true;
-    }
-  }
-
-  private flushRequest(): void {
-    if (this.reqParts.length === 0) return;
-    const data = Buffer.concat(this.reqParts, this.reqBytes);
-    this.reqParts = [];
-    this.reqBytes = 0;
-    this.forward(data);
-  }
-
-  /** The window released this session's held request: forward it and go on with the backlog. */
-  private releaseHeld(): void {
-    const held = this.held;
-    if (!held || this.phase === 'closed') return;
-    this.held = null;
-    this.clearHeldNotice();
-    // Another partition's window may hold it too.
-    const decision = held.visible.size > 0 ? this.host.gate.decide(held.visible, this.txStatus !== 'I', NO_PARTITIONS) : ({ action: 'pass' } as const);
-    if (decision.action === 'hold') {
-      const again = { ...held, heldAtMs: held.heldAtMs, partition: decision.partition, releaseBy: decision.releaseBy ?? null, release: () => this.releaseHeld() };
-      if (decision.enqueue(again)) {
-        this.held = again;
-        this.armHeldNotice();
-        return;
-      }
-    }
-    if (decision.action === 'reject') {
-      this.rejectRequest(decision.error, held.data, held.endsWithSync);
-    } else {
-      this.sendRequest(held.data, held.endsWithSync);
-    }
-    const backlog = this.backlog;
-    this.backlog = [];
-    for (let i = 0; i < backlog.length; i++) {
-      this.processClientChunk(backlog[i]!, 0);
-      if (this.held) {
-        // Held again: keep the rest for later, in order.
-        this.backlog.push(...backlog.slice(i + 1));
-        return;
-      }
-    }
-    if (this.phase === 'ready') this.client.resume();
-    this.watchPartial();
   }
 
   private forward(data: Buffer): void {
     if (data.length === 0 || !this.server) return;
     this.host.counters.clientToServer += data.length;
-    if (!this.server.write(data)) this.client.pause();
-  }
-
-  // ---------------------------------------------------------------- server → client
-
-  private owe(e: OwedEntry): void {
-    if (this.owedHead === this.owed.length) {
-      // Nothing before it is outstanding.
-      if (e.kind === Owed.Synthetic) {
-        if (e.bytes) this.writeClient(e.bytes);
-        return;
-      }
-      if (e.kind === Owed.Swallow) this.startDropping();
-    }
-    this.owed.push(e);
-  }
-
-  private startDropping(): void {
-    this.dropping = true;
-    this.serverScanner.collectAll = true;
-  }
-
-  private onServerData(chunk: Buffer): void {
-    if (this.phase === 'closed') return;
-    this.host.counters.serverToClient += chunk.length;
-    let from = 0;
-    while (from < chunk.length && (this.phase as Phase) !== 'closed') {
-      const dropping = this.dropping;
-      const end = this.serverScanner.scan(chunk, from);
-      if (!dropping) this.writeClient(from === 0 && end === chunk.length ? chunk : chunk.subarray(from, end));
-      from = end;
-      if (this.afterRfq) {
-        this.afterRfq = false;
-        this.emitOwedAtHead();
-        if (this.pendingNotice && this.owedHead === this.owed.length && !this.dropping) {
-          this.writeClient(this.pendingNotice);
-          this.pendingNotice = null;
-        }
-      }
-    }
-  }
-
-  /** After a ReadyForQuery: send made-up responses now due, or start dropping a substituted one. */
-  private emitOwedAtHead(): void {
-    while (this.owedHead < this.owed.length) {
-      const head = this.owed[this.owedHead]!;
-      if (head.kind === Owed.Synthetic) {
-        this.owedHead++;
-        if (head.bytes) this.writeClient(head.bytes);
-        continue;
-      }
-      if (head.kind === Owed.Swallow) this.startDropping();
-      break;
-    }
-    this.compactOwed();
-  }
-
-  private compactOwed(): void {
-    if (this.owedHead === this.owed.length) {
-      this.owed.length = 0;
-      this.owedHead = 0;
-    } else if (this.owedHead > 64 && this.owedHead * 2 > this.owed.length) {
-      this.owed = this.owed.slice(this.owedHead);
-      this.owedHead = 0;
-    }
-  }
-
-  private serverMessage(type: number, buf: Buffer, start: number, end: number): void {
-    if (this.phase !== 'ready') {
-      this.startupServerMessage(type, buf, start, end);
-      return;
-    }
-    const insp = this.inspector!;
-    if (this.dropping) {
-      // Inside the answer to a request the proxy substituted: only async notifications go on.
-      if (type === Backend.NotificationResponse) this.writeClient(Buffer.from(buf.subarray(start, end)));
-      if (type !== Backend.ReadyForQuery) return;
-    }
-    switch (type) {
-      case Backend.ReadyForQuery: {
-        this.txStatus = decodeReadyForQuery(buf, start);
-        this.copyIn = false;
-        insp.readyForQuery(this.txStatus);
-        const head = this.owed[this.owedHead];
-        if (head) {
-          this.owedHead++;
-          if (head.inflight) this.host.gate.inflightDone(head.inflight);
-        }
-        const wasDropping = this.dropping;
-        if (wasDropping) {
-          this.dropping = false;
-          this.serverScanner.collectAll = false;
-        }
-        const next = this.owed[this.owedHead];
-        if (wasDropping || (next && next.kind !== Owed.Server)) {
-          this.afterRfq = true;
-          this.serverScanner.stop();
-        } else if (!next) {
-          this.owed.length = 0;
-          this.owedHead = 0;
-          // A notice for a held request is due: it goes right after this ReadyForQuery.
-          if (this.pendingNotice) {
-            this.afterRfq = true;
-            this.serverScanner.stop();
-          }
-          this.answeredAt = performance.now();
-          if (this.host.draining && this.idle) setImmediate(() => this.shutdown());
-        }
-        return;
-      }
-      case Backend.CommandComplete:
-        insp.commandComplete(decodeCommandComplete(buf, start, end));
-        return;
-      case Backend.ErrorResponse:
-        insp.error();
-        return;
-      case Backend.PortalSuspended:
-      case Backend.EmptyQueryResponse:
-        insp.statementEnded();
-        return;
-      case Backend.CopyInResponse:
-        this.copyIn = true;
-        return;
-      case Backend.ParameterStatus: {
-        const ps = decodeParameterStatus(buf, start, end);
-        insp.parameterStatus(ps.name, ps.value);
-        return;
-      }
-      default:
-        return;
+    if (!this.server.write(data)) {
+      this.serverFull = true;
+      this.client.pause();
     }
   }
 
@@ -770,10 +334,27 @@ export class Session implements MessageSink {
         this.inspector?.parameterStatus(ps.name, ps.value);
         break;
       }
-      case Backend.ReadyForQuery:
-        this.txStatus = decodeReadyForQuery(buf, start);
-        this.phase = 'ready';
+      case Backend.Authentication:
+        // The server waits for an answer now: whatever the client sent meanwhile is what it reads
+        // (and refuses, if it is not a password message), as it would directly.
+        if (end - start >= 9 && AUTH_NEEDS_ANSWER.has(buf.readInt32BE(start + 5))) this.authInput?.serverAsks();
         break;
+      case Backend.ReadyForQuery: {
+        this.ready.txStatus = decodeReadyForQuery(buf, start);
+        this.phase = 'ready';
+        this.server?.started();
+        // What the client pipelined behind its startup goes on now, through the request path,
+        // once this chunk (with the ReadyForQuery) has been written to the client.
+        const pipelined = this.authInput?.take() ?? null;
+        this.authInput = null;
+        if (pipelined) {
+          queueMicrotask(() => {
+            this.onClientData(pipelined);
+            if (this.phase === 'ready' && this.ready.accepting) this.client.resume();
+          });
+        }
+        break;
+      }
       default:
         break;
     }
@@ -810,23 +391,7 @@ export class Session implements MessageSink {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
     this.startup.stop();
-    this.clientScanner.reset(); // gives its partial message back to the shared budget
-    this.watchPartial();
-    this.clearHeldNotice();
-    if (this.held) {
-      // Never execute a held request whose client went away.
-      this.host.gate.forget(this.held);
-      this.held = null;
-    }
-    this.backlog = [];
-    for (let i = this.owedHead; i < this.owed.length; i++) {
-      const e = this.owed[i]!;
-      if (e.inflight) this.host.gate.inflightDone(e.inflight);
-    }
-    if (this.registered.size > 0) this.host.gate.inflightDone(this.registered);
-    this.registered = new Set();
-    this.owed = [];
-    this.owedHead = 0;
+    this.ready.close();
     if (this.server) {
       this.uncountServer();
       this.server.destroy();
@@ -850,7 +415,7 @@ export class Session implements MessageSink {
 
   /** The partition this session's held request waits for, and since when (performance.now()); null: not held. */
   get heldFor(): { partition: string; sinceMs: number } | null {
-    return this.held ? { partition: this.held.partition, sinceMs: this.held.heldAtMs } : null;
+    return this.ready.heldFor;
   }
 
   get clientAddress(): string {
@@ -858,22 +423,7 @@ export class Session implements MessageSink {
   }
 
   get idle(): boolean {
-    return this.phase === 'ready' && this.txStatus === 'I' && this.owedHead === this.owed.length && !this.held;
+    return this.phase === 'ready' && this.ready.idle;
   }
 }
 
-function message(type: number, body: Buffer): Buffer {
-  const b = Buffer.allocUnsafe(5 + body.length);
-  b[0] = type;
-  b.writeInt32BE(4 + body.length, 1);
-  body.copy(b, 5);
-  return b;
-}
-
-const ROLLBACK_QUERY = message(Frontend.Query, Buffer.from('ROLLBACK\0', 'utf8'));
-/** Parse of a statement that cannot parse, then Sync: the server rolls back the implicit transaction. */
-const ABORT_IMPLICIT = Buffer.concat([
-  message(Frontend.Parse, Buffer.from('\0quietcut: write rejected during a backup window\0\0\0', 'utf8')),
-  message(Frontend.Sync, Buffer.alloc(0)),
-]);
-const NO_PARTITIONS: ReadonlySet<string> = new Set();

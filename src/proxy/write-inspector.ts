@@ -7,6 +7,7 @@ import { parseSearchPath } from '../sql/search-path.js';
 import type { ClassifiedStatement, TableRef, WriteTarget } from '../sql/types.js';
 import { nonMvccWrite, unknownWrite, type FailClosedReason } from './gate.js';
 import type { SessionInspector } from './inspector.js';
+import { TxPredictor } from './tx-predictor.js';
 import { SessionSettings } from './session-settings.js';
 import { functionMayWrite } from './function-safety.js';
 
@@ -69,7 +70,8 @@ interface Prepared {
   stmts: readonly ClassifiedStatement[];
   /** Parsed under session settings that make the proxy read its text differently from the server. */
   misread: boolean;
-  paramTypes: number[];
+  /** Parameter types from Parse; undefined for SQL PREPARE (the server infers them). */
+  paramTypes: number[] | undefined;
   /** What every Bind of it resolves to when no parameter can matter (reads, transaction control). */
   paramFree: Resolved[] | null;
 }
@@ -77,6 +79,8 @@ interface Prepared {
 /** A statement sent, awaiting its CommandComplete: what to count it against. */
 interface Pending {
   writes: Map<string, string[]> | null;
+  /** The request it belongs to (TxPredictor numbering). */
+  request: number;
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
@@ -91,15 +95,14 @@ export class WriteInspector implements SessionInspector {
   private searchPath: string[] = DEFAULT_SEARCH_PATH;
   private readonly user: string;
   private timeZone: string | undefined;
+  /**
+   * Prepared statements by name. PostgreSQL has one namespace for protocol Parse and SQL PREPARE:
+   * a statement prepared one way can be executed (and closed, deallocated) the other way.
+   */
   private readonly statements = new Map<string, Prepared>();
-  /** SQL-level PREPARE name AS ...: the inner statement, for EXECUTE name(args). */
-  private readonly sqlPrepared = new Map<string, ClassifiedStatement>();
   private readonly portals = new Map<string, Resolved[]>();
-  /** Partitions written by the open transaction (confirmed by the server's status). */
-  private txWrites = new Set<string>();
-  /** Tentative transaction state while a request runs. */
-  private inTx = false;
-  private requestVisible = new Set<string>();
+  /** Transaction state and what can become visible, predicted from the client's stream. */
+  private readonly tx = new TxPredictor();
   private pending: Pending[] = [];
   private pendingHead = 0;
   private readonly settings = new SessionSettings();
@@ -118,14 +121,11 @@ export class WriteInspector implements SessionInspector {
   }
 
   get visible(): ReadonlySet<string> {
-    return this.requestVisible;
+    return this.tx.visible;
   }
 
   takeRequest(): ReadonlySet<string> {
-    if (this.requestVisible.size === 0) return EMPTY;
-    const v = this.requestVisible;
-    this.requestVisible = new Set();
-    return v;
+    return this.tx.takeRequest();
   }
 
   // ------------------------------------------------------------ client messages
@@ -148,7 +148,7 @@ export class WriteInspector implements SessionInspector {
       this.apply(r);
       // A SET of a setting that changes how SQL reads: later statements of this text are misread.
       if (this.settings.pending) this.unknownEverywhere('session_setting');
-      this.pending.push({ writes: r.writes.size > 0 ? r.writes : null });
+      this.pending.push({ writes: r.writes.size > 0 ? r.writes : null, request: this.tx.request });
     }
   }
 
@@ -163,7 +163,7 @@ export class WriteInspector implements SessionInspector {
   bind(msg: BindMessage): void {
     const prepared = this.statements.get(msg.statement);
     if (!prepared) {
-      // Parsed before we saw it (cannot happen in session mode) or an error: nothing known.
+      // Never prepared, or deallocated: the server answers with an error; nothing known of it.
       this.portals.set(msg.portal, UNKNOWN_PORTAL);
       return;
     }
@@ -194,7 +194,7 @@ export class WriteInspector implements SessionInspector {
     const resolved = this.portals.get(portal);
     if (!resolved || resolved === UNKNOWN_PORTAL) {
       this.unknown('unknown_statement');
-      this.pending.push({ writes: null });
+      this.pending.push({ writes: null, request: this.tx.request });
       return;
     }
     let writes: Map<string, string[]> | null = null;
@@ -206,7 +206,7 @@ export class WriteInspector implements SessionInspector {
       this.apply(r);
       if (r.writes.size > 0) writes = r.writes;
     }
-    this.pending.push({ writes });
+    this.pending.push({ writes, request: this.tx.request });
   }
 
   close(kind: 'S' | 'P', name: string): void {
@@ -216,7 +216,7 @@ export class WriteInspector implements SessionInspector {
 
   functionCall(): void {
     this.unknown('fast_path_call');
-    this.pending.push({ writes: null });
+    this.pending.push({ writes: null, request: this.tx.request });
   }
 
   // ------------------------------------------------------------ server messages
@@ -238,23 +238,26 @@ export class WriteInspector implements SessionInspector {
     this.pendingHead++;
   }
 
-  readyForQuery(status: TxStatus): void {
-    this.pending.length = 0;
-    this.pendingHead = 0;
+  readyForQuery(status: TxStatus, answered: number): void {
+    // Statements of the answered request that got no CommandComplete (skipped after an error)
+    // are done; those of requests pipelined after it still wait for theirs.
+    const pending = this.pending;
+    let head = this.pendingHead;
+    while (head < pending.length && pending[head]!.request <= answered) head++;
+    if (head === pending.length) {
+      pending.length = 0;
+      head = 0;
+    }
     // ParameterStatus for every changed reported setting came before this: the settings are known again.
     this.settings.settled();
-    if (status === 'I') {
-      this.txWrites.clear();
-      this.inTx = false;
-      if (this.txDdl.length > 0) {
-        // The transaction that changed these tables has ended: a catalog load that began before now
-        // may have read the old definitions, so they stay stale until one that begins after lands.
-        for (const t of this.txDdl) this.markDdl(t);
-        this.txDdl = [];
-      }
-    } else {
-      this.inTx = true;
+    if (status === 'I' && this.txDdl.length > 0) {
+      // The transaction that changed these tables has ended: a catalog load that began before now
+      // may have read the old definitions, so they stay stale until one that begins after lands.
+      for (const t of this.txDdl) this.markDdl(t);
+      this.txDdl = [];
     }
+    this.pendingHead = head;
+    this.tx.readyForQuery(status, answered);
   }
 
   parameterStatus(name: string, value: string): void {
@@ -269,23 +272,22 @@ export class WriteInspector implements SessionInspector {
   private unknown(reason: FailClosedReason): void {
     this.shared.unclassified();
     if (this.shared.failClosed === false) return;
-    (this.inTx ? this.txWrites : this.requestVisible).add(unknownWrite(reason));
+    this.tx.write([unknownWrite(reason)]);
   }
 
   /** The text itself may be misread: neither the request nor the transaction it may be in is known. */
   private unknownEverywhere(reason: FailClosedReason): void {
     this.shared.unclassified();
     if (this.shared.failClosed === false) return;
-    this.requestVisible.add(unknownWrite(reason));
-    if (this.inTx) this.txWrites.add(unknownWrite(reason));
+    this.tx.write([unknownWrite(reason)]);
+    this.tx.visibleNow(unknownWrite(reason));
   }
 
   /** Statements that are not MVCC-safe on these partitions (null: on tables not known). */
   private nonMvcc(partitions: readonly string[] | null): void {
     if (this.shared.failClosed === false) return;
-    const target = this.inTx ? this.txWrites : this.requestVisible;
-    if (partitions === null) target.add(nonMvccWrite(null));
-    else for (const p of partitions) target.add(nonMvccWrite(p));
+    if (partitions === null) this.tx.write([nonMvccWrite(null)]);
+    else this.tx.write(partitions.map((p) => nonMvccWrite(p)));
   }
 
   /** DDL of a table (null: of tables not known): stale until a catalog load begun after it lands. */
@@ -302,27 +304,23 @@ export class WriteInspector implements SessionInspector {
     if (s.kind === 'tx' && s.tx) {
       switch (s.tx.op) {
         case 'begin':
-          this.inTx = true;
+          this.tx.begin();
           return;
         case 'commit':
-          for (const p of this.txWrites) this.requestVisible.add(p);
-          this.txWrites.clear();
-          this.inTx = s.tx.chain === true;
+          this.tx.commit(s.tx.chain === true);
           return;
         case 'rollback':
-          this.txWrites.clear();
-          this.inTx = s.tx.chain === true;
+          this.tx.rollback(s.tx.chain === true);
           return;
-        case 'prepare':
-          if (s.tx.name !== undefined) this.shared.preparedGids.set(s.tx.name, new Set(this.txWrites));
-          for (const p of this.txWrites) this.requestVisible.add(p);
-          this.txWrites.clear();
-          this.inTx = false;
+        case 'prepare': {
+          const held = this.tx.prepare();
+          if (s.tx.name !== undefined) this.shared.preparedGids.set(s.tx.name, held);
           return;
+        }
         case 'commit_prepared': {
           const w = s.tx.name !== undefined ? this.shared.preparedGids.get(s.tx.name) : undefined;
           if (w) {
-            for (const p of w) this.requestVisible.add(p);
+            this.tx.commitPrepared(w);
             this.shared.preparedGids.delete(s.tx.name!);
           } else {
             // Prepared before quietcut saw it (another node, or before a restart): unknown.
@@ -350,11 +348,8 @@ export class WriteInspector implements SessionInspector {
       this.nonMvcc(this.leavesOf(tables));
     }
     if (s.nonMvcc) this.nonMvcc(this.leavesOf(s.nonMvcc.length === 0 ? [null] : s.nonMvcc));
-    if (s.prepare) this.sqlPrepared.set(s.prepare.name, s.prepare.statement);
-    if (s.deallocate !== undefined) {
-      if (s.deallocate === null) this.sqlPrepared.clear();
-      else this.sqlPrepared.delete(s.deallocate);
-    }
+    if (s.prepare) this.statements.set(s.prepare.name, { stmts: [s.prepare.statement], paramTypes: undefined, paramFree: null, misread: false });
+    if (s.deallocate !== undefined) this.deallocate(s.deallocate);
     if (s.kind === 'unparsed') this.unknown('unparsed');
     if (s.unseen?.includes('do_block')) this.unknown('do_block');
     if (s.unseen?.includes('truncate_cascade')) this.nonMvcc(null);
@@ -362,14 +357,26 @@ export class WriteInspector implements SessionInspector {
     if (r.hidden) this.unknown('hidden_write');
     if (r.nonMvcc) this.nonMvcc([...r.all]);
     if (r.all.size === 0) return;
-    const target = this.inTx ? this.txWrites : this.requestVisible;
-    for (const p of r.all) target.add(p);
+    this.tx.write(r.all);
+  }
+
+  /** DEALLOCATE name, or (null) DEALLOCATE ALL / DISCARD ALL: every named statement, however prepared. */
+  private deallocate(name: string | null): void {
+    if (name !== null) {
+      this.statements.delete(name);
+      return;
+    }
+    const unnamed = this.statements.get('');
+    this.statements.clear();
+    if (unnamed) this.statements.set('', unnamed);
   }
 
   private resolveStatement(stmt: ClassifiedStatement, params: ReadonlyArray<BindParam> | undefined, paramTypes: number[] | undefined): Resolved {
     if (stmt.execute) {
-      // EXECUTE name(args): resolve the prepared statement with its arguments as text parameters.
-      const inner = this.sqlPrepared.get(stmt.execute.name);
+      // EXECUTE name(args): resolve the prepared statement (SQL PREPARE or protocol Parse, one
+      // namespace) with its arguments as text parameters.
+      const prepared = stmt.execute.name === '' ? undefined : this.statements.get(stmt.execute.name);
+      const inner = prepared?.stmts.length === 1 ? prepared.stmts[0] : undefined;
       if (!inner) {
         this.unknown('unknown_statement');
         return { stmt, writes: new Map(), all: EMPTY };

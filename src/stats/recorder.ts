@@ -17,6 +17,8 @@ interface PartitionCounters {
   /** Counts not yet added to the Prometheus counters (they are added when scraped). */
   unpublishedWrites: number;
   unpublishedRows: number;
+  /** Write statements since this recorder started (the planner's live check reads it). */
+  total: number;
 }
 
 export interface WriteRecorderOptions {
@@ -65,6 +67,7 @@ export class WriteRecorder {
         rows: m ? m.writeRows.labels(table, label) : { inc: () => undefined },
         unpublishedWrites: 0,
         unpublishedRows: 0,
+        total: 0,
       };
       this.parts.set(partition, c);
     }
@@ -85,6 +88,7 @@ export class WriteRecorder {
       if (rest > 0) rest--;
       // Plain numbers on the hot path; prom-client's label hashing runs once per scrape instead.
       c.unpublishedWrites++;
+      c.total++;
       c.unpublishedRows += r;
       let b = c.pending.get(minute);
       if (!b) {
@@ -95,6 +99,11 @@ export class WriteRecorder {
       b.rows += r;
       this.rowsSince.set(p, (this.rowsSince.get(p) ?? 0) + r);
     }
+  }
+
+  /** Write statements recorded for a partition since start: a counter for rate checks. */
+  totalWrites(partition: string): number {
+    return this.parts.get(partition)?.total ?? 0;
   }
 
   takeRowsSince(): Map<string, number> {

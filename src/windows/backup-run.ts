@@ -25,6 +25,7 @@ import { silentLogger, type Logger } from '../util/log.js';
 import type { WindowGate } from './gate.js';
 import { groupPartitions, type Group } from './groups.js';
 import { preparePin, type PreparedPin } from './pin.js';
+import { sharedWindowKey, type WindowCoordination } from './coordination.js';
 import { FRONTED_SERVER, type MemberLocation } from './servers.js';
 import { GroupWindow, type Pin, type PreparePin, type ReleaseRule, type WindowMode, type WindowOutcome } from './window.js';
 
@@ -55,6 +56,8 @@ export interface BackupRunOptions {
    * per foreign server (see servers.ts). Partitions not listed are on the fronted server (`target`).
    */
   foreign?: { locations: ReadonlyMap<string, MemberLocation>; targets: ReadonlyMap<string, PgTarget> };
+  /** Several nodes: every live node holds each window, this one pins and dumps (coordination.ts). */
+  coordination?: WindowCoordination;
   /**
    * The fronted cluster's identity (pg_control_system().system_identifier): it scopes run ids and
    * retention, so deployments sharing a backup directory never prune each other's runs.
@@ -215,6 +218,9 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
   const prepare = opts.preparePin ?? ((_server: string, target: PgTarget, signal: AbortSignal) => preparePin(target, signal));
   const pins = new Map<string, PreparePin>([...byServer.keys()].map((s) => [s, (signal: AbortSignal) => prepare(s, targetOf(s), signal)]));
 
+  const coord = opts.coordination;
+  const key = sharedWindowKey(runId, group.name);
+  let ended: Promise<boolean> = Promise.resolve(true);
   const window = new GroupWindow({
     group: group.name,
     partitions: group.partitions,
@@ -228,6 +234,18 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
     preparePin: pins,
     dump: (serverPins, signal, locked) => dumpGroup(serverPins, signal, locked),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    ...(coord
+      ? {
+          beforeHold: () => coord.open({ key, runId, group: group.name, partitions: group.partitions, mode, release, budgetMs: maxHoldMs }),
+          beforeCut: (signal: AbortSignal) => coord.othersDrained(key, signal),
+          onRelease: (aborted: boolean, reason: string | null) => {
+            ended = coord.end(key, aborted ? 'aborted' : 'released', reason).catch((err: unknown) => {
+              log.warn({ err }, 'could not tell the other nodes the window ended; they release at its budget');
+              return !aborted;
+            });
+          },
+        }
+      : {}),
     log,
   });
   async function dumpGroup(serverPins: ReadonlyMap<string, Pin>, signal: AbortSignal, locked: () => void): Promise<void> {
@@ -270,9 +288,12 @@ async function runGroup(group: Group, opts: BackupRunOptions, runDir: string, ru
     );
   }
   for (const p of group.partitions) opts.onProgress?.(p, 'holding');
-  const w: WindowOutcome = await window.run();
+  let w: WindowOutcome = await window.run();
   // The window is over (writes released); the dumps it stopped still clean up their files.
   await Promise.allSettled(captures);
+  // Another node gave up on the window before this one released (its budget ran out first): the
+  // others may have admitted writes, so what was dumped is no cut.
+  if (!(await ended) && w.state !== 'aborted') w = { ...w, state: 'aborted', reason: 'another node aborted the window before it was released' };
   if (w.state === 'aborted') {
     // Nothing half-good: a member dumped whole in a cut that failed (another server's dump died)
     // is not a backup, and a file with an artifact's name must never pass for one.

@@ -26,6 +26,8 @@ export class Pause implements HoldingWindow {
   readonly startedAt = new Date();
   readonly until: Date;
   private readonly queues = new Map<string, HoldQueue>();
+  /** Requests of unknown write set, and statements that are not MVCC-safe, held while the pause lasts. */
+  private readonly fenceQueue: HoldQueue;
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
   private ended = false;
@@ -34,6 +36,28 @@ export class Pause implements HoldingWindow {
   constructor(private readonly opts: PauseOptions) {
     this.until = new Date(this.startedAt.getTime() + opts.timeoutMs);
     for (const p of opts.partitions) this.queues.set(p, new HoldQueue(opts.maxQueuedRequests, opts.maxQueuedBytes));
+    this.fenceQueue = new HoldQueue(opts.maxQueuedRequests, opts.maxQueuedBytes);
+  }
+
+  get queuedRequests(): number {
+    let n = this.fenceQueue.depth;
+    for (const q of this.queues.values()) n += q.depth;
+    return n;
+  }
+
+  enqueueFenced(req: HeldRequest): boolean {
+    if (this.ended || !this.fenceQueue.push(req, this.seq++)) return false;
+    this.held++;
+    return true;
+  }
+
+  rejectFenced(partition: string | null, why: string): GateDecision & { action: 'reject' } {
+    return { action: 'reject', error: new ProxyError('55P03', `quietcut: ${why} waits while ${partition ?? 'partitions'} are paused by an operator until ${this.until.toISOString()}`) };
+  }
+
+  /** The pause ends by itself then: no hold lasts past it. */
+  get releaseByMs(): number {
+    return this.until.getTime();
   }
 
   get partitions(): readonly string[] {
@@ -64,27 +88,8 @@ export class Pause implements HoldingWindow {
     return { action: 'reject', error: new ProxyError('55P03', `quietcut: writes to partition ${partition} are paused by an operator until ${this.until.toISOString()}`) };
   }
 
-  get queuedRequests(): number {
-    let n = 0;
-    for (const q of this.queues.values()) n += q.depth;
-    return n;
-  }
-
-  get releaseByMs(): number {
-    return this.until.getTime();
-  }
-
-  /** A pause holds the partitions' requests, fenced ones too (nothing is dumped, nothing to wait for). */
-  enqueueFenced(req: HeldRequest): boolean {
-    const first = this.opts.partitions[0];
-    return first !== undefined && this.enqueue(first, req);
-  }
-
-  rejectFenced(partition: string | null, _why?: string): GateDecision & { action: 'reject' } {
-    return this.reject(partition ?? this.opts.partitions[0] ?? '(any)');
-  }
-
   forget(req: HeldRequest): boolean {
+    if (this.fenceQueue.remove(req)) return true;
     for (const q of this.queues.values()) if (q.remove(req)) return true;
     return false;
   }
@@ -100,8 +105,10 @@ export class Pause implements HoldingWindow {
     this.ended = true;
     if (this.timer) clearTimeout(this.timer);
     this.opts.gate.stopHolding(this, this.opts.partitions);
+    this.opts.gate.stopFencing(this, this.opts.partitions);
     const all: Array<{ p: string; req: HeldRequest; seq: number }> = [];
     for (const [p, q] of this.queues) for (const item of q.takeAll()) all.push({ p, req: item.req, seq: item.seq });
+    for (const item of this.fenceQueue.takeAll()) all.push({ p: this.opts.partitions[0]!, req: item.req, seq: item.seq });
     all.sort((a, b) => a.seq - b.seq);
     const now = performance.now();
     const m = this.opts.metrics;

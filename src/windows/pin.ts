@@ -1,16 +1,10 @@
 import pg from 'pg';
-import { clientConfig } from '../backup/index.js';
+import { clientConfig, type PgTarget } from '../backup/index.js';
 import type { PreparedPin } from './window.js';
 
 export type { PreparedPin } from './window.js';
 
-export interface PinTarget {
-  host: string;
-  port: number;
-  user: string;
-  database: string;
-  password?: string;
-}
+export type PinTarget = PgTarget;
 
 /**
  * Connect and BEGIN before the window starts holding, so the hold only covers the drain and one

@@ -62,6 +62,15 @@ export interface WindowOptions {
    * on the server instead of emptying the table under their older snapshot.
    */
   dump: (pins: ReadonlyMap<string, Pin>, signal: AbortSignal, locked: () => void) => Promise<void>;
+  /**
+   * Several nodes (see coordination.ts). Before holding: announce the window; may return a shorter
+   * budget. Its failure aborts the window before anything is held.
+   */
+  beforeHold?: () => Promise<number | void>;
+  /** After this node drained, before the cut: wait for the other nodes (rejects: abort). */
+  beforeCut?: (signal: AbortSignal) => Promise<void>;
+  /** Writes were just released on this node, after the cut or by an abort. */
+  onRelease?: (aborted: boolean, reason: string | null) => void;
   metrics?: Metrics;
   log?: Logger;
 }
@@ -224,7 +233,11 @@ export class GroupWindow implements HoldingWindow {
     const { gate } = this.opts;
     const signal = this.abortCtl.signal;
     let prepared: Map<string, PreparedPin>;
+    let budgetMs = this.opts.maxHoldMs;
     try {
+      const shorter = await this.opts.beforeHold?.();
+      if (typeof shorter === 'number') budgetMs = Math.min(budgetMs, shorter);
+      if (!(budgetMs > 0)) throw new Error(`disruption budget of ${this.opts.maxHoldMs} ms already spent before holding`);
       prepared = await prepareAll(this.opts.preparePin, signal);
     } catch (err) {
       this.startedAtMs = Date.now();
@@ -237,13 +250,14 @@ export class GroupWindow implements HoldingWindow {
     this.epoch = gate.startHolding(this, this.opts.partitions);
     for (const p of this.opts.partitions) this.opts.metrics?.windowLastStart.labels(this.label(p)).set(this.startedAtMs / 1000);
     this.setState('holding');
-    this.budgetTimer = setTimeout(() => this.budgetSpent(), this.opts.maxHoldMs);
+    this.budgetTimer = setTimeout(() => this.budgetSpent(), budgetMs);
     this.budgetTimer.unref();
     try {
       const drainStart = performance.now();
       await this.abortable(gate.waitDrained(this.members), () => gate.cancelWait(this.members));
       this.drainMs = performance.now() - drainStart;
       this.setState('drained');
+      if (this.opts.beforeCut) await this.abortable(this.opts.beforeCut(signal));
       const taking = takeAll(prepared, this.pinFacts);
       // An abort while exporting must still close the exports that succeed.
       taking.catch(() => undefined);
@@ -353,6 +367,7 @@ export class GroupWindow implements HoldingWindow {
       m?.windowSeconds.labels(m.histogramPartition(p)).observe((this.releasedAtMs - this.startedAtMs) / 1000);
       m?.windowLastRelease.labels(this.label(p)).set(this.releasedAtMs / 1000);
     }
+    this.opts.onRelease?.(this.state === 'aborted' || this.abortReason !== null, this.abortReason);
     if (this.state !== 'aborted' && this.state !== 'dumped') this.setState('released');
     this.releaseFenced();
   }
@@ -445,7 +460,8 @@ const named = (servers: number, server: string, err: unknown): string => (server
 
 /** Prepare every server's pin in parallel; if any fails, the others are cancelled and it throws. */
 async function prepareAll(prepare: ReadonlyMap<string, PreparePin>, signal: AbortSignal): Promise<Map<string, PreparedPin>> {
-  if (prepare.size === 0) throw new Error('snapshot export failed: no server to pin');
+  // No server to pin: a window that only holds, while another node takes the cut.
+  if (prepare.size === 0) return new Map();
   const entries = [...prepare.entries()];
   const settled = await Promise.allSettled(entries.map(([, f]) => f(signal)));
   const out = new Map<string, PreparedPin>();

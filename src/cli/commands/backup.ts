@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { BACKUP_CHANNEL } from '../../windows/requests.js';
 import type { BackupRunResult } from '../../windows/backup-run.js';
-import { adminPool, adminTarget } from '../admin-db.js';
+import { adminPool, adminTarget, resolveAdminTls } from '../admin-db.js';
 import { locateNode } from '../locate.js';
 import { formatTable } from '../text-table.js';
 import { resolveTargetArgs } from './partition-arg.js';
@@ -41,7 +41,7 @@ export function registerBackup(program: Command): void {
       if (flags.mode && !['hold', 'reject'].includes(flags.mode)) throw new Error(`--mode must be hold or reject, not ${flags.mode}`);
       if (flags.release && !['after-snapshot', 'after-dump'].includes(flags.release)) throw new Error(`--release must be after-snapshot or after-dump, not ${flags.release}`);
       const { config } = locateNode(flags);
-      const pool = adminPool(adminTarget(config, parseUpstreamUrl(config.upstream.url!)), 1);
+      const pool = adminPool(await resolveAdminTls(adminTarget(config, parseUpstreamUrl(config.upstream.url!))), 1);
       // An idle connection lost to a PostgreSQL restart: the pool drops it and the next poll reconnects.
       pool.on('error', () => undefined);
       try {

@@ -5,16 +5,17 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { nextInterval, zonedClock } from '../../coordinator/interval.js';
 import { computePlan, type ComputedPlan } from '../../coordinator/plan-cycle.js';
 import { findPlanId } from '../../coordinator/plan-store.js';
 import { renderPlanHtml } from '../../planner/render-html.js';
+import { renderHeatmapTerminal, weekClock } from '../../planner/render-heatmap.js';
 import { renderPlanTerminal } from '../../planner/render-terminal.js';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { migrate } from '../../store/migrate.js';
-import { adminPool, adminTarget } from '../admin-db.js';
+import { adminPool, adminTarget, resolveAdminTls } from '../admin-db.js';
+import { locateNode } from '../locate.js';
 
 interface PlanFlags {
   config?: string;
@@ -31,7 +32,7 @@ export interface PlanPreview extends ComputedPlan {
 
 export async function previewPlan(config: Config, nowMs = Date.now()): Promise<PlanPreview> {
   if (!config.upstream.url) throw new Error('no upstream configured: history lives in the upstream database (schema quietcut). Set upstream.url in --config FILE or pass --upstream URL');
-  const pool = adminPool(adminTarget(config, parseUpstreamUrl(config.upstream.url)), 1);
+  const pool = adminPool(await resolveAdminTls(adminTarget(config, parseUpstreamUrl(config.upstream.url))), 1);
   try {
     const client = await pool.connect();
     try {
@@ -110,18 +111,23 @@ export function registerPlan(program: Command): void {
     .option('--json', 'print the plan as JSON')
     .option('--html <file>', 'also write a standalone HTML/SVG picture of the plan to this file')
     .action(async (flags: PlanFlags) => {
-      const config = loadConfig({ file: flags.config, overrides: flags.upstream ? { upstream: { url: flags.upstream } } : {} });
+      // The node's database, found as every command finds it (flags, config, environment, the running node).
+      const { config } = locateNode(flags);
       const preview = await previewPlan(config);
       const formatTime = zonedClock(config.backup.timezone);
       if (flags.html) {
         // Plan pictures hold partition names and counts, no secrets: world-readable is fine.
-        await writeFile(flags.html, renderPlanHtml(preview.plan, preview.forecasts, { title: `quietcut plan ${new Date(preview.plan.intervalStartMs).toISOString()}`, formatTime }), { mode: 0o644 });
+        await writeFile(
+          flags.html,
+          renderPlanHtml(preview.plan, preview.forecasts, { title: `quietcut plan ${new Date(preview.plan.intervalStartMs).toISOString()}`, formatTime, histories: preview.histories, timeZone: config.backup.timezone }),
+          { mode: 0o644 },
+        );
       }
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(planJson(preview), null, 2)}\n`);
         return;
       }
-      process.stdout.write(`${formatPlanTable(preview)}\n\n${renderPlanTerminal(preview.plan, preview.forecasts, { formatTime })}\n`);
+      process.stdout.write(`${formatPlanTable(preview)}\n\n${renderPlanTerminal(preview.plan, preview.forecasts, { formatTime })}\n\n${renderHeatmapTerminal(preview.histories, weekClock(config.backup.timezone))}\n`);
       if (flags.html) process.stdout.write(`\nwrote ${flags.html}\n`);
     });
 }

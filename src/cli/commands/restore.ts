@@ -11,7 +11,7 @@ import { restorable, restorePartition } from '../../backup/restore.js';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { adminPool, adminTarget } from '../admin-db.js';
 import { locateNode } from '../locate.js';
-import { findRun } from '../runs-query.js';
+import { findRun } from '../../backup/index.js';
 import { formatTable } from '../text-table.js';
 import { resolvePartitionArg } from './partition-arg.js';
 

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { adminPool, adminTarget } from '../admin-db.js';
 import { locateNode } from '../locate.js';
-import { findRun, listRuns, type RunRow } from '../runs-query.js';
+import { findRun, listRuns, type RunRow } from '../../backup/index.js';
 import { formatAge, formatBytes, formatTable } from '../text-table.js';
 import { resolvePartitionArg } from './partition-arg.js';
 

@@ -6,12 +6,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type pg from 'pg';
-import { loadConfig } from '../../config/load.js';
 import { parseSeriesCsv } from '../../forecast/csv.js';
 import type { Series } from '../../forecast/types.js';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { listHistoryPartitions, MINUTE_MS, readHistory, replaceNodeHistory, type HistoryMeasure, type HistorySource, type SeedRow } from '../../stats/history.js';
-import { adminPool, adminTarget } from '../admin-db.js';
+import { adminPool, adminTarget, resolveAdminTls } from '../admin-db.js';
+import { locateNode } from '../locate.js';
 import { parseDurationMs } from './forecast.js';
 
 /** Node name imported history is stored under unless --node says otherwise: apart from live nodes. */
@@ -114,13 +114,9 @@ export function parseSince(text: string, nowMs = Date.now()): number {
 
 /** The admin connection of the configured upstream; there is no history without one. */
 async function withAdminClient<T>(configFile: string | undefined, fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
-  const config = loadConfig({ file: configFile });
-  if (!config.upstream.url) {
-    throw new Error(
-      'no upstream configured: history lives in the upstream database (schema quietcut). Set upstream.url in --config FILE or QUIETCUT_UPSTREAM__URL=postgres://user@host:port/db',
-    );
-  }
-  const pool = adminPool(adminTarget(config, parseUpstreamUrl(config.upstream.url)), 1);
+  // History lives in the node's database, found as every command finds it.
+  const { config } = locateNode({ config: configFile });
+  const pool = adminPool(await resolveAdminTls(adminTarget(config, parseUpstreamUrl(config.upstream.url!))), 1);
   try {
     const client = await pool.connect();
     try {

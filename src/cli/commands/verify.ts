@@ -9,7 +9,7 @@ import { parseUpstreamUrl } from '../../proxy/upstream.js';
 import { createLogger, silentLogger } from '../../util/log.js';
 import { adminPool, adminTarget } from '../admin-db.js';
 import { configFileOf, locateNode } from '../locate.js';
-import { findRun } from '../runs-query.js';
+import { findRun } from '../../backup/index.js';
 
 interface VerifyFlags {
   dir?: string;

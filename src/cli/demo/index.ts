@@ -6,7 +6,12 @@
  * backup.dir. A first backup of every partition runs a few seconds in, so there is something to see
  * before the first day is over.
  */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../../config/schema.js';
+import type { Series } from '../../forecast/types.js';
+import { renderPlanHtml } from '../../planner/render-html.js';
+import { renderPlanTerminal } from '../../planner/render-terminal.js';
 import type { Logger } from '../../util/log.js';
 import { partitionStatus, type RunningNode } from '../run-node.js';
 import { renderStatusTable } from '../status-table.js';
@@ -74,6 +79,8 @@ export function startDemo(o: DemoOptions): Demo {
     );
   };
 
+  /** The terminal picture of the plan for the simulated day ahead, shown under the status table. */
+  let planPicture: string[] = [];
   const planNextDay = (): void => {
     const now = status().partitions;
     const plan = planDemoDay({
@@ -101,8 +108,38 @@ export function startDemo(o: DemoOptions): Demo {
         backup([w.partition], 'demo-plan');
       });
     }
+    const simTime = (ms: number): string => clock.format(ms).split(' ')[2] as string;
+    planPicture = ['', `plan for ${clock.format(plan.intervalStartMs).split(' ').slice(0, 2).join(' ')} (simulated time):`, ...renderPlanTerminal(plan, plan.forecasts, { width: 48, formatTime: simTime }).split('\n')];
+    storePlanPicture(plan, plan.forecasts, simTime);
     for (const s of plan.skipped) log.info({ demo: { partition: s.partition, reason: s.reason } }, `no window for ${short(s.partition)}: ${s.reason}`);
     for (const i of plan.infeasible) log.warn({ demo: { partition: i.partition, reason: i.reason } }, `cannot plan ${short(i.partition)}: ${i.reason}`);
+  };
+
+  /**
+   * Each simulated day's plan is kept as a picture in <backup.dir>/plans (day-N.html, and
+   * latest.html for the day ahead): forecast band, dumps, windows, and the heat map of the demo
+   * history by hour of the week. Names and counts only, no secrets: world-readable.
+   */
+  const storePlanPicture = (plan: Parameters<typeof renderPlanHtml>[0], forecasts: Parameters<typeof renderPlanHtml>[1], formatTime: (ms: number) => string): void => {
+    try {
+      const dir = join(config.backup.dir, 'plans');
+      mkdirSync(dir, { recursive: true });
+      const histories = new Map<string, Series>();
+      for (const p of history.partitions()) {
+        const s = history.series(p);
+        if (s !== null) histories.set(p, s);
+      }
+      const day = clock.format(plan.intervalStartMs).split(' ').slice(0, 2).join('-');
+      const html = renderPlanHtml(plan, forecasts, { title: `quietcut demo: plan for ${day.replace('-', ' ')} (simulated time)`, formatTime, histories });
+      const file = join(dir, `${day}.html`);
+      writeFileSync(`${file}.tmp`, html, { mode: 0o644 });
+      renameSync(`${file}.tmp`, file);
+      writeFileSync(join(dir, 'latest.html.tmp'), html, { mode: 0o644 });
+      renameSync(join(dir, 'latest.html.tmp'), join(dir, 'latest.html'));
+      log.info({ demo: { plan: file } }, `plan for ${day.replace('-', ' ')} stored: ${file}`);
+    } catch (err) {
+      log.warn(`storing the demo plan picture failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   };
 
   // History: one sample per simulated step; a plan at the end of every simulated day.
@@ -127,7 +164,7 @@ export function startDemo(o: DemoOptions): Demo {
   const render = (): string[] => {
     const s = status();
     const head = `quietcut demo · ${clock.format(clock.toSim(Date.now()))} · 1 day = ${Math.round(config.demo.dayMs / 1000)} s · Ctrl-C stops`;
-    return [head, ...renderStatusTable(s, { formatTime: (ms) => clock.format(clock.toSim(ms)) })];
+    return [head, ...renderStatusTable(s, { formatTime: (ms) => clock.format(clock.toSim(ms)) }), ...planPicture];
   };
   const table = o.table;
   table?.start(render);

@@ -3,7 +3,7 @@
  * planner choose every window's start. Pure: the caller arms the timers.
  */
 import type { Config } from '../../config/schema.js';
-import { forecast } from '../../forecast/index.js';
+import { forecast, type Forecast } from '../../forecast/index.js';
 import { planHeuristic, type PartitionPlanInput, type Plan, type ReleaseRule } from '../../planner/index.js';
 import type { DemoHistory } from './history.js';
 import { SIM_STEP_MS } from './sim-clock.js';
@@ -32,16 +32,18 @@ export interface PlanDayInput {
   facts: (partition: string) => DemoPartitionFacts;
 }
 
-export function planDemoDay(input: PlanDayInput): Plan & { models: Map<string, string> } {
+export function planDemoDay(input: PlanDayInput): Plan & { models: Map<string, string>; forecasts: Map<string, Forecast> } {
   const { history, config, scale } = input;
   const horizonSteps = Math.ceil((input.intervalEndMs - history.endMs) / SIM_STEP_MS);
   const models = new Map<string, string>();
+  const forecasts = new Map<string, Forecast>();
   const partitions: PartitionPlanInput[] = [];
   for (const p of history.partitions()) {
     const series = history.series(p);
     if (!series) continue;
     const f = forecast(series, { horizonSteps, quantile: config.forecast.quantile });
     models.set(p, f.model);
+    forecasts.set(p, f);
     const over = config.windows.partitions[p] ?? {};
     const facts = input.facts(p);
     partitions.push({
@@ -72,5 +74,5 @@ export function planDemoDay(input: PlanDayInput): Plan & { models: Map<string, s
     candidateStepMs: SIM_STEP_MS,
     capacityTickMs: 60_000,
   });
-  return { ...plan, models };
+  return { ...plan, models, forecasts };
 }

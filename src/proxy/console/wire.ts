@@ -1,4 +1,5 @@
 import { Backend } from '../../protocol/codes.js';
+import { encodeMessage } from '../../protocol/encode.js';
 
 /**
  * Encoders for the console's answers: ordinary result sets, so psql and any driver read them.
@@ -22,14 +23,6 @@ export interface Column {
 
 export type Cell = string | number | boolean | Date | null;
 
-function message(type: number, body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(5 + body.length);
-  out[0] = type;
-  out.writeInt32BE(4 + body.length, 1);
-  body.copy(out, 5);
-  return out;
-}
-
 const cstring = (s: string): Buffer => Buffer.from(`${s}\0`, 'utf8');
 
 /** RowDescription ('T'): every column in text format. */
@@ -47,7 +40,7 @@ export function encodeRowDescription(columns: readonly Column[]): Buffer {
     f.writeInt16BE(0, 16);
     parts.push(cstring(c.name), f);
   }
-  return message(Backend.RowDescription, Buffer.concat(parts));
+  return encodeMessage(Backend.RowDescription, Buffer.concat(parts));
 }
 
 /** A cell in PostgreSQL's text output format for its column type. */
@@ -74,17 +67,17 @@ export function encodeDataRow(cells: readonly Cell[]): Buffer {
     len.writeInt32BE(b.length, 0);
     parts.push(len, b);
   }
-  return message(Backend.DataRow, Buffer.concat(parts));
+  return encodeMessage(Backend.DataRow, Buffer.concat(parts));
 }
 
 export function encodeCommandComplete(tag: string): Buffer {
-  return message(Backend.CommandComplete, cstring(tag));
+  return encodeMessage(Backend.CommandComplete, cstring(tag));
 }
 
-export const PARSE_COMPLETE = message(Backend.ParseComplete, Buffer.alloc(0));
-export const BIND_COMPLETE = message(Backend.BindComplete, Buffer.alloc(0));
-export const CLOSE_COMPLETE = message(Backend.CloseComplete, Buffer.alloc(0));
-export const NO_DATA = message(Backend.NoData, Buffer.alloc(0));
-export const EMPTY_QUERY = message(Backend.EmptyQueryResponse, Buffer.alloc(0));
+export const PARSE_COMPLETE = encodeMessage(Backend.ParseComplete, Buffer.alloc(0));
+export const BIND_COMPLETE = encodeMessage(Backend.BindComplete, Buffer.alloc(0));
+export const CLOSE_COMPLETE = encodeMessage(Backend.CloseComplete, Buffer.alloc(0));
+export const NO_DATA = encodeMessage(Backend.NoData, Buffer.alloc(0));
+export const EMPTY_QUERY = encodeMessage(Backend.EmptyQueryResponse, Buffer.alloc(0));
 /** ParameterDescription ('t') of a statement without parameters. */
-export const NO_PARAMETERS = message(Backend.ParameterDescription, Buffer.from([0, 0]));
+export const NO_PARAMETERS = encodeMessage(Backend.ParameterDescription, Buffer.from([0, 0]));

@@ -4,7 +4,7 @@
  * directory as recorded by the node that ran it.
  */
 import type pg from 'pg';
-import { isRunId } from '../backup/index.js';
+import { isRunId } from './names.js';
 
 export interface RunRow {
   runId: string;
@@ -14,10 +14,10 @@ export interface RunRow {
   dir: string;
   startedAt: Date;
   finishedAt: Date | null;
-  partitions: RunPartitionRow[];
+  partitions: RunPartitionSummary[];
 }
 
-export interface RunPartitionRow {
+export interface RunPartitionSummary {
   partition: string;
   group: string;
   status: string;

@@ -1,0 +1,347 @@
+/**
+ * Three quietcut nodes in front of one server, writers spread over them (autocommit, extended
+ * protocol, transactions, pipelines): one window, enforced by every node. The server is the oracle:
+ * commit timestamps (track_commit_timestamp) say when each row became visible, so "no write to the
+ * windowed partition is acknowledged by any node between the cut and the window's end" is checked
+ * on the server's own record, not on what the nodes say they did.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { readManifest } from '../src/backup/index.js';
+import type { ConfigInput } from '../src/config/schema.js';
+import { runNode, type RunNodeOptions, type RunningNode } from '../src/cli/run-node.js';
+import { pgTool } from '../src/localdb/binaries.js';
+import type { LocalCluster } from '../src/localdb/cluster.js';
+import { silentLogger } from '../src/util/log.js';
+import { testNodeConfig } from './helpers/node.js';
+import { sharedWindowKey } from '../src/windows/coordination.js';
+import type { BackupRunResult } from '../src/windows/backup-run.js';
+import { startTestCluster } from './helpers/pg.js';
+import { Relay } from './helpers/relay.js';
+import { Writer, freshId, type WriterKind } from './helpers/writers.js';
+
+const run = promisify(execFile);
+let cluster: LocalCluster;
+let backupDir: string;
+const nodes: RunningNode[] = [];
+
+beforeAll(async () => {
+  cluster = await startTestCluster({ settings: { track_commit_timestamp: 'on' } });
+  backupDir = mkdtempSync(join(tmpdir(), 'qc-multi-'));
+  const parts = Array.from({ length: 8 }, (_, i) => `CREATE TABLE w_${i} PARTITION OF w FOR VALUES IN (${i});`).join('\n');
+  await cluster.query(
+    `CREATE TABLE w (id bigint NOT NULL, p int NOT NULL, sess int NOT NULL, seq int NOT NULL, tx bigint, pad text) PARTITION BY LIST (p);
+     ${parts}
+     -- the windowed partition: big enough that its dump (and an after-dump window) lasts a while
+     INSERT INTO w_0 (id, p, sess, seq, pad) SELECT -g, 0, 0, 0, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 400000) g;`,
+    [],
+    'demo',
+  );
+}, 120_000);
+afterAll(async () => {
+  for (const n of nodes) await n.stop().catch(() => undefined);
+  await cluster?.stop();
+});
+
+async function startNode(o: RunNodeOptions = {}, extra: ConfigInput = {}): Promise<RunningNode> {
+  const config = testNodeConfig(cluster.url('demo'), backupDir, {
+    nodes: { leaseMs: 3000, heartbeatMs: 200, pollMs: 100 },
+    windows: { maxHoldMs: 60_000 },
+    ...extra,
+  });
+  const n = await runNode(config, silentLogger, o);
+  nodes.push(n);
+  return n;
+}
+
+async function stopNode(n: RunningNode): Promise<void> {
+  nodes.splice(nodes.indexOf(n), 1);
+  await n.stop();
+}
+
+const urlOf = (n: RunningNode): string => `postgres://postgres@127.0.0.1:${n.proxy.address.port}/demo`;
+
+/** Writers on every node, each kind on each, choosing partitions 0–3 (0 is the windowed one). */
+function spreadWriters(on: readonly RunningNode[]): Writer[] {
+  const kinds: WriterKind[] = ['simple', 'extended', 'transaction', 'pipelined'];
+  const ws: Writer[] = [];
+  let sess = 0;
+  for (const n of on) for (const k of kinds) ws.push(new Writer(sess++, k, urlOf(n), n.proxy.address.port, () => Math.floor(Math.random() * 4)));
+  for (const w of ws) w.start();
+  return ws;
+}
+
+async function waitFor<T>(f: () => Promise<T | null | undefined | false> | T | null | undefined | false, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Server clock (ms) of the window's cut and end on the runner, from its run record. */
+async function windowTimes(result: BackupRunResult, partition: string): Promise<{ cutMs: number; endMs: number }> {
+  const { rows } = await cluster.query<{ cut: number; end: number }>(
+    `SELECT extract(epoch FROM cut_at)::float8 * 1000 AS cut, extract(epoch FROM window_end)::float8 * 1000 AS end FROM quietcut.run_partitions WHERE run_id = $1 AND partition = $2`,
+    [result.runId, partition],
+    'demo',
+  );
+  return { cutMs: rows[0]!.cut, endMs: rows[0]!.end };
+}
+
+/** Rows of w_0 made visible (committed) strictly between two server instants. */
+async function committedBetween(fromMs: number, toMs: number): Promise<number> {
+  const { rows } = await cluster.query<{ n: string }>(
+    `SELECT count(*) AS n FROM w_0 WHERE id > 0 AND extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 > $1 AND extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 < $2`,
+    [fromMs, toMs],
+    'demo',
+  );
+  return Number(rows[0]!.n);
+}
+
+async function restoredIds(file: string): Promise<Set<number>> {
+  const db = `scratch_${freshId()}`;
+  await cluster.query(`CREATE DATABASE ${db}`);
+  try {
+    await run(pgTool('pg_restore'), ['-h', cluster.host, '-p', String(cluster.port), '-U', 'postgres', '-d', db, '--no-owner', file]);
+    const { rows } = await cluster.query<{ id: string }>('SELECT id::text FROM public.w_0 WHERE id > 0', [], db);
+    return new Set(rows.map((r) => Number(r.id)));
+  } finally {
+    await cluster.query(`DROP DATABASE ${db} WITH (FORCE)`);
+  }
+}
+
+/** Every acknowledged write is in the table exactly once; nothing unacknowledged slipped in twice. */
+async function checkNothingLost(writers: readonly Writer[]): Promise<{ acked: number }> {
+  const { rows } = await cluster.query<{ id: string; n: string }>('SELECT id::text, count(*) AS n FROM w WHERE id > 0 GROUP BY id', [], 'demo');
+  const inDb = new Map(rows.map((r) => [Number(r.id), Number(r.n)]));
+  let acked = 0;
+  for (const w of writers) {
+    for (const r of w.records) {
+      if (r.ackAt !== null && r.error === null) {
+        acked++;
+        expect(inDb.get(r.id), `acknowledged write ${r.id} (${w.kind})`).toBe(1);
+      }
+    }
+  }
+  for (const n of inDb.values()) expect(n).toBe(1);
+  return { acked };
+}
+
+describe('three nodes in front of one server', () => {
+  test('after-dump: every node holds the window; no write to the partition commits between the cut and the window end; the artifact is exactly what committed before the cut', async () => {
+    const [a, b, c] = [await startNode(), await startNode(), await startNode()];
+    const writers = spreadWriters([a!, b!, c!]);
+    try {
+      await waitFor(() => writers.every((w) => w.records.some((r) => r.ackAt !== null)), 'every writer to get writes through');
+      const result = await a!.backup(['public.w_0'], { release: 'after-dump' });
+      expect(result.status, JSON.stringify(result.partitions.map((p) => p.reason))).toBe('good');
+      // keep writing a little after the window, so held writes and later ones mix
+      const after = writers.map((w) => w.records.length);
+      await waitFor(() => writers.every((w, i) => w.records.length > after[i]! + 2), 'writes after the window');
+      await Promise.all(writers.map((w) => w.stop()));
+
+      const key = sharedWindowKey(result.runId, 'public.w_0');
+      const { rows: win } = await cluster.query<{ state: string; runner: string }>('SELECT state, runner FROM quietcut.windows WHERE window_key = $1', [key], 'demo');
+      expect(win).toEqual([{ state: 'released', runner: a!.node }]);
+      const { rows: acks } = await cluster.query<{ node: string; state: string }>('SELECT node, state FROM quietcut.window_acks WHERE window_key = $1 ORDER BY node', [key], 'demo');
+      expect(acks).toEqual([b!.node, c!.node].sort().map((node) => ({ node, state: 'released' })));
+      // The other two held writes of the partition too (else "every node holds" checked nothing).
+      for (const n of [b!, c!]) {
+        const o = n.follower.outcome(key);
+        expect(o?.state, n.node).toBe('dumped');
+        expect(o!.held.get('public.w_0') ?? 0, `${n.node} held writes`).toBeGreaterThan(0);
+      }
+
+      const { cutMs, endMs } = await windowTimes(result, 'public.w_0');
+      expect(endMs).toBeGreaterThan(cutMs);
+      expect(await committedBetween(cutMs, endMs)).toBe(0);
+      // The artifact holds exactly the rows that had committed at the cut, on the server's record.
+      const m = await readManifest(result.runDir);
+      const file = join(backupDir, result.runId, m.partitions[0]!.file!);
+      const dumped = await restoredIds(file);
+      const { rows: before } = await cluster.query<{ id: string }>(
+        'SELECT id::text FROM w_0 WHERE id > 0 AND extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 <= $1',
+        [cutMs],
+        'demo',
+      );
+      expect(dumped.size).toBeGreaterThan(0);
+      expect([...dumped].sort((x, y) => x - y)).toEqual(before.map((r) => Number(r.id)).sort((x, y) => x - y));
+      const { acked } = await checkNothingLost(writers);
+      expect(acked).toBeGreaterThan(50);
+    } finally {
+      await Promise.all(writers.map((w) => w.stop()));
+      for (const n of [a, b, c]) if (n) await stopNode(n);
+    }
+  }, 180_000);
+
+  /**
+   * A window kept open on purpose: a straggler (a node row with a valid lease that never
+   * acknowledges) makes the runner wait before its cut, with every real node holding, until the
+   * test lets the straggler's lease go.
+   */
+  async function heldOpenWindow(runner: RunningNode, release: 'after-dump' | 'after-snapshot' = 'after-dump'): Promise<{ key: string; result: Promise<BackupRunResult>; letGo: () => Promise<void> }> {
+    const straggler = `straggler-${freshId()}`;
+    await cluster.query(`INSERT INTO quietcut.nodes (node, lease_expires_at) VALUES ($1, clock_timestamp() + interval '10 minutes')`, [straggler], 'demo');
+    const letGo = async (): Promise<void> => {
+      await cluster.query('UPDATE quietcut.nodes SET lease_expires_at = clock_timestamp() WHERE node = $1', [straggler], 'demo');
+    };
+    const result = runner.backup(['public.w_0'], { release });
+    const key = await waitFor(async () => {
+      const { rows } = await cluster.query<{ key: string }>(`SELECT window_key AS key FROM quietcut.windows WHERE runner = $1 AND state = 'open' AND 'public.w_0' = ANY(partitions)`, [runner.node], 'demo');
+      return rows[0]?.key;
+    }, 'the window to open');
+    return { key, result, letGo };
+  }
+
+  const heldOn = async (n: RunningNode, depth: number): Promise<boolean> =>
+    (await n.metrics.registry.getSingleMetric('quietcut_hold_queue_depth')!.get()).values.some((v) => v.labels.partition === 'public.w_0' && v.value === depth);
+
+  test('a node started mid-window enforces it before it accepts its first client', async () => {
+    const a = await startNode();
+    const w = await heldOpenWindow(a);
+    let d: RunningNode | null = null;
+    try {
+      d = await startNode();
+      // Before any client: the open window is held here already.
+      expect(d.proxy.clientConnections).toBe(0);
+      expect(d.follower.holding()).toEqual([w.key]);
+      expect(d.gate.isHeld('public.w_0')).toBe(true);
+      const pgc = new pg.Client({ connectionString: urlOf(d) });
+      await pgc.connect();
+      const id = freshId();
+      const write = pgc.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 99, 0)', [id]);
+      await waitFor(() => heldOn(d!, 1), 'the write to be held on the new node');
+      // The runner waited for the new node as for every live one: it acknowledged.
+      await waitFor(async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [w.key, d!.node, 'drained'], 'demo')).rowCount === 1, 'the new node to acknowledge');
+      await w.letGo();
+      const result = await w.result;
+      await write;
+      await pgc.end();
+      expect(result.status).toBe('good');
+      const { endMs } = await windowTimes(result, 'public.w_0');
+      const { rows } = await cluster.query<{ at: number }>('SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8 * 1000 AS at FROM w_0 WHERE id = $1', [id], 'demo');
+      expect(rows[0]!.at).toBeGreaterThanOrEqual(endMs);
+      expect(d.follower.outcome(w.key)?.held.get('public.w_0')).toBe(1);
+    } finally {
+      await w.letGo();
+      await w.result.catch(() => undefined);
+      if (d) await stopNode(d);
+      await stopNode(a);
+    }
+  }, 120_000);
+
+  test('a node cut off from the database mid-window keeps holding to the budget, then releases; the cut stays a cut and nothing is lost', async () => {
+    const relay = await Relay.start({ host: cluster.host, port: cluster.port });
+    const budget = { windows: { maxHoldMs: 12_000 } };
+    const a = await startNode({}, budget);
+    const c = await startNode({ adminVia: { host: '127.0.0.1', port: relay.port } }, budget);
+    const w = await heldOpenWindow(a);
+    try {
+      await waitFor(async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [w.key, c.node, 'drained'], 'demo')).rowCount === 1, 'the node to acknowledge');
+      const pgc = new pg.Client({ connectionString: urlOf(c) });
+      await pgc.connect();
+      const id = freshId();
+      const write = pgc.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 98, 0)', [id]);
+      await waitFor(() => heldOn(c, 1), 'the write to be held');
+      relay.cut();
+      await w.letGo();
+      const result = await w.result;
+      expect(result.status, JSON.stringify(result.partitions.map((p) => p.reason))).toBe('good');
+      const { cutMs, endMs } = await windowTimes(result, 'public.w_0');
+      // The node out of contact cannot hear the end: it holds on until its budget, then lets go.
+      await write;
+      await pgc.end();
+      const { rows } = await cluster.query<{ at: number }>('SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8 * 1000 AS at FROM w_0 WHERE id = $1', [id], 'demo');
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.at).toBeGreaterThanOrEqual(endMs);
+      expect(await committedBetween(cutMs, endMs)).toBe(0);
+      expect(c.follower.outcome(w.key)?.state).toBe('aborted');
+      // Back in contact, it reports what it did; a window already released stays released.
+      relay.restore();
+      await waitFor(async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [w.key, c.node, 'aborted'], 'demo')).rowCount === 1, 'the late report');
+      const { rows: win } = await cluster.query<{ state: string }>('SELECT state FROM quietcut.windows WHERE window_key = $1', [w.key], 'demo');
+      expect(win[0]!.state).toBe('released');
+    } finally {
+      relay.restore();
+      await w.letGo();
+      await w.result.catch(() => undefined);
+      await stopNode(c);
+      await stopNode(a);
+      await relay.close();
+    }
+  }, 120_000);
+
+  test('kill -9 of the dumping node mid-window: the others release by the budget, the run ends aborted, never good, and nothing is lost', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qc-kill-'));
+    const cfgFile = join(dir, 'quietcut.yaml');
+    writeFileSync(
+      cfgFile,
+      [
+        `upstream: { url: "${cluster.url('demo')}" }`,
+        'listen: 127.0.0.1:0',
+        'metrics: { listen: null }',
+        'nodes: { leaseMs: 1500, heartbeatMs: 200, pollMs: 100 }',
+        'windows: { maxHoldMs: 8000 }',
+        `backup: { dir: "${backupDir}", compression: 1 }`,
+        'stats: { enabled: false }',
+        'log: { level: warn, pretty: false }',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '-c', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const straggler = `straggler-${freshId()}`;
+    let b: RunningNode | null = null;
+    try {
+      await waitFor(() => out.includes('quietcut is listening'), `the child node to start (${out})`);
+      const { rows: me } = await cluster.query<{ node: string }>('SELECT node FROM quietcut.nodes WHERE pid = $1 AND lease_expires_at > clock_timestamp()', [child.pid], 'demo');
+      const runner = me[0]!.node;
+      await cluster.query(`INSERT INTO quietcut.nodes (node, lease_expires_at) VALUES ($1, clock_timestamp() + interval '10 minutes')`, [straggler], 'demo');
+      await cluster.query(`INSERT INTO quietcut.backup_requests (partitions, release) VALUES ('{public.w_0}', 'after-dump'); NOTIFY quietcut_backup`, [], 'demo');
+      const { key, runId } = await waitFor(async () => {
+        const { rows } = await cluster.query<{ key: string; run_id: string }>(`SELECT window_key AS key, run_id FROM quietcut.windows WHERE runner = $1 AND state = 'open'`, [runner], 'demo');
+        return rows[0] ? { key: rows[0].key, runId: rows[0].run_id } : null;
+      }, 'the child to open its window');
+      // A node joining mid-window holds it, and a write through it waits.
+      b = await startNode({}, { windows: { maxHoldMs: 8000 } });
+      expect(b.follower.holding()).toEqual([key]);
+      const pgc = new pg.Client({ connectionString: urlOf(b) });
+      await pgc.connect();
+      const id = freshId();
+      const write = pgc.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 97, 0)', [id]);
+      await waitFor(() => heldOn(b!, 1), 'the write to be held');
+      process.kill(child.pid!, 'SIGKILL');
+      await write;
+      await pgc.end();
+      expect((await cluster.query('SELECT 1 FROM w_0 WHERE id = $1', [id], 'demo')).rowCount).toBe(1);
+      expect(b.follower.outcome(key)?.state).toBe('aborted');
+      const { rows: win } = await cluster.query<{ state: string }>('SELECT state FROM quietcut.windows WHERE window_key = $1', [key], 'demo');
+      expect(win[0]!.state).toBe('aborted');
+      // Once the dead node's lease has run out, its run is marked aborted (by the node left).
+      const status = await waitFor(async () => {
+        const { rows } = await cluster.query<{ status: string }>('SELECT status FROM quietcut.runs WHERE run_id = $1', [runId], 'demo');
+        return rows[0]?.status === 'running' ? null : rows[0]?.status;
+      }, 'the run to end');
+      expect(status).toBe('aborted');
+      const { rows: good } = await cluster.query("SELECT 1 FROM quietcut.run_partitions WHERE run_id = $1 AND status = 'good'", [runId], 'demo');
+      expect(good).toHaveLength(0);
+    } finally {
+      await cluster.query('UPDATE quietcut.nodes SET lease_expires_at = clock_timestamp() WHERE node = $1', [straggler], 'demo');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      if (b) await stopNode(b);
+    }
+  }, 120_000);
+});
