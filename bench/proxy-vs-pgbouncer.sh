@@ -7,6 +7,8 @@
 #
 #   bash bench/proxy-vs-pgbouncer.sh                 # ROUNDS=3 DURATION=10 CLIENTS=10
 #   QC_ARGS="--config my.yaml" WORKLOADS="tpcb" bash bench/proxy-vs-pgbouncer.sh
+#   BASELINE=1234a1c bash bench/proxy-vs-pgbouncer.sh   # also quietcut as of that commit (qc-base):
+#                                                        # what a change cost, in the same interleaved run
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$ROOT/../shared/bench}
@@ -21,7 +23,11 @@ OUT=${OUT:-$ROOT/bench/results/proxy-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 QC_PID=""
 QC_TLS_PID=""
+QC_BASE_PID=""
+QC_BASE_PORT=${QC_BASE_PORT:-57434}
 cleanup() {
+  [ -n "$QC_BASE_PID" ] && kill "$QC_BASE_PID" 2>/dev/null && wait "$QC_BASE_PID" 2>/dev/null || true
+  [ -n "${BASELINE:-}" ] && git -C "$ROOT" worktree remove --force "$WORK/base" >/dev/null 2>&1 || true
   [ -n "$QC_PID" ] && kill "$QC_PID" 2>/dev/null && wait "$QC_PID" 2>/dev/null || true
   [ -n "$QC_TLS_PID" ] && kill "$QC_TLS_PID" 2>/dev/null && wait "$QC_TLS_PID" 2>/dev/null || true
   "$SHARED/pgbouncer-down.sh" "$WORK/pgb" >/dev/null 2>&1 || true
@@ -51,7 +57,19 @@ QC_PID=$!
 QUIETCUT_LOG_LEVEL=warn QUIETCUT_UPSTREAM__TLS__MODE=require QUIETCUT_NODE=bench-tls node "$ROOT/dist/cli/main.js" start --upstream "postgres://postgres@127.0.0.1:$PG_PORT/bench" \
   --listen "127.0.0.1:$QC_TLS_PORT" --metrics 127.0.0.1:0 ${QC_ARGS:-} >"$OUT/quietcut-tls.log" 2>&1 &
 QC_TLS_PID=$!
-for port in "$QC_PORT" "$QC_TLS_PORT"; do
+PORTS=("$QC_PORT" "$QC_TLS_PORT")
+BASE_TARGET=""
+if [ -n "${BASELINE:-}" ]; then
+  git -C "$ROOT" worktree add --detach "$WORK/base" "$BASELINE" >/dev/null
+  ln -s "$ROOT/node_modules" "$WORK/base/node_modules"
+  (cd "$WORK/base" && npm run build --silent)
+  QUIETCUT_LOG_LEVEL=warn QUIETCUT_UPSTREAM__TLS__MODE=disable QUIETCUT_NODE=bench-base node "$WORK/base/dist/cli/main.js" start --upstream "postgres://postgres@127.0.0.1:$PG_PORT/bench" \
+    --listen "127.0.0.1:$QC_BASE_PORT" --metrics 127.0.0.1:0 ${QC_ARGS:-} >"$OUT/quietcut-base.log" 2>&1 &
+  QC_BASE_PID=$!
+  PORTS+=("$QC_BASE_PORT")
+  BASE_TARGET="qc-base=$QC_BASE_PORT"
+fi
+for port in "${PORTS[@]}"; do
   for _ in $(seq 1 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
 done
 kill -0 "$QC_PID" 2>/dev/null || { cat "$OUT/quietcut.log" >&2; echo "quietcut did not start" >&2; exit 1; }
@@ -62,7 +80,7 @@ for t in "pgb-session=$PGB_PORT" "quietcut=$QC_PORT" "pgb-tls=$PGB_TLS_PORT" "qu
   echo "$t server hop TLS: $("${PSQL[@]}" -p "${t#*=}" -d bench -At -c 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')"
 done
 
-TARGETS="direct=$PG_PORT pgb-session=$PGB_PORT quietcut=$QC_PORT pgb-tls=$PGB_TLS_PORT quietcut-tls=$QC_TLS_PORT" \
+TARGETS="direct=$PG_PORT pgb-session=$PGB_PORT quietcut=$QC_PORT $BASE_TARGET pgb-tls=$PGB_TLS_PORT quietcut-tls=$QC_TLS_PORT" \
 WORKLOADS=${WORKLOADS:-"select-simple select-extended select-prepared tpcb"} \
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10} CLIENTS=${CLIENTS:-10} OUTDIR="$OUT" \
   "$SHARED/compare.sh"
@@ -72,4 +90,8 @@ echo "quietcut / pgb-session (median tps):"
 awk '$2=="pgb-session"{p[$1]=$3} $2=="quietcut"{q[$1]=$3} END{for (w in q) if (p[w]>0) printf "  %-16s %.3f\n", w, q[w]/p[w]}' "$OUT/summary.txt"
 echo "quietcut-tls / pgb-tls (median tps; TLS on the server hop, server_tls_sslmode = require):"
 awk '$2=="pgb-tls"{p[$1]=$3} $2=="quietcut-tls"{q[$1]=$3} END{for (w in q) if (p[w]>0) printf "  %-16s %.3f\n", w, q[w]/p[w]}' "$OUT/summary.txt"
+if [ -n "${BASELINE:-}" ]; then
+  echo "quietcut / qc-base (median tps; qc-base is quietcut at $BASELINE):"
+  awk '$2=="qc-base"{p[$1]=$3} $2=="quietcut"{q[$1]=$3} END{for (w in q) if (p[w]>0) printf "  %-16s %.3f\n", w, q[w]/p[w]}' "$OUT/summary.txt"
+fi
 echo "quietcut resident memory at the end: $(ps -o rss= -p "$QC_PID" 2>/dev/null | awk '{printf "%.1f MiB", $1/1024}')"
