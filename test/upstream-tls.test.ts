@@ -12,6 +12,7 @@ import { loadUpstreamTls, type SslMode } from '../src/util/pg-tls.js';
 import { silentLogger } from '../src/util/log.js';
 import { startTestCluster } from './helpers/pg.js';
 import { startTestProxy } from './helpers/proxy.js';
+import { pgTool } from '../src/localdb/binaries.js';
 
 /**
  * TLS to the server: a throwaway cluster with ssl = on whose pg_hba takes TLS connections only,
@@ -52,16 +53,18 @@ beforeAll(async () => {
   await makeCa('other-ca');
   await signed('ca', 'server', 'quietcut test server', 'IP:127.0.0.1,DNS:localhost');
   await signed('ca', 'client', 'tls_certuser', null);
+  await signed('ca', 'proxy', 'quietcut test proxy', 'IP:127.0.0.1');
   postgresOwns([file('server.crt'), file('server.key'), file('ca.crt')]);
   cluster = await startTestCluster({
     settings: { ssl: 'on', ssl_cert_file: `'${file('server.crt')}'`, ssl_key_file: `'${file('server.key')}'`, ssl_ca_file: `'${file('ca.crt')}'` },
   });
   await cluster.query('CREATE ROLE tls_certuser LOGIN');
   await cluster.query('GRANT ALL ON DATABASE demo TO tls_certuser');
+  await cluster.query("SET password_encryption = 'scram-sha-256'; CREATE ROLE scram_user LOGIN PASSWORD 'scram-secret'");
   // TLS only from now on: a plain TCP connection is refused by the server itself
   const hba = join(cluster.dataDir, 'pg_hba.conf');
   const owner = statSync(hba);
-  writeFileSync(hba, ['hostssl all tls_certuser 127.0.0.1/32 cert', 'hostssl all all 127.0.0.1/32 trust', 'local all all trust', ''].join('\n'));
+  writeFileSync(hba, ['hostssl all tls_certuser 127.0.0.1/32 cert', 'hostssl all scram_user 127.0.0.1/32 scram-sha-256', 'hostssl all all 127.0.0.1/32 trust', 'local all all trust', ''].join('\n'));
   chownSync(hba, owner.uid, owner.gid);
   const c = new pg.Client({ host: cluster.socketDir, port: cluster.port, user: 'postgres', database: 'postgres' });
   await c.connect();
@@ -125,6 +128,65 @@ describe('client sessions over TLS to the server, for each sslmode', () => {
     expect(await sessionThrough('verify-full', file('ca.crt'), 'tls_certuser', true)).toEqual({ ssl: true });
     const without = await sessionThrough('verify-full', file('ca.crt'), 'tls_certuser', false);
     expect(without.error).toMatch(/^28000 connection requires a valid client certificate/);
+  });
+});
+
+describe('SCRAM channel binding over TLS on both hops (psql, libpq)', () => {
+  /** psql as scram_user with these connection options; the password comes from the environment. */
+  async function psql(port: number, options: string): Promise<{ ok: boolean; out: string }> {
+    try {
+      const r = await run(pgTool('psql'), ['-X', '-At', '-c', 'select current_user', `host=127.0.0.1 port=${port} dbname=demo user=scram_user ${options}`], {
+        env: { ...process.env, PGPASSWORD: 'scram-secret', PGSSLROOTCERT: file('ca.crt') },
+      });
+      return { ok: true, out: r.stdout.trim() };
+    } catch (e) {
+      return { ok: false, out: String((e as { stderr?: string }).stderr ?? e) };
+    }
+  }
+  async function withProxy<T>(presents: 'proxy' | 'server', f: (port: number) => Promise<T>): Promise<T> {
+    const proxy = await startTestProxy(cluster, {
+      upstream: { host: '127.0.0.1', port: cluster.port, connectTimeoutMs: 5000, tls: loadUpstreamTls(tlsConfig('require')) },
+      tls: { cert: file(`${presents}.crt`), key: file(`${presents}.key`) },
+    });
+    try {
+      return await f(proxy.address.port);
+    } finally {
+      await proxy.shutdown(100);
+    }
+  }
+
+  test('directly, the libpq default (channel_binding=prefer) binds and logs in', async () => {
+    expect(await psql(cluster.port, 'sslmode=require')).toEqual({ ok: true, out: 'scram_user' });
+  });
+
+  test('through quietcut with its own certificate: binding clients are refused by quietcut, naming what to change; channel_binding=disable logs in', async () => {
+    await withProxy('proxy', async (port) => {
+      for (const cb of ['prefer', 'require']) {
+        const r = await psql(port, `sslmode=require channel_binding=${cb}`);
+        expect(r.ok, cb).toBe(false);
+        expect(r.out, cb).toContain('quietcut: SCRAM channel binding cannot pass quietcut');
+        expect(r.out, cb).toContain('channel_binding=disable');
+      }
+      expect(await psql(port, 'sslmode=require channel_binding=disable')).toEqual({ ok: true, out: 'scram_user' });
+    });
+  });
+
+  test('a client without TLS to quietcut is offered SCRAM without PLUS, as a plain client of the server is, and logs in', async () => {
+    // libpq refuses a PLUS offer over a plain connection; the server makes it to quietcut, on TLS.
+    await withProxy('proxy', async (port) => {
+      expect(await psql(port, 'sslmode=disable')).toEqual({ ok: true, out: 'scram_user' });
+      expect(await psql(port, 'sslmode=disable channel_binding=prefer')).toEqual({ ok: true, out: 'scram_user' });
+      const viaPg = new pg.Client({ host: '127.0.0.1', port, user: 'scram_user', password: 'scram-secret', database: 'demo' });
+      await viaPg.connect();
+      expect((await viaPg.query<{ u: string }>('select current_user u')).rows[0]!.u).toBe('scram_user');
+      await viaPg.end();
+    });
+  });
+
+  test("through quietcut presenting the server's own certificate, channel binding holds end to end", async () => {
+    await withProxy('server', async (port) => {
+      expect(await psql(port, 'sslmode=require channel_binding=require')).toEqual({ ok: true, out: 'scram_user' });
+    });
   });
 });
 

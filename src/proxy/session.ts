@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { Backend, type TxStatus } from '../protocol/codes.js';
 import { decodeBackendKeyData, decodeErrorSeverity, decodeParameterStatus, decodeReadyForQuery } from '../protocol/decode.js';
 import { encodeErrorResponse, encodeNegotiateProtocolVersion } from '../protocol/encode.js';
@@ -12,6 +12,7 @@ import type { WriteGate } from './gate.js';
 import type { SessionInspector } from './inspector.js';
 import { AuthPhaseInput, ClientStartup, type ClientStartupEvents, type StartupMessagePacket } from './startup-phase.js';
 import { UpstreamLink, type UpstreamEndpoint } from './upstream-connect.js';
+import { PlainClientSaslOffer } from './sasl-offer.js';
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
@@ -49,6 +50,21 @@ export interface SessionHost {
 
 /** Authentication requests the client must answer: cleartext, md5, GSS, GSS continue, SSPI, SASL, SASL continue. */
 const AUTH_NEEDS_ANSWER = new Set([2, 3, 5, 7, 8, 9, 10, 11]);
+
+const AUTH_SASL = 10;
+
+/**
+ * What a SASLInitialResponse asks of channel binding: 'bind' (SCRAM-SHA-256-PLUS), 'could' (the
+ * GS2 flag y: the client could bind but thinks the server cannot) or 'none' (n, or not SCRAM).
+ */
+export function saslBinding(msg: Buffer): 'bind' | 'could' | 'none' {
+  const nul = msg.indexOf(0, 5);
+  if (nul < 0) return 'none';
+  const mechanism = msg.toString('utf8', 5, nul);
+  if (mechanism === 'SCRAM-SHA-256-PLUS') return 'bind';
+  const flag = nul + 5 < msg.length ? msg[nul + 5] : undefined;
+  return mechanism === 'SCRAM-SHA-256' && flag === 0x79 ? 'could' : 'none';
+}
 
 /** startup: before the StartupMessage; relay: the server answers a packet it refuses, bytes pass unread. */
 type Phase = 'startup' | 'relay' | 'auth' | 'ready' | 'closed';
@@ -189,10 +205,14 @@ export class Session {
       // The server closes on this without a word.
       () => (this.serverEndExpected = true),
     );
+    // A plain client must not be offered what only a TLS one can take (the server offers it to us).
+    if ((this.client as Partial<TLSSocket>).encrypted !== true) this.saslOffer = new PlainClientSaslOffer();
     this.connectServer(packet);
     if (rest.length > 0) this.onClientData(Buffer.from(rest));
   }
 
+  /** Rewrites the server's SASL offer for a client not on TLS, until the first ReadyForQuery. */
+  private saslOffer: PlainClientSaslOffer | null = null;
   /** Client bytes between the StartupMessage and the server's first ReadyForQuery. */
   private authInput: AuthPhaseInput | null = null;
   /** The client sent what the server closes on silently (a bad length): so do we, after it. */
@@ -206,6 +226,10 @@ export class Session {
         if (this.phase === 'relay') this.writeClient(Buffer.from(chunk));
         else if (this.phase !== 'closed') {
           this.host.counters.serverToClient += chunk.length;
+          if (this.saslOffer) {
+            chunk = this.saslOffer.feed(chunk);
+            if (this.phase === 'ready') this.saslOffer = null;
+          }
           this.ready.serverData(chunk);
         }
         if (this.client.writableLength > 0) this.server?.releaseReadBuffer();
@@ -338,6 +362,7 @@ export class Session {
         // The server waits for an answer now: whatever the client sent meanwhile is what it reads
         // (and refuses, if it is not a password message), as it would directly.
         if (end - start >= 9 && AUTH_NEEDS_ANSWER.has(buf.readInt32BE(start + 5))) this.authInput?.serverAsks();
+        if (end - start >= 9 && buf.readInt32BE(start + 5) === AUTH_SASL) this.watchChannelBinding(buf.subarray(start + 9, end));
         break;
       case Backend.ReadyForQuery: {
         this.ready.txStatus = decodeReadyForQuery(buf, start);
@@ -358,6 +383,40 @@ export class Session {
       default:
         break;
     }
+  }
+
+  /**
+   * Channel binding cannot pass a hop that ends the client's TLS: the client binds to quietcut's
+   * certificate, the server checks its own. When the server offers SCRAM-SHA-256-PLUS over TLS and
+   * the client is on TLS to quietcut with another certificate, a client that binds (or says it
+   * could, which the server treats as a downgrade) would be refused by the server in words that
+   * do not say why; quietcut refuses it first, naming what to change. A client that does not bind
+   * ('n') goes on.
+   */
+  private watchChannelBinding(mechanisms: Buffer): void {
+    const offered = mechanisms.toString('utf8').split('\0');
+    if (!offered.includes('SCRAM-SHA-256-PLUS') || !this.server?.encrypted || !this.authInput) return;
+    const client = this.client as Partial<TLSSocket>;
+    if (client.encrypted !== true) return;
+    const ours = client.getCertificate?.();
+    const theirs = this.server.serverCertificate;
+    if (ours && 'raw' in ours && theirs && ours.raw.equals(theirs)) return; // the server's own certificate: binding holds
+    const input = this.authInput;
+    input.inspect = (msg) => {
+      input.inspect = null;
+      const binding = saslBinding(msg);
+      if (binding === 'none') return true;
+      this.fatal(
+        new ProxyError(
+          SqlState.InvalidAuthorization,
+          'quietcut: SCRAM channel binding cannot pass quietcut',
+          'FATAL',
+          `The client's TLS ends at quietcut, whose certificate is not the server's, and the server checks ${binding === 'bind' ? 'the binding against its own certificate' : 'that a client able to bind does so'}.`,
+          "Connect to quietcut with channel_binding=disable (or without TLS), set upstream.tls.mode: disable, or give quietcut the server's own certificate and key (tls.cert, tls.key).",
+        ),
+      );
+      return false;
+    };
   }
 
   private writeClient(data: Buffer): void {

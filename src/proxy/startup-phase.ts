@@ -180,6 +180,12 @@ export class AuthPhaseInput {
   private remaining = 0;
   private queued: Buffer[] | null = null;
   private passthrough = false;
+  /**
+   * Sees each password message that arrived whole before it is forwarded; false stops the phase
+   * (nothing more is forwarded: the session refuses the client itself).
+   */
+  inspect: ((message: Buffer) => boolean) | null = null;
+  private stopped = false;
 
   constructor(
     private readonly forward: (b: Buffer) => void,
@@ -196,6 +202,7 @@ export class AuthPhaseInput {
   }
 
   private step(chunk: Buffer): void {
+    if (this.stopped) return;
     if (this.queued) {
       this.queued.push(Buffer.from(chunk));
       this.queuedBytes += chunk.length;
@@ -241,6 +248,10 @@ export class AuthPhaseInput {
       if (end > buf.length) {
         this.forward(buf.subarray(off));
         this.remaining = end - buf.length;
+        return;
+      }
+      if (this.inspect && !this.inspect(buf.subarray(off, end))) {
+        this.stopped = true;
         return;
       }
       this.forward(buf.subarray(off, end));

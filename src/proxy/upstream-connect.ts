@@ -165,6 +165,13 @@ export class UpstreamLink {
     return this.sock !== this.raw;
   }
 
+  /** The server's certificate (DER) on an encrypted connection, else null. */
+  get serverCertificate(): Buffer | null {
+    if (this.sock === this.raw) return null;
+    const c = (this.sock as TLSSocket).getPeerCertificate();
+    return c && c.raw ? c.raw : null;
+  }
+
   /** The last read buffer may still be referenced (a client write is pending): read into a new one. */
   releaseReadBuffer(): void {
     this.readBuf = null;

@@ -1,0 +1,64 @@
+import { Backend } from '../protocol/codes.js';
+import { encodeMessage } from '../protocol/encode.js';
+
+const AUTH_SASL = 10;
+const PLUS = 'SCRAM-SHA-256-PLUS';
+/** Startup messages are small; a length past this is not one quietcut rewrites (it passes unread). */
+const MAX_STARTUP_MESSAGE = 64 * 1024;
+
+/**
+ * Server bytes before the first ReadyForQuery, for a client that is not on TLS to quietcut. The
+ * server, on TLS to quietcut, may offer SCRAM-SHA-256-PLUS, which libpq refuses over a plain
+ * connection ("server offered SCRAM-SHA-256-PLUS authentication over a non-SSL connection"): the
+ * offer goes to the client as the server makes it to a plain client, without PLUS. The client then
+ * says it cannot bind ('n'), which the server accepts. Works on whole messages (a partial one waits
+ * for its rest) and steps aside at the first ReadyForQuery or at anything it cannot frame.
+ */
+export class PlainClientSaslOffer {
+  private pending: Buffer | null = null;
+  private done = false;
+
+  /** The bytes to forward for this chunk (possibly none yet). */
+  feed(chunk: Buffer): Buffer {
+    if (this.done) return chunk;
+    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = null;
+    const out: Buffer[] = [];
+    let copied = 0;
+    let off = 0;
+    while (!this.done && off + 5 <= buf.length) {
+      const type = buf[off]!;
+      const len = buf.readInt32BE(off + 1);
+      if (len < 4 || len > MAX_STARTUP_MESSAGE) {
+        this.done = true;
+        break;
+      }
+      const end = off + 1 + len;
+      if (end > buf.length) break;
+      if (type === Backend.Authentication && len >= 8 && buf.readInt32BE(off + 5) === AUTH_SASL) {
+        const offer = withoutPlus(buf.subarray(off + 9, end));
+        if (offer) {
+          out.push(buf.subarray(copied, off), offer);
+          copied = end;
+        }
+      } else if (type === Backend.ReadyForQuery) {
+        this.done = true;
+      }
+      off = end;
+    }
+    if (this.done) off = buf.length;
+    out.push(buf.subarray(copied, off));
+    if (off < buf.length) this.pending = Buffer.from(buf.subarray(off));
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
+  }
+}
+
+/** The AuthenticationSASL message without SCRAM-SHA-256-PLUS, or null when it does not offer it. */
+function withoutPlus(mechanisms: Buffer): Buffer | null {
+  const names = mechanisms.toString('utf8').split('\0').filter((n) => n !== '');
+  if (!names.includes(PLUS)) return null;
+  const kept = names.filter((n) => n !== PLUS);
+  const body = Buffer.alloc(4);
+  body.writeInt32BE(AUTH_SASL, 0);
+  return encodeMessage(Backend.Authentication, Buffer.concat([body, ...kept.map((n) => Buffer.from(`${n}\0`, 'utf8')), Buffer.from([0])]));
+}
