@@ -24,6 +24,7 @@ import type { BackupRunResult } from '../src/windows/backup-run.js';
 import { startTestCluster } from './helpers/pg.js';
 import { Relay } from './helpers/relay.js';
 import { Writer, freshId, type WriterKind } from './helpers/writers.js';
+import { waitFor } from './helpers/invariants.js';
 
 const run = promisify(execFile);
 let cluster: LocalCluster;
@@ -76,16 +77,6 @@ function spreadWriters(on: readonly RunningNode[]): Writer[] {
   return ws;
 }
 
-async function waitFor<T>(f: () => Promise<T | null | undefined | false> | T | null | undefined | false, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Server clock (ms) of the window's cut and end on the runner, from its run record. */
 async function windowTimes(result: BackupRunResult, partition: string): Promise<{ cutMs: number; endMs: number }> {
   const { rows } = await cluster.query<{ cut: number; end: number }>(
@@ -136,16 +127,24 @@ async function checkNothingLost(writers: readonly Writer[]): Promise<{ acked: nu
 }
 
 describe('three nodes in front of one server', () => {
-  test('after-dump: every node holds the window; no write to the partition commits between the cut and the window end; the artifact is exactly what committed before the cut', async () => {
-    const [a, b, c] = [await startNode(), await startNode(), await startNode()];
+  test.each([
+    ['one clock', [0, 0, 0]],
+    ['clocks injected 400 ms ahead and 250 ms behind', [0, 400, -250]],
+  ] as const)('after-dump, %s: every node holds the window; no write to the partition commits between the cut and the window end; the artifact is exactly what committed before the cut', async (_name, offsets) => {
+    const [a, b, c] = [await startNode({ clockOffsetMs: offsets[0] }), await startNode({ clockOffsetMs: offsets[1] }), await startNode({ clockOffsetMs: offsets[2] })];
     const writers = spreadWriters([a!, b!, c!]);
     try {
-      await waitFor(() => writers.every((w) => w.records.some((r) => r.ackAt !== null)), 'every writer to get writes through');
+      // the skew is real: each node measured its injected offset (the server's clock minus its own)
+      [a!, b!, c!].forEach((n, i) => {
+        expect(n.membership.offset, n.node).not.toBeNull();
+        expect(Math.abs(n.membership.offset!.offsetMs + offsets[i]!), n.node).toBeLessThanOrEqual(n.membership.offset!.uncertaintyMs);
+      });
+      await waitFor('every writer to get writes through', () => writers.every((w) => w.records.some((r) => r.ackAt !== null)));
       const result = await a!.backup(['public.w_0'], { release: 'after-dump' });
       expect(result.status, JSON.stringify(result.partitions.map((p) => p.reason))).toBe('good');
       // keep writing a little after the window, so held writes and later ones mix
       const after = writers.map((w) => w.records.length);
-      await waitFor(() => writers.every((w, i) => w.records.length > after[i]! + 2), 'writes after the window');
+      await waitFor('writes after the window', () => writers.every((w, i) => w.records.length > after[i]! + 2));
       await Promise.all(writers.map((w) => w.stop()));
 
       const key = sharedWindowKey(result.runId, 'public.w_0');
@@ -194,10 +193,10 @@ describe('three nodes in front of one server', () => {
       await cluster.query('UPDATE quietcut.nodes SET lease_expires_at = clock_timestamp() WHERE node = $1', [straggler], 'demo');
     };
     const result = runner.backup(['public.w_0'], { release });
-    const key = await waitFor(async () => {
+    const key = await waitFor('the window to open', async () => {
       const { rows } = await cluster.query<{ key: string }>(`SELECT window_key AS key FROM quietcut.windows WHERE runner = $1 AND state = 'open' AND 'public.w_0' = ANY(partitions)`, [runner.node], 'demo');
       return rows[0]?.key;
-    }, 'the window to open');
+    });
     return { key, result, letGo };
   }
 
@@ -218,9 +217,9 @@ describe('three nodes in front of one server', () => {
       await pgc.connect();
       const id = freshId();
       const write = pgc.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 99, 0)', [id]);
-      await waitFor(() => heldOn(d!, 1), 'the write to be held on the new node');
+      await waitFor('the write to be held on the new node', () => heldOn(d!, 1));
       // The runner waited for the new node as for every live one: it acknowledged.
-      await waitFor(async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [w.key, d!.node, 'drained'], 'demo')).rowCount === 1, 'the new node to acknowledge');
+      await waitFor('the new node to acknowledge', async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [w.key, d!.node, 'drained'], 'demo')).rowCount === 1);
       await w.letGo();
       const result = await w.result;
       await write;
@@ -245,12 +244,12 @@ describe('three nodes in front of one server', () => {
     const c = await startNode({ adminVia: { host: '127.0.0.1', port: relay.port } }, budget);
     const w = await heldOpenWindow(a);
     try {
-      await waitFor(async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [w.key, c.node, 'drained'], 'demo')).rowCount === 1, 'the node to acknowledge');
+      await waitFor('the node to acknowledge', async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [w.key, c.node, 'drained'], 'demo')).rowCount === 1);
       const pgc = new pg.Client({ connectionString: urlOf(c) });
       await pgc.connect();
       const id = freshId();
       const write = pgc.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 98, 0)', [id]);
-      await waitFor(() => heldOn(c, 1), 'the write to be held');
+      await waitFor('the write to be held', () => heldOn(c, 1));
       relay.cut();
       await w.letGo();
       const result = await w.result;
@@ -266,7 +265,7 @@ describe('three nodes in front of one server', () => {
       expect(c.follower.outcome(w.key)?.state).toBe('aborted');
       // Back in contact, it reports what it did; a window already released stays released.
       relay.restore();
-      await waitFor(async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [w.key, c.node, 'aborted'], 'demo')).rowCount === 1, 'the late report');
+      await waitFor('the late report', async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [w.key, c.node, 'aborted'], 'demo')).rowCount === 1);
       const { rows: win } = await cluster.query<{ state: string }>('SELECT state FROM quietcut.windows WHERE window_key = $1', [w.key], 'demo');
       expect(win[0]!.state).toBe('released');
     } finally {
@@ -302,15 +301,15 @@ describe('three nodes in front of one server', () => {
     const straggler = `straggler-${freshId()}`;
     let b: RunningNode | null = null;
     try {
-      await waitFor(() => out.includes('quietcut is listening'), `the child node to start (${out})`);
+      await waitFor(`the child node to start (${out})`, () => out.includes('quietcut is listening'));
       const { rows: me } = await cluster.query<{ node: string }>('SELECT node FROM quietcut.nodes WHERE pid = $1 AND lease_expires_at > clock_timestamp()', [child.pid], 'demo');
       const runner = me[0]!.node;
       await cluster.query(`INSERT INTO quietcut.nodes (node, lease_expires_at) VALUES ($1, clock_timestamp() + interval '10 minutes')`, [straggler], 'demo');
       await cluster.query(`INSERT INTO quietcut.backup_requests (partitions, release) VALUES ('{public.w_0}', 'after-dump'); NOTIFY quietcut_backup`, [], 'demo');
-      const { key, runId } = await waitFor(async () => {
+      const { key, runId } = await waitFor('the child to open its window', async () => {
         const { rows } = await cluster.query<{ key: string; run_id: string }>(`SELECT window_key AS key, run_id FROM quietcut.windows WHERE runner = $1 AND state = 'open'`, [runner], 'demo');
         return rows[0] ? { key: rows[0].key, runId: rows[0].run_id } : null;
-      }, 'the child to open its window');
+      });
       // A node joining mid-window holds it, and a write through it waits.
       b = await startNode({}, { windows: { maxHoldMs: 8000 } });
       expect(b.follower.holding()).toEqual([key]);
@@ -318,7 +317,7 @@ describe('three nodes in front of one server', () => {
       await pgc.connect();
       const id = freshId();
       const write = pgc.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 97, 0)', [id]);
-      await waitFor(() => heldOn(b!, 1), 'the write to be held');
+      await waitFor('the write to be held', () => heldOn(b!, 1));
       process.kill(child.pid!, 'SIGKILL');
       await write;
       await pgc.end();
@@ -327,10 +326,10 @@ describe('three nodes in front of one server', () => {
       const { rows: win } = await cluster.query<{ state: string }>('SELECT state FROM quietcut.windows WHERE window_key = $1', [key], 'demo');
       expect(win[0]!.state).toBe('aborted');
       // Once the dead node's lease has run out, its run is marked aborted (by the node left).
-      const status = await waitFor(async () => {
+      const status = await waitFor('the run to end', async () => {
         const { rows } = await cluster.query<{ status: string }>('SELECT status FROM quietcut.runs WHERE run_id = $1', [runId], 'demo');
         return rows[0]?.status === 'running' ? null : rows[0]?.status;
-      }, 'the run to end');
+      });
       expect(status).toBe('aborted');
       const { rows: good } = await cluster.query("SELECT 1 FROM quietcut.run_partitions WHERE run_id = $1 AND status = 'good'", [runId], 'demo');
       expect(good).toHaveLength(0);
