@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfig } from '../src/config/load.js';
 import { runNode, type RunningNode } from '../src/cli/run-node.js';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
 import { FuzzSession, prng } from './helpers/fuzz-session.js';
+import { testNodeConfig } from './helpers/node.js';
 import { startTestCluster } from './helpers/pg.js';
 import { TestWindow } from './helpers/test-window.js';
 
@@ -30,11 +30,7 @@ beforeAll(async () => {
   cluster = await startTestCluster({ settings: { max_prepared_transactions: 20 } });
   const parts = Array.from({ length: PARTITIONS }, (_, i) => `CREATE TABLE f_${i} PARTITION OF f FOR VALUES IN (${i});`).join('\n');
   await cluster.query(`CREATE TABLE f (id bigint NOT NULL, p int NOT NULL) PARTITION BY LIST (p); ${parts}`, [], 'demo');
-  const config = loadConfig({
-    env: {},
-    overrides: { upstream: { url: cluster.url('demo') }, listen: '127.0.0.1:0', metrics: { listen: null }, stats: { enabled: false } },
-  });
-  node = await runNode(config, silentLogger);
+  node = await runNode(testNodeConfig(cluster.url('demo')), silentLogger);
 });
 afterAll(async () => {
   await node?.stop();

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { loadConfig } from '../src/config/load.js';
 import { runNode, type RunningNode } from '../src/cli/run-node.js';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
+import { testNodeConfig } from './helpers/node.js';
 import { startTestCluster } from './helpers/pg.js';
 import { RawClient, serialize } from './helpers/raw-client.js';
 import { waitFor } from './helpers/invariants.js';
@@ -28,11 +28,7 @@ beforeAll(async () => {
     [],
     'demo',
   );
-  const config = loadConfig({
-    env: {},
-    overrides: { upstream: { url: cluster.url('demo') }, listen: '127.0.0.1:0', metrics: { listen: null }, stats: { enabled: false } },
-  });
-  node = await runNode(config, silentLogger);
+  node = await runNode(testNodeConfig(cluster.url('demo')), silentLogger);
 });
 afterAll(async () => {
   await node?.stop();

@@ -1,5 +1,6 @@
 import type { BindMessage, ParseMessage } from '../protocol/decode.js';
 import type { TxStatus } from '../protocol/codes.js';
+import type { FailClosedReason } from './gate.js';
 
 /**
  * Per-session view of what the client's messages do: which partitions a request writes, and
@@ -13,8 +14,11 @@ export interface SessionInspector {
   bind(msg: BindMessage): void;
   execute(portal: string): void;
   close(kind: 'S' | 'P', name: string): void;
-  /** FunctionCall ('F'): cannot be classified. */
-  functionCall(): void;
+  /**
+   * FunctionCall ('F'), or a message quietcut could not decode (`unparsed`): cannot be classified;
+   * the server answers it as one statement.
+   */
+  functionCall(reason?: FailClosedReason): void;
   /**
    * Partitions whose writes become visible when the current request completes (autocommit
    * writes, commits of transactions that wrote them), accumulated since the last boundary.

@@ -228,7 +228,7 @@ export class ReadyPhase implements MessageSink {
       this.parts.add(type, buf, start, end);
       return;
     }
-    if (!this.feed(type, buf, start, end)) return;
+    this.feed(type, buf, start, end);
     const insp = this.host.inspector;
     if (insp.visible.size !== this.registered.size) this.registerInflight(insp.visible);
     if (answeredBoundary(type)) this.sentBoundary(type !== Frontend.Sync);
@@ -283,7 +283,7 @@ export class ReadyPhase implements MessageSink {
    * directly); while a window is open it counts as a write of unknown reach, so that a decoder
    * stricter than the server's can never let a write past the gate.
    */
-  private feed(type: number, buf: Buffer, start: number, end: number): boolean {
+  private feed(type: number, buf: Buffer, start: number, end: number): void {
     const insp = this.host.inspector;
     try {
       switch (type) {
@@ -310,12 +310,10 @@ export class ReadyPhase implements MessageSink {
         default:
           break;
       }
-      return true;
     } catch (err) {
       if (!(err instanceof MalformedMessageError)) throw err;
       this.host.log.debug({ err: err.message }, 'malformed client message forwarded for the server to refuse');
-      if (this.gating) insp.functionCall();
-      return true;
+      if (this.gating) insp.functionCall('unparsed');
     }
   }
 
@@ -403,11 +401,7 @@ export class ReadyPhase implements MessageSink {
   }
 
   private evaluate(part: RequestPart): void {
-    let ok = true;
-    eachMessage(part.data, (type, start, end) => {
-      if (ok) ok = this.feed(type, part.data, start, end);
-    });
-    if (!ok) return;
+    eachMessage(part.data, (type, start, end) => this.feed(type, part.data, start, end));
     const visible = this.host.inspector.visible;
     const decision: GateDecision = visible.size > 0 ? this.host.gate.decide(visible, this.txStatus !== 'I', this.registered) : PASS;
     this.act(decision, part, visible);

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { Backend, type TxStatus } from '../protocol/codes.js';
-import { decodeBackendKeyData, decodeErrorSeverity, decodeParameterStatus, decodeReadyForQuery } from '../protocol/decode.js';
+import { decodeAuthType, decodeBackendKeyData, decodeErrorSeverity, decodeParameterStatus, decodeReadyForQuery } from '../protocol/decode.js';
 import { encodeErrorResponse, encodeNegotiateProtocolVersion } from '../protocol/encode.js';
 import type { BufferBudget } from '../protocol/scanner.js';
 import { ProxyError, SqlState } from '../protocol/sqlstate.js';
@@ -12,7 +12,7 @@ import type { WriteGate } from './gate.js';
 import type { SessionInspector } from './inspector.js';
 import { AuthPhaseInput, ClientStartup, type ClientStartupEvents, type StartupMessagePacket } from './startup-phase.js';
 import { UpstreamLink, type UpstreamEndpoint } from './upstream-connect.js';
-import { PlainClientSaslOffer } from './sasl-offer.js';
+import { AUTH_SASL, PlainClientSaslOffer, offersPlus, saslBinding } from './sasl.js';
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
@@ -50,21 +50,6 @@ export interface SessionHost {
 
 /** Authentication requests the client must answer: cleartext, md5, GSS, GSS continue, SSPI, SASL, SASL continue. */
 const AUTH_NEEDS_ANSWER = new Set([2, 3, 5, 7, 8, 9, 10, 11]);
-
-const AUTH_SASL = 10;
-
-/**
- * What a SASLInitialResponse asks of channel binding: 'bind' (SCRAM-SHA-256-PLUS), 'could' (the
- * GS2 flag y: the client could bind but thinks the server cannot) or 'none' (n, or not SCRAM).
- */
-export function saslBinding(msg: Buffer): 'bind' | 'could' | 'none' {
-  const nul = msg.indexOf(0, 5);
-  if (nul < 0) return 'none';
-  const mechanism = msg.toString('utf8', 5, nul);
-  if (mechanism === 'SCRAM-SHA-256-PLUS') return 'bind';
-  const flag = nul + 5 < msg.length ? msg[nul + 5] : undefined;
-  return mechanism === 'SCRAM-SHA-256' && flag === 0x79 ? 'could' : 'none';
-}
 
 /** startup: before the StartupMessage; relay: the server answers a packet it refuses, bytes pass unread. */
 type Phase = 'startup' | 'relay' | 'auth' | 'ready' | 'closed';
@@ -358,12 +343,15 @@ export class Session {
         this.inspector?.parameterStatus(ps.name, ps.value);
         break;
       }
-      case Backend.Authentication:
+      case Backend.Authentication: {
+        if (end - start < 9) break;
+        const auth = decodeAuthType(buf, start);
         // The server waits for an answer now: whatever the client sent meanwhile is what it reads
         // (and refuses, if it is not a password message), as it would directly.
-        if (end - start >= 9 && AUTH_NEEDS_ANSWER.has(buf.readInt32BE(start + 5))) this.authInput?.serverAsks();
-        if (end - start >= 9 && buf.readInt32BE(start + 5) === AUTH_SASL) this.watchChannelBinding(buf.subarray(start + 9, end));
+        if (AUTH_NEEDS_ANSWER.has(auth)) this.authInput?.serverAsks();
+        if (auth === AUTH_SASL) this.watchChannelBinding(buf.subarray(start, end));
         break;
+      }
       case Backend.ReadyForQuery: {
         this.ready.txStatus = decodeReadyForQuery(buf, start);
         this.phase = 'ready';
@@ -393,9 +381,8 @@ export class Session {
    * do not say why; quietcut refuses it first, naming what to change. A client that does not bind
    * ('n') goes on.
    */
-  private watchChannelBinding(mechanisms: Buffer): void {
-    const offered = mechanisms.toString('utf8').split('\0');
-    if (!offered.includes('SCRAM-SHA-256-PLUS') || !this.server?.encrypted || !this.authInput) return;
+  private watchChannelBinding(offer: Buffer): void {
+    if (!this.server?.encrypted || !this.authInput || !offersPlus(offer)) return;
     const client = this.client as Partial<TLSSocket>;
     if (client.encrypted !== true) return;
     const ours = client.getCertificate?.();

@@ -214,8 +214,8 @@ export class WriteInspector implements SessionInspector {
     else this.portals.delete(name);
   }
 
-  functionCall(): void {
-    this.unknown('fast_path_call');
+  functionCall(reason: FailClosedReason = 'fast_path_call'): void {
+    this.unknown(reason);
     this.pending.push({ writes: null, request: this.tx.request });
   }
 

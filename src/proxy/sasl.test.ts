@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { Backend } from '../protocol/codes.js';
 import { encodeMessage, encodeReadyForQuery } from '../protocol/encode.js';
-import { PlainClientSaslOffer } from './sasl-offer.js';
+import { PlainClientSaslOffer } from './sasl.js';
 
 const sasl = (...names: string[]): Buffer => {
   const code = Buffer.alloc(4);

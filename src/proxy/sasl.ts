@@ -1,8 +1,31 @@
 import { Backend } from '../protocol/codes.js';
+import { decodeAuthType } from '../protocol/decode.js';
 import { encodeMessage } from '../protocol/encode.js';
 
-const AUTH_SASL = 10;
+/** Authentication subtype of the server's SASL offer (AuthenticationSASL). */
+export const AUTH_SASL = 10;
 const PLUS = 'SCRAM-SHA-256-PLUS';
+
+/** The mechanisms an AuthenticationSASL message (bytes from its type byte on) offers. */
+export function saslMechanisms(msg: Buffer): string[] {
+  return msg.toString('utf8', 9).split('\0').filter((n) => n !== '');
+}
+
+/** The offer includes SCRAM-SHA-256-PLUS (channel binding). */
+export const offersPlus = (msg: Buffer): boolean => saslMechanisms(msg).includes(PLUS);
+
+/**
+ * What a SASLInitialResponse asks of channel binding: 'bind' (SCRAM-SHA-256-PLUS), 'could' (the
+ * GS2 flag y: the client could bind but thinks the server cannot) or 'none' (n, or not SCRAM).
+ */
+export function saslBinding(msg: Buffer): 'bind' | 'could' | 'none' {
+  const nul = msg.indexOf(0, 5);
+  if (nul < 0) return 'none';
+  const mechanism = msg.toString('utf8', 5, nul);
+  if (mechanism === PLUS) return 'bind';
+  const flag = nul + 5 < msg.length ? msg[nul + 5] : undefined;
+  return mechanism === 'SCRAM-SHA-256' && flag === 0x79 ? 'could' : 'none';
+}
 /** Startup messages are small; a length past this is not one quietcut rewrites (it passes unread). */
 const MAX_STARTUP_MESSAGE = 64 * 1024;
 
@@ -35,8 +58,8 @@ export class PlainClientSaslOffer {
       }
       const end = off + 1 + len;
       if (end > buf.length) break;
-      if (type === Backend.Authentication && len >= 8 && buf.readInt32BE(off + 5) === AUTH_SASL) {
-        const offer = withoutPlus(buf.subarray(off + 9, end));
+      if (type === Backend.Authentication && len >= 8 && decodeAuthType(buf, off) === AUTH_SASL) {
+        const offer = withoutPlus(buf.subarray(off, end));
         if (offer) {
           out.push(buf.subarray(copied, off), offer);
           copied = end;
@@ -54,8 +77,8 @@ export class PlainClientSaslOffer {
 }
 
 /** The AuthenticationSASL message without SCRAM-SHA-256-PLUS, or null when it does not offer it. */
-function withoutPlus(mechanisms: Buffer): Buffer | null {
-  const names = mechanisms.toString('utf8').split('\0').filter((n) => n !== '');
+function withoutPlus(msg: Buffer): Buffer | null {
+  const names = saslMechanisms(msg);
   if (!names.includes(PLUS)) return null;
   const kept = names.filter((n) => n !== PLUS);
   const body = Buffer.alloc(4);
