@@ -13,7 +13,7 @@ import { CatalogRefresher, loadCatalog, type Catalog } from '../catalog/index.js
 import { initSqlParser, SqlClassifier } from '../sql/index.js';
 import { migrate } from '../store/migrate.js';
 import { WriteRecorder } from '../stats/recorder.js';
-import { pruneHistory, TableStatsSampler } from '../stats/table-stats.js';
+import { bypassHorizonMs, pruneHistory, TableStatsSampler } from '../stats/table-stats.js';
 import { NullInspector } from '../proxy/inspector.js';
 import { WriteInspector, type InspectorShared } from '../proxy/write-inspector.js';
 import { adminPool, adminTarget, resolveAdminTls, type AdminTarget } from './admin-db.js';
@@ -244,7 +244,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
       c.release();
     }
   };
-  const sampler = new TableStatsSampler(metrics);
+  const sampler = new TableStatsSampler({ metrics, node, horizonMs: bypassHorizonMs(config.stats) });
   const timers: NodeJS.Timeout[] = [];
   if (config.stats.enabled) {
     timers.push(setInterval(() => flushStats().catch(() => undefined), config.stats.flushIntervalMs));

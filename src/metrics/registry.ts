@@ -89,7 +89,7 @@ export class Metrics {
 
   readonly writes = new Counter({ name: 'quietcut_writes_total', help: 'Write statements forwarded, per partition', labelNames: ['table', 'partition'] as const, registers: [this.registry], collect: () => this.runCollectHooks() });
   readonly writeRows = new Counter({ name: 'quietcut_write_rows_total', help: 'Rows written (from CommandComplete), per partition', labelNames: ['table', 'partition'] as const, registers: [this.registry], collect: () => this.runCollectHooks() });
-  readonly bypassRows = new Gauge({ name: 'quietcut_bypass_rows', help: 'Rows changed per pg_stat_user_tables that were not written through this proxy, last sample interval (rows the proxy wrote stay credited for one more interval: statistics arrive late, and lateness is not bypass)', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly bypassRows = new Gauge({ name: 'quietcut_bypass_rows', help: 'Rows pg_stat_user_tables shows changed that no quietcut node wrote, found at the last sample: a row counts only when no proxied row (this node\'s, or another node\'s from its history flush) covered it within 2 x stats.flushIntervalMs + 2 x stats.tableStatsIntervalMs + 5 s, so late statistics never show as bypass', labelNames: ['partition'] as const, registers: [this.registry] });
 
   // --- windows
   readonly windowState = new Gauge({ name: 'quietcut_window_state', help: 'Window state per partition: 0 idle, 1 armed, 2 holding, 3 drained, 4 pinned, 5 released, 6 dumped, 7 aborted', labelNames: ['partition'] as const, registers: [this.registry] });
