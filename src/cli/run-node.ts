@@ -28,6 +28,7 @@ import { PlanScheduler } from '../coordinator/scheduler.js';
 import { nodeClock } from '../coordinator/clock.js';
 import { WindowFollower } from '../coordinator/follower.js';
 import { Membership } from '../coordinator/membership.js';
+import { ContactFence, watchContact } from '../coordinator/contact-fence.js';
 import { NodeCoordination } from '../coordinator/shared-windows.js';
 import { WindowBus } from '../coordinator/window-bus.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
@@ -292,6 +293,17 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   const follower = new WindowFollower({ pool, bus, node, gate, config, membership, metrics, log, pollMs: config.nodes.pollMs });
   undo.push(() => follower.stop());
   await follower.start();
+  const fence = new ContactFence({
+    gate,
+    partitions: () => catalog.current.leaves().map((l) => l.name),
+    budgetMs: config.windows.maxHoldMs,
+    maxQueuedRequests: config.windows.maxQueuedRequests,
+    maxQueuedBytes: config.windows.maxQueuedBytes,
+    metrics,
+    log,
+  });
+  undo.push(() => fence.stop());
+  watchContact(membership, follower, fence, node, config.nodes.pollMs, log);
   let backupChain: Promise<unknown> = Promise.resolve();
   const backup: RunningNode['backup'] = (partitions, o = {}) => {
     const cat = catalog.current;
@@ -521,6 +533,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
       await requests.stop();
       await proxy.shutdown();
       await backupChain;
+      fence.stop();
       await follower.stop();
       await membership.stop();
       await bus.stop();

@@ -109,6 +109,7 @@ export class Metrics {
   readonly nodeClockOffset = new Gauge({ name: 'quietcut_node_clock_offset_seconds', help: "This node's clock offset to the database server's clock (server minus node), from the smallest-round-trip sample", registers: [this.registry] });
   readonly nodeClockUncertainty = new Gauge({ name: 'quietcut_node_clock_uncertainty_seconds', help: 'Uncertainty of the clock offset: half the round trip of its sample', registers: [this.registry] });
   readonly nodeMinClientRtt = new Gauge({ name: 'quietcut_node_min_client_rtt_seconds', help: 'Smallest client round trip (acknowledgement to the same session\'s next request) seen lately on this node', registers: [this.registry] });
+  readonly outOfContact = new Gauge({ name: 'quietcut_node_out_of_contact', help: '1 while this node cannot trust its lease and so holds (after windows.maxHoldMs: refuses) writes to every managed partition no window holds, until it is back in contact', registers: [this.registry] });
   readonly liveNodes = new Gauge({ name: 'quietcut_live_nodes', help: 'Nodes holding a valid lease, as this node last saw them', registers: [this.registry] });
 
   // --- backup
