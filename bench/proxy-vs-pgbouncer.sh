@@ -9,6 +9,7 @@
 #   QC_ARGS="--config my.yaml" WORKLOADS="tpcb" bash bench/proxy-vs-pgbouncer.sh
 #   BASELINE=1234a1c bash bench/proxy-vs-pgbouncer.sh   # also quietcut as of that commit (qc-base):
 #                                                        # what a change cost, in the same interleaved run
+#   WORKERS=2 bash bench/proxy-vs-pgbouncer.sh           # also quietcut --workers 2 (quietcut-w2)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$ROOT/../shared/bench}
@@ -25,7 +26,10 @@ QC_PID=""
 QC_TLS_PID=""
 QC_BASE_PID=""
 QC_BASE_PORT=${QC_BASE_PORT:-57434}
+QC_W_PID=""
+QC_W_PORT=${QC_W_PORT:-57435}
 cleanup() {
+  [ -n "$QC_W_PID" ] && kill "$QC_W_PID" 2>/dev/null && wait "$QC_W_PID" 2>/dev/null || true
   [ -n "$QC_BASE_PID" ] && kill "$QC_BASE_PID" 2>/dev/null && wait "$QC_BASE_PID" 2>/dev/null || true
   [ -n "${BASELINE:-}" ] && git -C "$ROOT" worktree remove --force "$WORK/base" >/dev/null 2>&1 || true
   [ -n "$QC_PID" ] && kill "$QC_PID" 2>/dev/null && wait "$QC_PID" 2>/dev/null || true
@@ -69,6 +73,14 @@ if [ -n "${BASELINE:-}" ]; then
   PORTS+=("$QC_BASE_PORT")
   BASE_TARGET="qc-base=$QC_BASE_PORT"
 fi
+W_TARGET=""
+if [ -n "${WORKERS:-}" ]; then
+  QUIETCUT_LOG_LEVEL=warn QUIETCUT_UPSTREAM__TLS__MODE=disable QUIETCUT_NODE=bench-w node "$ROOT/dist/cli/main.js" start --workers "$WORKERS" --upstream "postgres://postgres@127.0.0.1:$PG_PORT/bench" \
+    --listen "127.0.0.1:$QC_W_PORT" --metrics 127.0.0.1:0 ${QC_ARGS:-} >"$OUT/quietcut-w.log" 2>&1 &
+  QC_W_PID=$!
+  PORTS+=("$QC_W_PORT")
+  W_TARGET="quietcut-w$WORKERS=$QC_W_PORT"
+fi
 for port in "${PORTS[@]}"; do
   for _ in $(seq 1 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
 done
@@ -97,10 +109,11 @@ PGB_PID=$(cat "$WORK/pgb/pgbouncer.pid")
 PGB_TLS_PID=$(cat "$WORK/pgb-tls/pgbouncer.pid")
 declare -A CPU_PID=([pgb-session]=$PGB_PID [quietcut]=$QC_PID [pgb-tls]=$PGB_TLS_PID [quietcut-tls]=$QC_TLS_PID)
 [ -n "$QC_BASE_PID" ] && CPU_PID[qc-base]=$QC_BASE_PID
+[ -n "$QC_W_PID" ] && CPU_PID[quietcut-w$WORKERS]=$QC_W_PID
 declare -A CPU_BEFORE=()
 for t in "${!CPU_PID[@]}"; do CPU_BEFORE[$t]=$(cpu_ticks "${CPU_PID[$t]}"); done
 
-TARGETS="direct=$PG_PORT pgb-session=$PGB_PORT quietcut=$QC_PORT $BASE_TARGET pgb-tls=$PGB_TLS_PORT quietcut-tls=$QC_TLS_PORT" \
+TARGETS="direct=$PG_PORT pgb-session=$PGB_PORT quietcut=$QC_PORT $BASE_TARGET $W_TARGET pgb-tls=$PGB_TLS_PORT quietcut-tls=$QC_TLS_PORT" \
 WORKLOADS=${WORKLOADS:-"select-simple select-extended select-prepared tpcb"} \
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10} CLIENTS=${CLIENTS:-10} OUTDIR="$OUT" \
   "$SHARED/compare.sh"
@@ -110,6 +123,10 @@ echo "quietcut / pgb-session (median tps):"
 awk '$2=="pgb-session"{p[$1]=$3} $2=="quietcut"{q[$1]=$3} END{for (w in q) if (p[w]>0) printf "  %-16s %.3f\n", w, q[w]/p[w]}' "$OUT/summary.txt"
 echo "quietcut-tls / pgb-tls (median tps; TLS on the server hop, server_tls_sslmode = require):"
 awk '$2=="pgb-tls"{p[$1]=$3} $2=="quietcut-tls"{q[$1]=$3} END{for (w in q) if (p[w]>0) printf "  %-16s %.3f\n", w, q[w]/p[w]}' "$OUT/summary.txt"
+if [ -n "${WORKERS:-}" ]; then
+  echo "quietcut-w$WORKERS / pgb-session (median tps; $WORKERS worker processes sharing the port):"
+  awk -v t="quietcut-w$WORKERS" '$2=="pgb-session"{p[$1]=$3} $2==t{q[$1]=$3} END{for (w in q) if (p[w]>0) printf "  %-16s %.3f\n", w, q[w]/p[w]}' "$OUT/summary.txt"
+fi
 if [ -n "${BASELINE:-}" ]; then
   echo "quietcut / qc-base (median tps; qc-base is quietcut at $BASELINE):"
   awk '$2=="qc-base"{p[$1]=$3} $2=="quietcut"{q[$1]=$3} END{for (w in q) if (p[w]>0) printf "  %-16s %.3f\n", w, q[w]/p[w]}' "$OUT/summary.txt"
@@ -118,7 +135,7 @@ fi
 # divided by the transactions that went through it is its cost per transaction.
 echo "CPU per transaction of each proxy process (user+system, all its processes; pgbench and PostgreSQL share the cores):"
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
-for t in pgb-session quietcut ${QC_BASE_PID:+qc-base} pgb-tls quietcut-tls; do
+for t in pgb-session quietcut ${QC_BASE_PID:+qc-base} ${QC_W_PID:+quietcut-w$WORKERS} pgb-tls quietcut-tls; do
   ticks=$(( $(cpu_ticks "${CPU_PID[$t]}") - ${CPU_BEFORE[$t]} ))
   tx=$(awk -F, -v t="$t" -v d="${DURATION:-10}" '$2==t && $5=="ok"{n += $6 * d} END{printf "%.0f", n}' "$OUT/runs.csv")
   [ "$tx" -gt 0 ] && awk -v t="$t" -v k="$ticks" -v u="$TICK_US" -v n="$tx" 'BEGIN{printf "  %-14s %6.1f µs/tx  (%d transactions)\n", t, k * u / n, n}'
