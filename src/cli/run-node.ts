@@ -34,7 +34,11 @@ import { PartitionActivity, type PartitionStatus } from './node-status.js';
 import { diffConfig, type ReloadResult } from '../config/reload.js';
 import { ConsoleServer } from '../proxy/console/index.js';
 import { Pauses } from '../windows/pause.js';
-import { consoleCommands } from './console-commands.js';
+import { consoleCommands, runRelayedConsole } from './console-commands.js';
+import type { NodeStatusJson } from './status-table.js';
+
+/** A registry's content as prom-client's getMetricsAsJSON gives it (what AggregatorRegistry sums). */
+export type MetricsJson = Awaited<ReturnType<Metrics['registry']['getMetricsAsJSON']>>;
 
 /** One running quietcut node: the proxy, its metrics endpoint, and (demo mode) a private PostgreSQL. */
 export interface RunningNode {
@@ -70,6 +74,12 @@ export interface RunningNode {
   /** Per-partition activity behind GET /status (write rate, window step, held writes, last backup). */
   activity: PartitionActivity;
   metricsPort: number | null;
+  /** This node's registry as JSON, hot-path counters moved in first (a worker's part of the primary's /metrics). */
+  scrapeJson(): Promise<MetricsJson>;
+  /** GET /status of this node. */
+  status(): NodeStatusJson;
+  /** Run one console statement here (a worker, for a console connection that landed on another one). */
+  runConsole(text: string): Promise<void>;
   cluster: LocalCluster | null;
   connectionString: string;
   stop(): Promise<void>;
@@ -84,6 +94,17 @@ export interface RunNodeOptions {
   clockOffsetMs?: number;
   /** Test only: reach the database for quietcut's own work (not client sessions) at this address. */
   adminVia?: { host: string; port: number };
+  /** One of several worker processes on the listen port (cli/workers): what it shares with the others. */
+  worker?: WorkerLink;
+}
+
+/** What a worker node needs from its primary. */
+export interface WorkerLink {
+  slot: number;
+  /** A CancelRequest naming another worker's slot. */
+  relayCancel(slot: number, pid: number, secret: number): void;
+  /** Run a console statement on every other worker; the failures, one line each. */
+  everywhere(text: string): Promise<string[]>;
 }
 
 /**
@@ -170,10 +191,14 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : null,
     log,
+    worker: runOpts.worker ? { slot: runOpts.worker.slot, relay: runOpts.worker.relayCancel } : null,
   });
   // --- what the proxy must know: catalog, classification, write counts
   // Port 0 (tests, or several processes) says nothing about which node this is: add the pid and a nonce.
-  const node = process.env.QUIETCUT_NODE ?? (listen.port === 0 ? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}` : `${hostname()}:${listen.port}`);
+  const baseNode = process.env.QUIETCUT_NODE ?? (listen.port === 0 ? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}` : `${hostname()}:${listen.port}`);
+  // Workers share the port: the slot tells them apart, and a restarted worker takes its slot's id back.
+  const worker = runOpts.worker ?? null;
+  const node = worker ? `${baseNode}/w${worker.slot}` : baseNode;
   const clock = nodeClock(runOpts.clockOffsetMs ?? 0);
   const adminAt = runOpts.adminVia ? { ...upstream, ...runOpts.adminVia } : upstream;
   const admin = await resolveTlsWhenUp(adminTarget(config, adminAt), config.upstream.startWaitMs, log);
@@ -279,7 +304,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     pool,
     node,
     clock,
-    info: { host: hostname(), pid: process.pid, version: BUILD.version, role: 'node' },
+    info: { host: hostname(), pid: process.pid, version: BUILD.version, role: worker ? 'worker' : 'node' },
     takeMinClientRttMs: () => proxy.takeMinClientRttMs(),
     metrics,
     log,
@@ -383,16 +408,20 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     metrics.serverConnections.set(c.serverConnections);
   };
 
+  const status = (): NodeStatusJson => ({ listen: `${addr.host}:${addr.port}`, clients: proxy.clientConnections, upstream: `${upstream.host}:${upstream.port}`, ...partitionStatus(node, catalog, activity) });
   let metricsPort: number | null = null;
   let closeMetrics: (() => Promise<void>) | null = null;
-  if (config.metrics.listen) {
+  // Workers leave the endpoint to their primary, which sums their registries.
+  if (config.metrics.listen && !worker) {
     const m = parseHostPort(config.metrics.listen);
     const http = await startMetricsHttp({
       host: m.host,
       port: m.port,
-      metrics,
-      beforeScrape,
-      status: () => ({ listen: `${addr.host}:${addr.port}`, clients: proxy.clientConnections, upstream: `${upstream.host}:${upstream.port}`, ...partitionStatus(node, catalog, activity) }),
+      scrape: async () => {
+        beforeScrape();
+        return { contentType: metrics.registry.contentType, text: await metrics.registry.metrics() };
+      },
+      status,
     }).catch((err: unknown) => {
       throw bindError(err, "'metrics.listen' (--metrics)", m);
     });
@@ -401,28 +430,30 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   }
 
   // --- the admin console on the proxy's port, and reloads
+  const commands = consoleCommands({
+    node,
+    listen: `${addr.host}:${addr.port}`,
+    upstream: `${upstream.host}:${upstream.port}`,
+    startedAt,
+    config: () => current,
+    reload: () => reloadNow(),
+    proxy,
+    console: (): ConsoleServer => consoleServer,
+    activity,
+    leaves: () => catalog.current.leaves(),
+    pauses,
+    metrics,
+    pool,
+    backup: (partitions, o) => backup(partitions, o),
+    ...(worker ? { everywhere: worker.everywhere } : {}),
+  });
   const consoleServer: ConsoleServer = new ConsoleServer({
     database: config.console.database,
     allowed: () => current.console.roles ?? [admin.user],
     authDatabase: () => current.console.authDatabase ?? admin.database,
     upstream: { host: upstream.host, port: upstream.port, connectTimeoutMs: config.upstream.connectTimeoutMs },
     authTimeoutMs: config.upstream.connectTimeoutMs + config.limits.startupTimeoutMs,
-    commands: consoleCommands({
-      node,
-      listen: `${addr.host}:${addr.port}`,
-      upstream: `${upstream.host}:${upstream.port}`,
-      startedAt,
-      config: () => current,
-      reload: () => reloadNow(),
-      proxy,
-      console: (): ConsoleServer => consoleServer,
-      activity,
-      leaves: () => catalog.current.leaves(),
-      pauses,
-      metrics,
-      pool,
-      backup: (partitions, o) => backup(partitions, o),
-    }),
+    commands,
     log,
   });
   // The console's virtual database is claimed at startup, before any server connection is made.
@@ -511,6 +542,12 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     follower,
     activity,
     metricsPort,
+    async scrapeJson() {
+      beforeScrape();
+      return metrics.registry.getMetricsAsJSON();
+    },
+    status,
+    runConsole: (text) => runRelayedConsole(commands, text),
     cluster,
     connectionString,
     async stop() {
