@@ -3,7 +3,7 @@ import { DEMO_SHARD_TABLE, startDemoShards, type DemoShards } from '../localdb/d
 import type { Config } from '../config/schema.js';
 import { BUILD, Metrics } from '../metrics/registry.js';
 import { startMetricsHttp } from '../metrics/http.js';
-import { ProxyServer } from '../proxy/server.js';
+import { ProxyServer, type CancelOutcome, type ProxyCounters } from '../proxy/server.js';
 import { parseHostPort, parseUpstreamUrl } from '../proxy/upstream.js';
 import type { Logger } from '../util/log.js';
 import { randomBytes } from 'node:crypto';
@@ -387,7 +387,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   // left claimed or running is from an earlier life (SIGKILL, crash) and ends now.
   await requests.reclaim(true).catch((err: unknown) => log.warn({ err }, 'reclaiming earlier work failed; it ends when it goes stale'));
 
-  const moved = { c2s: 0, s2c: 0, errors: new Map<string, number>() };
+  const moved = { c2s: 0, s2c: 0, errors: new Map<string, number>(), cancels: { forwarded: 0, held: 0, relayed: 0, ignored: 0 } as ProxyCounters['cancels'] };
   let labelledCatalog: Catalog | null = null;
   const beforeScrape = (): void => {
     if (catalog.current !== labelledCatalog) {
@@ -403,6 +403,10 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
       const before = moved.errors.get(code) ?? 0;
       if (n > before) metrics.clientErrors.labels(code).inc(n - before);
       moved.errors.set(code, n);
+    }
+    for (const outcome of Object.keys(c.cancels) as CancelOutcome[]) {
+      metrics.cancelRequests.labels(outcome).inc(c.cancels[outcome] - moved.cancels[outcome]);
+      moved.cancels[outcome] = c.cancels[outcome];
     }
     metrics.clientConnections.set(proxy.clientConnections);
     metrics.serverConnections.set(c.serverConnections);

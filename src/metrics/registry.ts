@@ -72,6 +72,12 @@ export class Metrics {
   readonly serverConnections = new Gauge({ name: 'quietcut_server_connections', help: 'Server (upstream) connections open now', registers: [this.registry] });
   readonly bytes = new Counter({ name: 'quietcut_bytes_total', help: 'Bytes forwarded, by direction (client_to_server, server_to_client)', labelNames: ['direction'] as const, registers: [this.registry] });
   readonly clientErrors = new Counter({ name: 'quietcut_client_errors_total', help: 'Connections refused or closed by the proxy, by SQLSTATE', labelNames: ['sqlstate'] as const, registers: [this.registry] });
+  readonly cancelRequests = new Counter({
+    name: 'quietcut_cancel_requests_total',
+    help: 'CancelRequests accepted, by outcome: forwarded (to the server), held (a held request cancelled by quietcut), relayed (to the worker the key names, which counts it again), ignored (a key of no session)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
 
   // --- sql / stats
   readonly unclassifiedStatements = new Counter({ name: 'quietcut_unclassified_statements_total', help: 'Statements the proxy could not classify (unparsable SQL, unknown targets)', registers: [this.registry] });

@@ -42,7 +42,11 @@ export interface ProxyCounters {
   serverToClient: number;
   serverConnections: number;
   clientErrors: Map<string, number>;
+  /** CancelRequests by what became of them (quietcut_cancel_requests_total). */
+  cancels: Record<CancelOutcome, number>;
 }
+
+export type CancelOutcome = 'forwarded' | 'held' | 'relayed' | 'ignored';
 
 /**
  * The listener: one Session per client connection, each with its own server connection.
@@ -56,7 +60,7 @@ export class ProxyServer implements SessionHost {
   tls: SecureContext | null;
   gate: WriteGate;
   readonly log: Logger;
-  readonly counters: ProxyCounters = { clientToServer: 0, serverToClient: 0, serverConnections: 0, clientErrors: new Map() };
+  readonly counters: ProxyCounters = { clientToServer: 0, serverToClient: 0, serverConnections: 0, clientErrors: new Map(), cancels: { forwarded: 0, held: 0, relayed: 0, ignored: 0 } };
   readonly sessions = new Set<Session>();
   private readonly byKey = new Map<string, Session>();
   private readonly server: Server;
@@ -154,6 +158,7 @@ export class ProxyServer implements SessionHost {
     if (worker) {
       const slot = workerOfSecret(secret);
       if (slot !== worker.slot) {
+        this.counters.cancels.relayed++;
         worker.relay(slot, pid, secret);
         return;
       }
@@ -166,11 +171,16 @@ export class ProxyServer implements SessionHost {
     // Only keys of our own sessions are forwarded: the proxy is no way to cancel other backends.
     const s = this.byKey.get(`${pid}:${secret}`);
     if (!s) {
+      this.counters.cancels.ignored++;
       this.log.debug({ pid }, 'cancel request for an unknown backend ignored');
       return;
     }
     // A held request never reached the server: it is cancelled here, and the server has nothing to stop.
-    if (s.cancelHeld()) return;
+    if (s.cancelHeld()) {
+      this.counters.cancels.held++;
+      return;
+    }
+    this.counters.cancels.forwarded++;
     const c = connect({ host: this.upstream.host, port: this.upstream.port });
     c.on('error', (err) => this.log.warn({ err: err.message }, 'cancel request could not reach the server'));
     c.once('connect', () => c.end(encodeCancelRequest(s.pid, s.secret)));

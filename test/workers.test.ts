@@ -1,0 +1,293 @@
+/**
+ * `quietcut start --workers 2`, the real executable: two worker processes share one port, each a
+ * full node; the primary serves the one metrics endpoint and relays cancels and console commands.
+ * The server is the oracle of the window (commit timestamps), as in multi-node.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { serialize } from 'pg-protocol';
+import type { NodeState } from '../src/cli/locate.js';
+import type { NodeStatusJson } from '../src/cli/status-table.js';
+import type { LocalCluster } from '../src/localdb/cluster.js';
+import { workerOfSecret } from '../src/proxy/cancel-key.js';
+import { sharedWindowKey } from '../src/windows/coordination.js';
+import { checkNothingLost, committedBetween, createWriterTable, windowTimes } from './helpers/cut-checks.js';
+import { waitFor } from './helpers/invariants.js';
+import { startTestCluster } from './helpers/pg.js';
+import { Writer, type WriterKind } from './helpers/writers.js';
+
+let cluster: LocalCluster;
+let work: string;
+let primary: ChildProcess;
+let exited: Promise<number | null>;
+let state: NodeState;
+let output = '';
+
+function configFile(extra = ''): string {
+  const file = join(work, `quietcut-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(
+    file,
+    `upstream:\n  url: ${cluster.url('demo')}\nlisten: 127.0.0.1:0\nmetrics:\n  listen: 127.0.0.1:0\nlog:\n  level: info\n  pretty: false\n` +
+      `backup:\n  dir: ${join(work, 'backups')}\n  compression: 1\nstats:\n  enabled: false\nnodes:\n  leaseMs: 3000\n  heartbeatMs: 200\n  pollMs: 100\n` +
+      `windows:\n  maxHoldMs: 60000\n  release: after-dump\n${extra}`,
+  );
+  return file;
+}
+
+function startCli(args: string[], stateFile: string): { child: ChildProcess; exited: Promise<number | null>; out: () => string } {
+  let out = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', ...args], { env: { ...process.env, QUIETCUT_STATE_FILE: stateFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return { child, exited: new Promise((r) => child.once('exit', (code) => r(code))), out: () => out };
+}
+
+beforeAll(async () => {
+  cluster = await startTestCluster({ settings: { track_commit_timestamp: 'on' } });
+  await createWriterTable(cluster);
+  work = mkdtempSync(join(tmpdir(), 'qc-workers-'));
+  const stateFile = join(work, 'node.json');
+  const s = startCli(['--workers', '2', '--config', configFile()], stateFile);
+  primary = s.child;
+  exited = s.exited;
+  primary.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  primary.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  state = await waitFor(`the node state file; output:\n${output}`, () => (existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as NodeState) : null), 90_000);
+}, 150_000);
+afterAll(async () => {
+  if (primary && primary.exitCode === null) {
+    primary.kill('SIGTERM');
+    await exited;
+  }
+  await cluster?.stop();
+});
+
+const port = (): number => Number(new URL(state.connectionString).port);
+
+async function status(): Promise<NodeStatusJson> {
+  return (await (await fetch(`http://${state.metrics}/status`)).json()) as NodeStatusJson;
+}
+
+async function metric(series: string): Promise<number> {
+  const text = await (await fetch(`http://${state.metrics}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+async function consoleQuery(sql: string): Promise<Array<Record<string, string | null>>> {
+  const c = new pg.Client({ connectionString: state.connectionString.replace(/\/demo$/, '/quietcut'), types: { getTypeParser: () => (v: string) => v } });
+  await c.connect();
+  try {
+    return (await c.query<Record<string, string | null>>(sql)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+type KeyedClient = pg.Client & { processID: number; secretKey: number };
+
+/** Clients until there is one on each worker slot (the key names the worker). */
+async function clientPerWorker(): Promise<{ bySlot: Map<number, KeyedClient>; all: KeyedClient[] }> {
+  const bySlot = new Map<number, KeyedClient>();
+  const all: KeyedClient[] = [];
+  await waitFor('a client on each worker', async () => {
+    const c = new pg.Client({ connectionString: state.connectionString }) as KeyedClient;
+    c.on('error', () => undefined);
+    await c.connect();
+    all.push(c);
+    const slot = workerOfSecret(c.secretKey);
+    if (!bySlot.has(slot)) bySlot.set(slot, c);
+    return bySlot.size === 2;
+  });
+  return { bySlot, all };
+}
+
+async function sendCancel(c: KeyedClient): Promise<void> {
+  const sock = connect({ host: '127.0.0.1', port: port() });
+  await new Promise((r) => sock.once('connect', r));
+  sock.end(serialize.cancel(c.processID, c.secretKey));
+}
+
+const running = async (pid: number, text: string): Promise<boolean> =>
+  (await cluster.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE $2`, [pid, `%${text}%`], 'demo')).rows[0]!.n === '1';
+
+/** Writers of every kind, two of each (their connections spread over both workers). */
+function writers(): Writer[] {
+  const kinds: WriterKind[] = ['simple', 'extended', 'transaction', 'pipelined'];
+  const ws = [...kinds, ...kinds].map((k, i) => new Writer(100 + i, k, state.connectionString, port(), () => Math.floor(Math.random() * 4)));
+  for (const w of ws) w.start();
+  return ws;
+}
+
+/** A console BACKUP of w_0 with writers running: no write to it commits between cut and window end, nothing is lost. */
+async function windowWithWriters(ws: Writer[]): Promise<void> {
+  await waitFor('every writer to get writes through', () => ws.every((w) => w.records.some((r) => r.ackAt !== null)));
+  const [row] = await consoleQuery('BACKUP public.w_0');
+  expect(row, JSON.stringify(row)).toMatchObject({ partition: 'public.w_0', status: 'good' });
+  const runId = row!.run_id!;
+  const after = ws.map((w) => w.records.length);
+  await waitFor('writes after the window', () => ws.every((w, i) => w.records.length > after[i]! + 2));
+  await Promise.all(ws.map((w) => w.stop()));
+  // Both workers took part: the runner, and the other one acknowledged holding the window.
+  const nodes = (await status()).workers!.map((w) => w.node);
+  const key = sharedWindowKey(runId, 'public.w_0');
+  const { rows: win } = await cluster.query<{ runner: string }>('SELECT runner FROM quietcut.windows WHERE window_key = $1', [key], 'demo');
+  const runner = win[0]!.runner;
+  expect(nodes).toContain(runner);
+  const { rows: acks } = await cluster.query<{ node: string; state: string }>('SELECT node, state FROM quietcut.window_acks WHERE window_key = $1 ORDER BY node', [key], 'demo');
+  expect(acks).toContainEqual({ node: nodes.find((n) => n !== runner)!, state: 'released' });
+  const { cutMs, endMs } = await windowTimes(cluster, runId, 'public.w_0');
+  expect(endMs).toBeGreaterThan(cutMs);
+  expect(await committedBetween(cluster, cutMs, endMs)).toBe(0);
+  const { acked } = await checkNothingLost(cluster, ws);
+  expect(acked).toBeGreaterThan(50);
+}
+
+describe('quietcut start --workers 2', () => {
+  test('connections land on both workers; /status, SHOW NODES and /metrics cover every worker', async () => {
+    const { all } = await clientPerWorker();
+    try {
+      const s = await status();
+      expect(s.workers).toHaveLength(2);
+      expect(s.workers!.map((w) => w.slot)).toEqual([0, 1]);
+      for (const w of s.workers!) expect(w.clients, w.node).toBeGreaterThan(0);
+      expect(new Set(s.workers!.map((w) => w.pid)).size).toBe(2);
+      // the gauge on the one endpoint is the sum of the workers' own values
+      expect(await metric('quietcut_client_connections')).toBe(s.workers!.reduce((n, w) => n + w.clients, 0));
+      // a fact every worker states alike is not multiplied
+      expect(await metric(`quietcut_build_info{version="${state.version}",node="${process.version}"}`)).toBe(1);
+      const nodes = await consoleQuery('SHOW NODES');
+      for (const w of s.workers!) expect(nodes.find((n) => n.node === w.node), w.node).toMatchObject({ live: 't', role: 'worker', pid: String(w.pid) });
+    } finally {
+      for (const c of all) await c.end();
+    }
+  });
+
+  test('a running query is cancelled by one CancelRequest, whichever worker accepts it (relayed to the one that has the session)', async () => {
+    const { bySlot, all } = await clientPerWorker();
+    const relayedBefore = await metric('quietcut_cancel_requests_total{outcome="relayed"}');
+    try {
+      // One cancel per query, sessions in the order a a b b …: accepted connections alternate over
+      // the workers, so whatever the phase, cancels reach the worker without the session too.
+      const [a, b] = [bySlot.get(0)!, bySlot.get(1)!];
+      for (let round = 0; round < 12; round++) {
+        const c = [a, a, b, b][round % 4]!;
+        const started = Date.now();
+        const q = c.query('select pg_sleep(30)').then(
+          () => 'finished',
+          (e: { code?: string }) => e.code,
+        );
+        await waitFor('the sleep to run on the server', () => running(c.processID, 'pg_sleep'));
+        await sendCancel(c);
+        expect(await q).toBe('57014');
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect((await c.query<{ ok: number }>('select 1 as ok')).rows[0]!.ok).toBe(1);
+        if (round >= 3 && (await metric('quietcut_cancel_requests_total{outcome="relayed"}')) > relayedBefore) break;
+      }
+      // a forged key (a worker slot that exists, a session that does not) is ignored
+      const c = bySlot.get(0)!;
+      const q = c.query<{ done: string }>('select pg_sleep(0.3)::text as done');
+      await sendCancel({ processID: 12345, secretKey: 999 } as KeyedClient);
+      expect((await q).rows[0]!.done).toBe('');
+    } finally {
+      for (const c of all) await c.end();
+    }
+  });
+
+  test('PAUSE on the console holds writes on both workers; a cancelled held write gets 57014 and never commits', async () => {
+    const { bySlot, all } = await clientPerWorker();
+    const heldBefore = await metric('quietcut_held_writes_total{partition="public.w_1"}');
+    try {
+      await consoleQuery('PAUSE public.w_1 TIMEOUT 60s');
+      const ids = [900_001, 900_002];
+      const writes = [...bySlot.values()].map((c, i) =>
+        c.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 1, 0, 0)', [ids[i]]).then(
+          () => 'committed',
+          (e: { code?: string }) => e.code,
+        ),
+      );
+      // One held on each worker: the counter on the endpoint is the sum of the two.
+      await waitFor('a write held on each worker', async () => (await metric('quietcut_held_writes_total{partition="public.w_1"}')) === heldBefore + 2);
+      const started = Date.now();
+      for (const c of bySlot.values()) await sendCancel(c);
+      expect(await Promise.all(writes)).toEqual(['57014', '57014']);
+      expect(Date.now() - started).toBeLessThan(5000);
+      await consoleQuery('RESUME ALL');
+      for (const c of bySlot.values()) expect((await c.query<{ ok: number }>('select 1 as ok')).rows[0]!.ok).toBe(1);
+      const { rows } = await cluster.query<{ n: string }>('SELECT count(*) AS n FROM w WHERE id = ANY($1)', [ids], 'demo');
+      expect(rows[0]!.n).toBe('0');
+    } finally {
+      await consoleQuery('RESUME ALL').catch(() => undefined);
+      for (const c of all) await c.end();
+    }
+  });
+
+  test('SIGHUP and the console RELOAD reload every worker', async () => {
+    const before = await metric('quietcut_config_reloads_total{result="applied"}');
+    primary.kill('SIGHUP');
+    await waitFor('both workers to reload on SIGHUP', async () => (await metric('quietcut_config_reloads_total{result="applied"}')) === before + 2);
+    await consoleQuery('RELOAD');
+    expect(await metric('quietcut_config_reloads_total{result="applied"}')).toBe(before + 4);
+  });
+
+  test('after-dump window with writers on both workers: no write commits between cut and window end, nothing lost or duplicated', async () => {
+    const ws = writers();
+    try {
+      await waitFor('writers on both workers', async () => (await status()).workers!.every((w) => w.clients >= 2));
+      await windowWithWriters(ws);
+    } finally {
+      await Promise.all(ws.map((w) => w.stop()));
+    }
+  }, 180_000);
+
+  test('a worker killed with SIGKILL is restarted; the next window holds on both and loses nothing', async () => {
+    const victim = (await status()).workers!.find((w) => w.slot === 1)!;
+    process.kill(victim.pid, 'SIGKILL');
+    const back = await waitFor('worker 1 to be back', async () => (await status()).workers?.find((w) => w.slot === 1 && w.pid !== victim.pid));
+    expect(() => process.kill(victim.pid, 0)).toThrow();
+    await waitFor('the dead worker to be logged', () => /worker died/.test(output));
+    // Its lease runs out; the new worker is live in its place.
+    await waitFor('the new worker to be live', async () => (await consoleQuery('SHOW NODES')).some((n) => n.node === back.node && n.live === 't'));
+    const ws = writers();
+    try {
+      await waitFor('writers on both workers', async () => (await status()).workers!.every((w) => w.clients >= 2));
+      await windowWithWriters(ws);
+    } finally {
+      await Promise.all(ws.map((w) => w.stop()));
+    }
+  }, 180_000);
+
+  test('SIGTERM stops every worker and the primary exits 0', async () => {
+    const pids = (await status()).workers!.map((w) => w.pid);
+    primary.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    for (const pid of pids) expect(() => process.kill(pid, 0), `worker ${pid}`).toThrow();
+  });
+});
+
+describe('quietcut start --workers fails fast', () => {
+  let busy: Server;
+  beforeAll(async () => {
+    busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+  });
+  afterAll(() => busy?.close());
+
+  test('a listen port in use stops every worker and exits 1 naming listen', async () => {
+    const busyPort = (busy.address() as { port: number }).port;
+    const s = startCli(['--workers', '2', '--config', configFile(), '--listen', `127.0.0.1:${busyPort}`], join(work, 'busy.json'));
+    expect(await s.exited).toBe(1);
+    expect(s.out()).toMatch(new RegExp(`cannot start: 127\\.0\\.0\\.1:${busyPort} is already in use .*change 'listen' \\(--listen\\)`));
+  }, 90_000);
+
+  test('demo mode (no upstream) refuses more than one worker, naming the options', async () => {
+    const s = startCli(['--workers', '2', '--listen', '127.0.0.1:0', '--metrics', '127.0.0.1:0'], join(work, 'demo.json'));
+    expect(await s.exited).toBe(2);
+    expect(s.out()).toMatch(/'workers' \(--workers\) 2 needs an upstream: set upstream\.url \(--upstream\)/);
+  }, 60_000);
+});
