@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { Backend, type TxStatus } from '../protocol/codes.js';
 import { decodeAuthType, decodeBackendKeyData, decodeErrorSeverity, decodeParameterStatus, decodeReadyForQuery } from '../protocol/decode.js';
-import { encodeBackendKeyData, encodeErrorResponse, encodeNegotiateProtocolVersion } from '../protocol/encode.js';
+import { encodeErrorResponse, encodeNegotiateProtocolVersion } from '../protocol/encode.js';
 import type { BufferBudget } from '../protocol/scanner.js';
 import { ProxyError, SqlState } from '../protocol/sqlstate.js';
 import { encodeStartupMessage } from '../protocol/startup.js';
@@ -13,7 +13,7 @@ import type { SessionInspector } from './inspector.js';
 import { AuthPhaseInput, ClientStartup, type ClientStartupEvents, type StartupMessagePacket } from './startup-phase.js';
 import { UpstreamLink, type UpstreamEndpoint } from './upstream-connect.js';
 import { AUTH_SASL, dropPlusOffer, offersPlus, saslBinding } from './sasl.js';
-import { ServerStartupRewriter, type StartupRule } from './startup-rewrite.js';
+import { cancelKeyRule, ServerStartupRewriter, type StartupRule } from './startup-rewrite.js';
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
@@ -199,7 +199,7 @@ export class Session {
     const rules: StartupRule[] = [];
     // A plain client must not be offered what only a TLS one can take (the server offers it to us).
     if ((this.client as Partial<TLSSocket>).encrypted !== true) rules.push(dropPlusOffer);
-    if (this.host.clientCancelSecret) rules.push(this.cancelKeyRule(this.host.clientCancelSecret));
+    if (this.host.clientCancelSecret) rules.push(cancelKeyRule((pid, secret) => this.serverKey(pid, secret), this.host.clientCancelSecret));
     if (rules.length > 0) this.startupRewrite = new ServerStartupRewriter(rules);
     this.connectServer(packet);
     if (rest.length > 0) this.onClientData(Buffer.from(rest));
@@ -208,19 +208,11 @@ export class Session {
   /** Rewrites the server's SASL offer (client not on TLS) and cancel key (workers), until the first ReadyForQuery. */
   private startupRewrite: ServerStartupRewriter | null = null;
 
-  /**
-   * The server's key is recorded here (forwarded cancels use it); the client gets the one the host
-   * makes of it. The rewrite runs before the startup messages are read, so the key is kept now.
-   */
-  private cancelKeyRule(clientSecret: (pid: number, secret: number) => number): StartupRule {
-    return (type, msg) => {
-      if (type !== Backend.BackendKeyData || msg.length !== 13) return null;
-      const k = decodeBackendKeyData(msg, 0);
-      this.pid = k.pid;
-      this.secret = k.secret;
-      this.host.registerKey(this, k.pid, k.secret);
-      return encodeBackendKeyData(k.pid, clientSecret(k.pid, k.secret));
-    };
+  /** The server's cancel key, kept here (forwarded cancels use it) when the client gets another. */
+  private serverKey(pid: number, secret: number): void {
+    this.pid = pid;
+    this.secret = secret;
+    this.host.registerKey(this, pid, secret);
   }
   /** Client bytes between the StartupMessage and the server's first ReadyForQuery. */
   private authInput: AuthPhaseInput | null = null;

@@ -1,4 +1,6 @@
 import { Backend } from '../protocol/codes.js';
+import { decodeBackendKeyData } from '../protocol/decode.js';
+import { encodeBackendKeyData } from '../protocol/encode.js';
 
 /** Startup messages are small; a length past this is not one quietcut rewrites (it passes unread). */
 const MAX_STARTUP_MESSAGE = 64 * 1024;
@@ -57,4 +59,18 @@ export class ServerStartupRewriter {
     if (off < buf.length) this.pending = Buffer.from(buf.subarray(off));
     return out.length === 1 ? out[0]! : Buffer.concat(out);
   }
+}
+
+/**
+ * The client gets another cancel key than the server's (workers: one naming the worker,
+ * cancel-key.ts). The server's key is handed to `serverKey`, as this rule sees it before anything
+ * reads the startup messages, and forwarded cancels need it.
+ */
+export function cancelKeyRule(serverKey: (pid: number, secret: number) => void, clientSecret: (pid: number, secret: number) => number): StartupRule {
+  return (type, msg) => {
+    if (type !== Backend.BackendKeyData || msg.length !== 13) return null;
+    const k = decodeBackendKeyData(msg, 0);
+    serverKey(k.pid, k.secret);
+    return encodeBackendKeyData(k.pid, clientSecret(k.pid, k.secret));
+  };
 }
