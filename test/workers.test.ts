@@ -19,6 +19,7 @@ import { sharedWindowKey } from '../src/windows/coordination.js';
 import { checkNothingLost, committedBetween, createWriterTable, windowTimes } from './helpers/cut-checks.js';
 import { waitFor } from './helpers/invariants.js';
 import { startTestCluster } from './helpers/pg.js';
+import { consoleQuery as helperConsoleQuery, metricValue } from './helpers/started-node.js';
 import { Writer, type WriterKind } from './helpers/writers.js';
 
 let cluster: LocalCluster;
@@ -73,38 +74,29 @@ async function status(): Promise<NodeStatusJson> {
   return (await (await fetch(`http://${state.metrics}/status`)).json()) as NodeStatusJson;
 }
 
-async function metric(series: string): Promise<number> {
-  const text = await (await fetch(`http://${state.metrics}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
-
-async function consoleQuery(sql: string): Promise<Array<Record<string, string | null>>> {
-  const c = new pg.Client({ connectionString: state.connectionString.replace(/\/demo$/, '/quietcut'), types: { getTypeParser: () => (v: string) => v } });
-  await c.connect();
-  try {
-    return (await c.query<Record<string, string | null>>(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const metric = (series: string): Promise<number> => metricValue(state.metrics!, series);
+const consoleQuery = (sql: string): Promise<Array<Record<string, string | null>>> => helperConsoleQuery(state.connectionString, sql);
 
 type KeyedClient = pg.Client & { processID: number; secretKey: number };
 
-/** Clients until there is one on each worker slot (the key names the worker). */
-async function clientPerWorker(): Promise<{ bySlot: Map<number, KeyedClient>; all: KeyedClient[] }> {
+/** Run `f` with a client on each worker slot (the key names the worker); every client opened ends after. */
+async function withClientPerWorker(f: (bySlot: Map<number, KeyedClient>) => Promise<void>): Promise<void> {
   const bySlot = new Map<number, KeyedClient>();
   const all: KeyedClient[] = [];
-  await waitFor('a client on each worker', async () => {
-    const c = new pg.Client({ connectionString: state.connectionString }) as KeyedClient;
-    c.on('error', () => undefined);
-    await c.connect();
-    all.push(c);
-    const slot = workerOfSecret(c.secretKey);
-    if (!bySlot.has(slot)) bySlot.set(slot, c);
-    return bySlot.size === 2;
-  });
-  return { bySlot, all };
+  try {
+    await waitFor('a client on each worker', async () => {
+      const c = new pg.Client({ connectionString: state.connectionString }) as KeyedClient;
+      c.on('error', () => undefined);
+      await c.connect();
+      all.push(c);
+      const slot = workerOfSecret(c.secretKey);
+      if (!bySlot.has(slot)) bySlot.set(slot, c);
+      return bySlot.size === 2;
+    });
+    await f(bySlot);
+  } finally {
+    for (const c of all) await c.end();
+  }
 }
 
 async function sendCancel(c: KeyedClient): Promise<void> {
@@ -124,8 +116,18 @@ function writers(): Writer[] {
   return ws;
 }
 
-/** A console BACKUP of w_0 with writers running: no write to it commits between cut and window end, nothing is lost. */
-async function windowWithWriters(ws: Writer[]): Promise<void> {
+/** A console BACKUP of w_0 with writers on both workers: no write to it commits between cut and window end, nothing is lost. */
+async function windowWithWriters(): Promise<void> {
+  const ws = writers();
+  try {
+    await waitFor('writers on both workers', async () => (await status()).workers!.every((w) => w.clients >= 2));
+    await checkedWindow(ws);
+  } finally {
+    await Promise.all(ws.map((w) => w.stop()));
+  }
+}
+
+async function checkedWindow(ws: Writer[]): Promise<void> {
   await waitFor('every writer to get writes through', () => ws.every((w) => w.records.some((r) => r.ackAt !== null)));
   const [row] = await consoleQuery('BACKUP public.w_0');
   expect(row, JSON.stringify(row)).toMatchObject({ partition: 'public.w_0', status: 'good' });
@@ -150,8 +152,7 @@ async function windowWithWriters(ws: Writer[]): Promise<void> {
 
 describe('quietcut start --workers 2', () => {
   test('connections land on both workers; /status, SHOW NODES and /metrics cover every worker', async () => {
-    const { all } = await clientPerWorker();
-    try {
+    await withClientPerWorker(async () => {
       const s = await status();
       expect(s.workers).toHaveLength(2);
       expect(s.workers!.map((w) => w.slot)).toEqual([0, 1]);
@@ -163,15 +164,12 @@ describe('quietcut start --workers 2', () => {
       expect(await metric(`quietcut_build_info{version="${state.version}",node="${process.version}"}`)).toBe(1);
       const nodes = await consoleQuery('SHOW NODES');
       for (const w of s.workers!) expect(nodes.find((n) => n.node === w.node), w.node).toMatchObject({ live: 't', role: 'worker', pid: String(w.pid) });
-    } finally {
-      for (const c of all) await c.end();
-    }
+    });
   });
 
   test('a running query is cancelled by one CancelRequest, whichever worker accepts it (relayed to the one that has the session)', async () => {
-    const { bySlot, all } = await clientPerWorker();
     const relayedBefore = await metric('quietcut_cancel_requests_total{outcome="relayed"}');
-    try {
+    await withClientPerWorker(async (bySlot) => {
       // One cancel per query, sessions in the order a a b b …: accepted connections alternate over
       // the workers, so whatever the phase, cancels reach the worker without the session too.
       const [a, b] = [bySlot.get(0)!, bySlot.get(1)!];
@@ -194,37 +192,35 @@ describe('quietcut start --workers 2', () => {
       const q = c.query<{ done: string }>('select pg_sleep(0.3)::text as done');
       await sendCancel({ processID: 12345, secretKey: 999 } as KeyedClient);
       expect((await q).rows[0]!.done).toBe('');
-    } finally {
-      for (const c of all) await c.end();
-    }
+    });
   });
 
   test('PAUSE on the console holds writes on both workers; a cancelled held write gets 57014 and never commits', async () => {
-    const { bySlot, all } = await clientPerWorker();
     const heldBefore = await metric('quietcut_held_writes_total{partition="public.w_1"}');
-    try {
-      await consoleQuery('PAUSE public.w_1 TIMEOUT 60s');
-      const ids = [900_001, 900_002];
-      const writes = [...bySlot.values()].map((c, i) =>
-        c.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 1, 0, 0)', [ids[i]]).then(
-          () => 'committed',
-          (e: { code?: string }) => e.code,
-        ),
-      );
-      // One held on each worker: the counter on the endpoint is the sum of the two.
-      await waitFor('a write held on each worker', async () => (await metric('quietcut_held_writes_total{partition="public.w_1"}')) === heldBefore + 2);
-      const started = Date.now();
-      for (const c of bySlot.values()) await sendCancel(c);
-      expect(await Promise.all(writes)).toEqual(['57014', '57014']);
-      expect(Date.now() - started).toBeLessThan(5000);
-      await consoleQuery('RESUME ALL');
-      for (const c of bySlot.values()) expect((await c.query<{ ok: number }>('select 1 as ok')).rows[0]!.ok).toBe(1);
-      const { rows } = await cluster.query<{ n: string }>('SELECT count(*) AS n FROM w WHERE id = ANY($1)', [ids], 'demo');
-      expect(rows[0]!.n).toBe('0');
-    } finally {
-      await consoleQuery('RESUME ALL').catch(() => undefined);
-      for (const c of all) await c.end();
-    }
+    await withClientPerWorker(async (bySlot) => {
+      try {
+        await consoleQuery('PAUSE public.w_1 TIMEOUT 60s');
+        const ids = [900_001, 900_002];
+        const writes = [...bySlot.values()].map((c, i) =>
+          c.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 1, 0, 0)', [ids[i]]).then(
+            () => 'committed',
+            (e: { code?: string }) => e.code,
+          ),
+        );
+        // One held on each worker: the counter on the endpoint is the sum of the two.
+        await waitFor('a write held on each worker', async () => (await metric('quietcut_held_writes_total{partition="public.w_1"}')) === heldBefore + 2);
+        const started = Date.now();
+        for (const c of bySlot.values()) await sendCancel(c);
+        expect(await Promise.all(writes)).toEqual(['57014', '57014']);
+        expect(Date.now() - started).toBeLessThan(5000);
+        await consoleQuery('RESUME ALL');
+        for (const c of bySlot.values()) expect((await c.query<{ ok: number }>('select 1 as ok')).rows[0]!.ok).toBe(1);
+        const { rows } = await cluster.query<{ n: string }>('SELECT count(*) AS n FROM w WHERE id = ANY($1)', [ids], 'demo');
+        expect(rows[0]!.n).toBe('0');
+      } finally {
+        await consoleQuery('RESUME ALL').catch(() => undefined);
+      }
+    });
   });
 
   test('SIGHUP and the console RELOAD reload every worker', async () => {
@@ -236,13 +232,7 @@ describe('quietcut start --workers 2', () => {
   });
 
   test('after-dump window with writers on both workers: no write commits between cut and window end, nothing lost or duplicated', async () => {
-    const ws = writers();
-    try {
-      await waitFor('writers on both workers', async () => (await status()).workers!.every((w) => w.clients >= 2));
-      await windowWithWriters(ws);
-    } finally {
-      await Promise.all(ws.map((w) => w.stop()));
-    }
+    await windowWithWriters();
   }, 180_000);
 
   test('a worker killed with SIGKILL is restarted; the next window holds on both and loses nothing', async () => {
@@ -253,13 +243,7 @@ describe('quietcut start --workers 2', () => {
     await waitFor('the dead worker to be logged', () => /worker died/.test(output));
     // Its lease runs out; the new worker is live in its place.
     await waitFor('the new worker to be live', async () => (await consoleQuery('SHOW NODES')).some((n) => n.node === back.node && n.live === 't'));
-    const ws = writers();
-    try {
-      await waitFor('writers on both workers', async () => (await status()).workers!.every((w) => w.clients >= 2));
-      await windowWithWriters(ws);
-    } finally {
-      await Promise.all(ws.map((w) => w.stop()));
-    }
+    await windowWithWriters();
   }, 180_000);
 
   test('SIGTERM stops every worker and the primary exits 0', async () => {
