@@ -108,46 +108,45 @@ async function sendCancel(c: KeyedClient): Promise<void> {
 const running = async (pid: number, text: string): Promise<boolean> =>
   (await cluster.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE $2`, [pid, `%${text}%`], 'demo')).rows[0]!.n === '1';
 
-/** Writers of every kind, two of each (their connections spread over both workers). */
-function writers(): Writer[] {
-  const kinds: WriterKind[] = ['simple', 'extended', 'transaction', 'pipelined'];
+/** Writers, two of each kind (their connections spread over both workers). */
+function writers(kinds: readonly WriterKind[]): Writer[] {
   const ws = [...kinds, ...kinds].map((k, i) => new Writer(100 + i, k, state.connectionString, port(), () => Math.floor(Math.random() * 4)));
   for (const w of ws) w.start();
   return ws;
 }
 
-/** A console BACKUP of w_0 with writers on both workers: no write to it commits between cut and window end, nothing is lost. */
-async function windowWithWriters(): Promise<void> {
-  const ws = writers();
+/**
+ * A console BACKUP of w_0 with writers on both workers (`during` runs while the window is open):
+ * no write to w_0 commits between the cut and the window's end, no acknowledged write is lost,
+ * none is applied twice, on the server's own record.
+ */
+async function windowWithWriters(o: { kinds?: readonly WriterKind[]; during?: (runner: string) => Promise<void> } = {}): Promise<{ runId: string; runner: string }> {
+  const ws = writers(o.kinds ?? ['simple', 'extended', 'transaction', 'pipelined']);
   try {
     await waitFor('writers on both workers', async () => (await status()).workers!.every((w) => w.clients >= 2));
-    await checkedWindow(ws);
+    await waitFor('every writer to get writes through', () => ws.every((w) => w.records.some((r) => r.ackAt !== null)));
+    const backup = consoleQuery('BACKUP public.w_0');
+    const runner = await waitFor('the window to open', async () => {
+      const { rows } = await cluster.query<{ runner: string }>(`SELECT runner FROM quietcut.windows WHERE state = 'open' AND 'public.w_0' = ANY(partitions)`, [], 'demo');
+      return rows[0]?.runner;
+    });
+    await o.during?.(runner);
+    const [row] = await backup;
+    expect(row, JSON.stringify(row)).toMatchObject({ partition: 'public.w_0', status: 'good' });
+    // keep writing a little after the window (writers whose worker was killed write no more)
+    const live = ws.filter((w) => !w.lost);
+    const after = live.map((w) => w.records.length);
+    await waitFor('writes after the window', () => live.every((w, i) => w.records.length > after[i]! + 2));
+    await Promise.all(ws.map((w) => w.stop()));
+    const { cutMs, endMs } = await windowTimes(cluster, row!.run_id!, 'public.w_0');
+    expect(endMs).toBeGreaterThan(cutMs);
+    expect(await committedBetween(cluster, cutMs, endMs)).toBe(0);
+    const { acked } = await checkNothingLost(cluster, ws);
+    expect(acked).toBeGreaterThan(50);
+    return { runId: row!.run_id!, runner };
   } finally {
     await Promise.all(ws.map((w) => w.stop()));
   }
-}
-
-async function checkedWindow(ws: Writer[]): Promise<void> {
-  await waitFor('every writer to get writes through', () => ws.every((w) => w.records.some((r) => r.ackAt !== null)));
-  const [row] = await consoleQuery('BACKUP public.w_0');
-  expect(row, JSON.stringify(row)).toMatchObject({ partition: 'public.w_0', status: 'good' });
-  const runId = row!.run_id!;
-  const after = ws.map((w) => w.records.length);
-  await waitFor('writes after the window', () => ws.every((w, i) => w.records.length > after[i]! + 2));
-  await Promise.all(ws.map((w) => w.stop()));
-  // Both workers took part: the runner, and the other one acknowledged holding the window.
-  const nodes = (await status()).workers!.map((w) => w.node);
-  const key = sharedWindowKey(runId, 'public.w_0');
-  const { rows: win } = await cluster.query<{ runner: string }>('SELECT runner FROM quietcut.windows WHERE window_key = $1', [key], 'demo');
-  const runner = win[0]!.runner;
-  expect(nodes).toContain(runner);
-  const { rows: acks } = await cluster.query<{ node: string; state: string }>('SELECT node, state FROM quietcut.window_acks WHERE window_key = $1 ORDER BY node', [key], 'demo');
-  expect(acks).toContainEqual({ node: nodes.find((n) => n !== runner)!, state: 'released' });
-  const { cutMs, endMs } = await windowTimes(cluster, runId, 'public.w_0');
-  expect(endMs).toBeGreaterThan(cutMs);
-  expect(await committedBetween(cluster, cutMs, endMs)).toBe(0);
-  const { acked } = await checkNothingLost(cluster, ws);
-  expect(acked).toBeGreaterThan(50);
 }
 
 describe('quietcut start --workers 2', () => {
@@ -231,20 +230,35 @@ describe('quietcut start --workers 2', () => {
     expect(await metric('quietcut_config_reloads_total{result="applied"}')).toBe(before + 4);
   });
 
-  test('after-dump window with writers on both workers: no write commits between cut and window end, nothing lost or duplicated', async () => {
-    await windowWithWriters();
+  test('after-dump window with writers on both workers: both hold it, no write commits between cut and window end, nothing lost or duplicated', async () => {
+    const { runId, runner } = await windowWithWriters();
+    // Both workers took part: the runner, and the other one acknowledged holding the window.
+    const nodes = (await status()).workers!.map((w) => w.node);
+    expect(nodes).toContain(runner);
+    const { rows: acks } = await cluster.query<{ node: string; state: string }>('SELECT node, state FROM quietcut.window_acks WHERE window_key = $1', [sharedWindowKey(runId, 'public.w_0')], 'demo');
+    expect(acks).toEqual([{ node: nodes.find((n) => n !== runner)!, state: 'released' }]);
   }, 180_000);
 
-  test('a worker killed with SIGKILL is restarted; the next window holds on both and loses nothing', async () => {
-    const victim = (await status()).workers!.find((w) => w.slot === 1)!;
-    process.kill(victim.pid, 'SIGKILL');
-    const back = await waitFor('worker 1 to be back', async () => (await status()).workers?.find((w) => w.slot === 1 && w.pid !== victim.pid));
-    expect(() => process.kill(victim.pid, 0)).toThrow();
+  test('a worker killed with SIGKILL in the middle of a window is restarted; the window holds and nothing is lost', async () => {
+    let victim: { slot: number; pid: number } | null = null;
+    // pg clients only: a writer whose worker dies stops writing (the pipelined one would fail the test)
+    await windowWithWriters({
+      kinds: ['simple', 'extended', 'transaction', 'extended'],
+      during: async (runner) => {
+        victim = (await status()).workers!.find((w) => w.node !== runner)!;
+        process.kill(victim.pid, 'SIGKILL');
+      },
+    });
+    const dead = victim!;
+    const back = await waitFor('the killed worker to be back', async () => (await status()).workers?.find((w) => w.slot === dead.slot && w.pid !== dead.pid));
+    expect(() => process.kill(dead.pid, 0)).toThrow();
     await waitFor('the dead worker to be logged', () => /worker died/.test(output));
-    // Its lease runs out; the new worker is live in its place.
     await waitFor('the new worker to be live', async () => (await consoleQuery('SHOW NODES')).some((n) => n.node === back.node && n.live === 't'));
-    await windowWithWriters();
-  }, 180_000);
+    // and it takes part in the next window like any node
+    const { runId, runner } = await windowWithWriters();
+    const { rows: acks } = await cluster.query<{ node: string }>('SELECT node FROM quietcut.window_acks WHERE window_key = $1', [sharedWindowKey(runId, 'public.w_0')], 'demo');
+    expect([runner, ...acks.map((a) => a.node)]).toContain(back.node);
+  }, 240_000);
 
   test('SIGTERM stops every worker and the primary exits 0', async () => {
     const pids = (await status()).workers!.map((w) => w.pid);
