@@ -3,7 +3,8 @@ import { DEMO_SHARD_TABLE, startDemoShards, type DemoShards } from '../localdb/d
 import type { Config } from '../config/schema.js';
 import { BUILD, Metrics } from '../metrics/registry.js';
 import { startMetricsHttp } from '../metrics/http.js';
-import { ProxyServer, type CancelOutcome, type ProxyCounters } from '../proxy/server.js';
+import { ProxyServer } from '../proxy/server.js';
+import { scrapeHook } from './scrape-hook.js';
 import { parseHostPort, parseUpstreamUrl } from '../proxy/upstream.js';
 import type { Logger } from '../util/log.js';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +17,8 @@ import { WriteRecorder } from '../stats/recorder.js';
 import { pruneHistory, TableStatsSampler } from '../stats/table-stats.js';
 import { NullInspector } from '../proxy/inspector.js';
 import { WriteInspector, type InspectorShared } from '../proxy/write-inspector.js';
-import { adminPool, adminTarget, resolveAdminTls, type AdminTarget } from './admin-db.js';
+import { adminPool, adminTarget, type AdminTarget } from './admin-db.js';
+import { connectWhenUp, resolveTlsWhenUp } from './wait-for-db.js';
 import { loadUpstreamTls } from '../util/pg-tls.js';
 import { WindowGate } from '../windows/gate.js';
 import { runBackup, type BackupRunResult } from '../windows/backup-run.js';
@@ -387,31 +389,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   // left claimed or running is from an earlier life (SIGKILL, crash) and ends now.
   await requests.reclaim(true).catch((err: unknown) => log.warn({ err }, 'reclaiming earlier work failed; it ends when it goes stale'));
 
-  const moved = { c2s: 0, s2c: 0, errors: new Map<string, number>(), cancels: { forwarded: 0, held: 0, relayed: 0, ignored: 0 } as ProxyCounters['cancels'] };
-  let labelledCatalog: Catalog | null = null;
-  const beforeScrape = (): void => {
-    if (catalog.current !== labelledCatalog) {
-      labelledCatalog = catalog.current;
-      metrics.knowPartitions(labelledCatalog.leaves());
-    }
-    const c = proxy.counters;
-    metrics.bytes.labels('client_to_server').inc(c.clientToServer - moved.c2s);
-    metrics.bytes.labels('server_to_client').inc(c.serverToClient - moved.s2c);
-    moved.c2s = c.clientToServer;
-    moved.s2c = c.serverToClient;
-    for (const [code, n] of c.clientErrors) {
-      const before = moved.errors.get(code) ?? 0;
-      if (n > before) metrics.clientErrors.labels(code).inc(n - before);
-      moved.errors.set(code, n);
-    }
-    for (const outcome of Object.keys(c.cancels) as CancelOutcome[]) {
-      metrics.cancelRequests.labels(outcome).inc(c.cancels[outcome] - moved.cancels[outcome]);
-      moved.cancels[outcome] = c.cancels[outcome];
-    }
-    metrics.clientConnections.set(proxy.clientConnections);
-    metrics.serverConnections.set(c.serverConnections);
-  };
-
+  const beforeScrape = scrapeHook(proxy, metrics, () => catalog.current);
   const status = (): NodeStatusJson => ({ listen: `${addr.host}:${addr.port}`, clients: proxy.clientConnections, upstream: `${upstream.host}:${upstream.port}`, ...partitionStatus(node, catalog, activity) });
   let metricsPort: number | null = null;
   let closeMetrics: (() => Promise<void>) | null = null;
@@ -580,49 +558,4 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
 export function partitionStatus(node: string, catalog: CatalogRefresher, activity: PartitionActivity): { node: string; now: number; partitions: PartitionStatus[] } {
   for (const l of catalog.current.leaves()) activity.know(l.name, l.root);
   return { node, now: Date.now(), partitions: activity.snapshot() };
-}
-
-/**
- * The database may still be starting (a restart, or both services coming up together): wait for it
- * with a bounded backoff. Errors that waiting cannot fix (authentication, unknown database) fail at
- * once with the server's own message.
- */
-/** upstream.tls.mode prefer asks the server once; a server still starting is waited for, as by connectWhenUp. */
-async function resolveTlsWhenUp(t: AdminTarget, waitMs: number, log: Logger): Promise<AdminTarget> {
-  const deadline = Date.now() + waitMs;
-  let delay = 200;
-  for (;;) {
-    try {
-      return await resolveAdminTls(t);
-    } catch (err) {
-      const e = err as { code?: string; message: string };
-      if (Date.now() + delay > deadline) {
-        throw new Error(`cannot reach PostgreSQL on ${t.host}:${t.port} to ask for TLS (upstream.tls.mode prefer): ${e.message}`);
-      }
-      log.warn({ err: e.message, retryInMs: delay }, 'waiting for PostgreSQL to accept connections');
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 5000);
-    }
-  }
-}
-
-async function connectWhenUp(pool: pg.Pool, admin: AdminTarget, waitMs: number, log: Logger): Promise<pg.PoolClient> {
-  const deadline = Date.now() + waitMs;
-  let delay = 200;
-  for (;;) {
-    try {
-      return await pool.connect();
-    } catch (err) {
-      const e = err as { code?: string; message: string };
-      // A server that accepts TCP and never answers ends in a connect timeout: retried within waitMs too.
-      const timedOut = /timeout/i.test(e.message);
-      const transient = timedOut || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P03' || e.code === '53300';
-      if (!transient || Date.now() + delay > deadline) {
-        throw new Error(`cannot reach the managed database ${admin.database} on ${admin.host}:${admin.port} as ${admin.user}: ${e.message}: check upstream.url (--upstream), admin.user and admin.database`);
-      }
-      log.warn({ err: e.message, retryInMs: delay }, 'waiting for PostgreSQL to accept connections');
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 5000);
-    }
-  }
 }

@@ -10,8 +10,7 @@ import { LiveTable, startDemo, type Demo } from '../demo/index.js';
 import { configFileOf } from '../locate.js';
 import { announce, recordNodeState, upstreamUrlOf } from '../announce.js';
 import { runPrimary } from '../workers/primary.js';
-import { runWorker } from '../workers/worker.js';
-import { WORKER_SLOT_ENV } from '../workers/messages.js';
+import { startWorker } from '../workers/worker.js';
 
 interface StartFlags {
   config?: string;
@@ -53,15 +52,13 @@ export function registerStart(program: Command): void {
         const c = loadConfig({ file, overrides });
         return c.upstream.url === null ? { ...c, stats: { ...c.stats, flushIntervalMs: c.demo.statsFlushIntervalMs } } : c;
       };
+      if (cluster.isWorker) {
+        await startWorker(load);
+        return;
+      }
       const config = load();
       const demo = config.upstream.url === null;
       const workers = workerCount(config.workers);
-      if (cluster.isWorker) {
-        const slot = Number(process.env[WORKER_SLOT_ENV]);
-        const log = createLogger({ level: config.log.level, ...(config.log.pretty === null ? {} : { pretty: config.log.pretty }) }).child({ worker: slot });
-        await runWorker(slot, config, load, log);
-        return;
-      }
       if (workers > 1) {
         // The private PostgreSQL, its load generator and live table belong to one process.
         if (demo) throw new Error(`'workers' (--workers) ${workers} needs an upstream: set upstream.url (--upstream); demo mode runs one node`);

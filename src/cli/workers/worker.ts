@@ -3,10 +3,10 @@
  * windows) on the port the primary shares, taking orders from the primary over the IPC channel.
  */
 import type { Config } from '../../config/schema.js';
-import type { Logger } from '../../util/log.js';
+import { createLogger, type Logger } from '../../util/log.js';
 import { upstreamUrlOf } from '../announce.js';
 import { runNode, type RunningNode, type WorkerLink } from '../run-node.js';
-import { answer, Questions, type ToPrimary, type ToWorker, type WorkerAnswers, type WorkerQuestion } from './messages.js';
+import { answer, Questions, WORKER_SLOT_ENV, type ToPrimary, type ToWorker, type WorkerAnswers, type WorkerQuestion } from './messages.js';
 
 /** How long a worker waits for the primary to relay a console statement to the others. */
 const RELAY_TIMEOUT_MS = 15_000;
@@ -15,7 +15,29 @@ function send(msg: ToPrimary): void {
   if (process.connected) process.send?.(msg);
 }
 
-export async function runWorker(slot: number, config: Config, reloadConfig: () => Config, log: Logger): Promise<void> {
+/** Tell the primary why this worker cannot start (it stops the others and says so), then exit. */
+function failed(err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  if (process.connected) process.send?.({ t: 'failed', message } satisfies ToPrimary, () => process.exit(1));
+  else process.exit(1);
+}
+
+/** The forked process: its slot from the primary, the configuration read as the primary read it. */
+export async function startWorker(load: () => Config): Promise<void> {
+  const slot = Number(process.env[WORKER_SLOT_ENV]);
+  let config: Config;
+  try {
+    // The file may have changed since the primary read it (a restart after a crash): said, not thrown.
+    config = load();
+  } catch (err) {
+    failed(err);
+    return;
+  }
+  const log = createLogger({ level: config.log.level, ...(config.log.pretty === null ? {} : { pretty: config.log.pretty }) }).child({ worker: slot });
+  await runWorker(slot, config, load, log);
+}
+
+async function runWorker(slot: number, config: Config, reloadConfig: () => Config, log: Logger): Promise<void> {
   const questions = new Questions(RELAY_TIMEOUT_MS);
   const link: WorkerLink = {
     slot,
@@ -75,8 +97,7 @@ export async function runWorker(slot: number, config: Config, reloadConfig: () =
     node = await runNode(config, log, { reloadConfig, worker: link });
   } catch (err) {
     // runNode has stopped what it started; the primary stops the others and names the cause.
-    const message = err instanceof Error ? err.message : String(err);
-    process.send?.({ t: 'failed', message } satisfies ToPrimary, () => process.exit(1));
+    failed(err);
     return;
   }
   if (stopWanted !== null) {
