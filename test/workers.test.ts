@@ -15,6 +15,7 @@ import type { NodeState } from '../src/cli/locate.js';
 import type { NodeStatusJson } from '../src/cli/status-table.js';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import { workerOfSecret } from '../src/proxy/cancel-key.js';
+import { MAX_RAPID_CRASHES } from '../src/cli/workers/primary.js';
 import { sharedWindowKey } from '../src/windows/coordination.js';
 import { checkNothingLost, committedBetween, createWriterTable, windowTimes } from './helpers/cut-checks.js';
 import { waitFor } from './helpers/invariants.js';
@@ -24,10 +25,8 @@ import { Writer, type WriterKind } from './helpers/writers.js';
 
 let cluster: LocalCluster;
 let work: string;
-let primary: ChildProcess;
-let exited: Promise<number | null>;
+let primary: Started;
 let state: NodeState;
-let output = '';
 
 function configFile(extra = ''): string {
   const file = join(work, `quietcut-${Math.random().toString(36).slice(2)}.yaml`);
@@ -40,38 +39,60 @@ function configFile(extra = ''): string {
   return file;
 }
 
-function startCli(args: string[], stateFile: string): { child: ChildProcess; exited: Promise<number | null>; out: () => string } {
+interface Started {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  /** Everything it printed so far (stdout and stderr). */
+  out: () => string;
+  /** Its node state file, once it serves. */
+  served: () => Promise<NodeState>;
+}
+
+const started: Started[] = [];
+
+/** The real executable: `quietcut start …` with its own state file. */
+function startCli(args: string[]): Started {
+  const stateFile = join(work, `node-${Math.random().toString(36).slice(2)}.json`);
   let out = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', ...args], { env: { ...process.env, QUIETCUT_STATE_FILE: stateFile }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return { child, exited: new Promise((r) => child.once('exit', (code) => r(code))), out: () => out };
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const served = (): Promise<NodeState> =>
+    waitFor(
+      'the node state file',
+      () => {
+        if (child.exitCode !== null) throw new Error(`quietcut exited ${child.exitCode}:\n${out}`);
+        return existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as NodeState) : null;
+      },
+      90_000,
+    );
+  const s = { child, exited, out: () => out, served };
+  started.push(s);
+  return s;
 }
 
 beforeAll(async () => {
   cluster = await startTestCluster({ settings: { track_commit_timestamp: 'on' } });
   await createWriterTable(cluster);
   work = mkdtempSync(join(tmpdir(), 'qc-workers-'));
-  const stateFile = join(work, 'node.json');
-  const s = startCli(['--workers', '2', '--config', configFile()], stateFile);
-  primary = s.child;
-  exited = s.exited;
-  primary.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  primary.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  state = await waitFor(`the node state file; output:\n${output}`, () => (existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as NodeState) : null), 90_000);
+  primary = startCli(['--workers', '2', '--config', configFile()]);
+  state = await primary.served();
 }, 150_000);
 afterAll(async () => {
-  if (primary && primary.exitCode === null) {
-    primary.kill('SIGTERM');
-    await exited;
+  for (const s of started) {
+    if (s.child.exitCode === null && s.child.signalCode === null) {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
   }
   await cluster?.stop();
 });
 
 const port = (): number => Number(new URL(state.connectionString).port);
 
-async function status(): Promise<NodeStatusJson> {
-  return (await (await fetch(`http://${state.metrics}/status`)).json()) as NodeStatusJson;
+async function status(metrics = state.metrics): Promise<NodeStatusJson> {
+  return (await (await fetch(`http://${metrics}/status`)).json()) as NodeStatusJson;
 }
 
 const metric = (series: string): Promise<number> => metricValue(state.metrics!, series);
@@ -151,6 +172,8 @@ async function windowWithWriters(o: { kinds?: readonly WriterKind[]; during?: (r
 
 describe('quietcut start --workers 2', () => {
   test('connections land on both workers; /status, SHOW NODES and /metrics cover every worker', async () => {
+    // the state file names the primary, with the one port and the one metrics endpoint
+    expect(state.pid).toBe(primary.child.pid);
     await withClientPerWorker(async () => {
       const s = await status();
       expect(s.workers).toHaveLength(2);
@@ -224,7 +247,7 @@ describe('quietcut start --workers 2', () => {
 
   test('SIGHUP and the console RELOAD reload every worker', async () => {
     const before = await metric('quietcut_config_reloads_total{result="applied"}');
-    primary.kill('SIGHUP');
+    primary.child.kill('SIGHUP');
     await waitFor('both workers to reload on SIGHUP', async () => (await metric('quietcut_config_reloads_total{result="applied"}')) === before + 2);
     await consoleQuery('RELOAD');
     expect(await metric('quietcut_config_reloads_total{result="applied"}')).toBe(before + 4);
@@ -251,8 +274,8 @@ describe('quietcut start --workers 2', () => {
     });
     const dead = victim!;
     const back = await waitFor('the killed worker to be back', async () => (await status()).workers?.find((w) => w.slot === dead.slot && w.pid !== dead.pid));
-    expect(() => process.kill(dead.pid, 0)).toThrow();
-    await waitFor('the dead worker to be logged', () => /worker died/.test(output));
+    expect(alive(dead.pid)).toBe(false);
+    await waitFor('the dead worker to be logged', () => /worker died/.test(primary.out()));
     await waitFor('the new worker to be live', async () => (await consoleQuery('SHOW NODES')).some((n) => n.node === back.node && n.live === 't'));
     // and it takes part in the next window like any node
     const { runId, runner } = await windowWithWriters();
@@ -262,9 +285,9 @@ describe('quietcut start --workers 2', () => {
 
   test('SIGTERM stops every worker and the primary exits 0', async () => {
     const pids = (await status()).workers!.map((w) => w.pid);
-    primary.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    for (const pid of pids) expect(() => process.kill(pid, 0), `worker ${pid}`).toThrow();
+    primary.child.kill('SIGTERM');
+    expect(await primary.exited).toBe(0);
+    for (const pid of pids) expect(alive(pid), `worker ${pid}`).toBe(false);
   });
 });
 
@@ -278,14 +301,55 @@ describe('quietcut start --workers fails fast', () => {
 
   test('a listen port in use stops every worker and exits 1 naming listen', async () => {
     const busyPort = (busy.address() as { port: number }).port;
-    const s = startCli(['--workers', '2', '--config', configFile(), '--listen', `127.0.0.1:${busyPort}`], join(work, 'busy.json'));
+    const s = startCli(['--workers', '2', '--config', configFile(), '--listen', `127.0.0.1:${busyPort}`]);
     expect(await s.exited).toBe(1);
     expect(s.out()).toMatch(new RegExp(`cannot start: 127\\.0\\.0\\.1:${busyPort} is already in use .*change 'listen' \\(--listen\\)`));
   }, 90_000);
 
   test('demo mode (no upstream) refuses more than one worker, naming the options', async () => {
-    const s = startCli(['--workers', '2', '--listen', '127.0.0.1:0', '--metrics', '127.0.0.1:0'], join(work, 'demo.json'));
+    const s = startCli(['--workers', '2', '--listen', '127.0.0.1:0', '--metrics', '127.0.0.1:0']);
     expect(await s.exited).toBe(2);
     expect(s.out()).toMatch(/'workers' \(--workers\) 2 needs an upstream: set upstream\.url \(--upstream\)/);
   }, 60_000);
+
+  test('--workers 0 is refused by the config schema, naming the key', async () => {
+    const s = startCli(['--workers', '0', '--config', configFile()]);
+    expect(await s.exited).toBe(2);
+    expect(s.out()).toMatch(/workers: /);
+  }, 60_000);
 });
+
+describe('a primary and its workers end together', () => {
+  test(`a worker that keeps dying is restarted, up to ${MAX_RAPID_CRASHES} deaths a minute; then every process stops and the primary exits 1`, async () => {
+    const s = startCli(['--workers', '2', '--config', configFile()]);
+    const st = await s.served();
+    const all = new Set<number>();
+    for (let i = 0; i < MAX_RAPID_CRASHES; i++) {
+      const w = await waitFor('worker 0 to serve', async () => (await status(st.metrics)).workers?.find((x) => x.slot === 0 && !all.has(x.pid)));
+      for (const x of (await status(st.metrics)).workers!) all.add(x.pid);
+      process.kill(w.pid, 'SIGKILL');
+    }
+    expect(await s.exited).toBe(1);
+    expect(s.out()).toMatch(/workers keep dying: giving up/);
+    for (const pid of all) await waitFor(`worker ${pid} to be gone`, () => !alive(pid));
+  }, 180_000);
+
+  test('a primary killed with SIGKILL takes its workers with it', async () => {
+    const s = startCli(['--workers', '2', '--config', configFile()]);
+    const st = await s.served();
+    const pids = (await status(st.metrics)).workers!.map((w) => w.pid);
+    expect(st.pid).toBe(s.child.pid);
+    s.child.kill('SIGKILL');
+    await s.exited;
+    for (const pid of pids) await waitFor(`worker ${pid} to stop`, () => !alive(pid));
+  }, 120_000);
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

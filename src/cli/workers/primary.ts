@@ -26,6 +26,8 @@ interface Slot {
   ready: WorkerReady | null;
   /** Why its start failed, when it said so before exiting. */
   failed: string | null;
+  /** What the primary asked it and waits for: failed at once when it dies. */
+  questions: Questions;
 }
 
 export interface PrimaryOptions {
@@ -38,7 +40,6 @@ export interface PrimaryOptions {
 export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const { config, log } = o;
   const slots = new Map<number, Slot>();
-  const questions = new Questions(ASK_TIMEOUT_MS);
   const crashes: number[] = [];
   let starting = true;
   let stopping = false;
@@ -49,7 +50,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     if (s.worker.isConnected()) s.worker.send(msg);
   };
   const ask = <K extends WorkerQuestion['k']>(s: Slot, q: Extract<WorkerQuestion, { k: K }>): Promise<WorkerAnswers[K]> =>
-    questions.ask<WorkerAnswers[K]>((m) => sendTo(s, m), q, `worker ${s.slot}`);
+    s.questions.ask<WorkerAnswers[K]>((m) => sendTo(s, m), q, `worker ${s.slot}`);
   const ready = (): Slot[] => [...slots.values()].filter((s) => s.ready !== null).sort((a, b) => a.slot - b.slot);
 
   const stopAll = (code: number, why: string): void => {
@@ -57,7 +58,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     stopping = true;
     exitCode = code;
     log.info({ reason: why }, 'stopping every worker');
-    questions.failAll('stopping');
+    for (const s of slots.values()) s.questions.failAll('stopping');
     if (slots.size === 0) void finish();
     for (const s of slots.values()) sendTo(s, { t: 'stop' });
     // A worker that does not end within its shutdown timeout (and then some) is killed.
@@ -91,7 +92,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
 
   const fork = (slot: number): Slot => {
     const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
-    const s: Slot = { slot, worker, ready: null, failed: null };
+    const s: Slot = { slot, worker, ready: null, failed: null, questions: new Questions(ASK_TIMEOUT_MS) };
     slots.set(slot, s);
     worker.on('message', (msg: ToPrimary) => {
       switch (msg.t) {
@@ -114,7 +115,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
           onQuestion(s, msg.id, msg.q);
           return;
         case 'answer':
-          questions.answered(msg);
+          s.questions.answered(msg);
           return;
       }
     });
@@ -124,6 +125,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
 
   const exited = (s: Slot, code: number | null, signal: string | null): void => {
     if (slots.get(s.slot) === s) slots.delete(s.slot);
+    s.questions.failAll(`worker ${s.slot} exited`);
     if (stopping) {
       if (slots.size === 0) void finish();
       return;
