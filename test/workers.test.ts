@@ -184,6 +184,7 @@ describe('quietcut start --workers 2', () => {
       expect(await metric('quietcut_client_connections')).toBe(s.workers!.reduce((n, w) => n + w.clients, 0));
       // a fact every worker states alike is not multiplied
       expect(await metric(`quietcut_build_info{version="${state.version}",node="${process.version}"}`)).toBe(1);
+      expect(await (await fetch(`http://${state.metrics}/healthz`)).text()).toBe('ok\n');
       const nodes = await consoleQuery('SHOW NODES');
       for (const w of s.workers!) expect(nodes.find((n) => n.node === w.node), w.node).toMatchObject({ live: 't', role: 'worker', pid: String(w.pid) });
     });

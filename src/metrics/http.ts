@@ -13,6 +13,8 @@ export interface MetricsHttpOptions {
   scrape: () => Promise<Scrape>;
   /** JSON for GET /status (quietcut status). */
   status?: () => unknown;
+  /** GET /healthz answers ok while this holds (default: always, the process serves); else 503. */
+  healthy?: () => boolean;
 }
 
 /** /metrics for Prometheus, /status for `quietcut status`, /healthz for service managers. */
@@ -48,7 +50,8 @@ export async function startMetricsHttp(opts: MetricsHttpOptions): Promise<{ serv
       return;
     }
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      const ok = opts.healthy?.() ?? true;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not serving\n');
       return;
     }
     res.writeHead(404).end();

@@ -171,6 +171,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
         host: m.host,
         port: m.port,
         scrape: async () => sumMetrics(await Promise.all(ready().map((s) => ask(s, { k: 'scrape' })))),
+        // Serving while some worker serves (one restarting leaves the others to take connections).
+        healthy: () => ready().length > 0,
         status: async () => mergeStatus(await Promise.all(ready().map(async (s) => ({ slot: s.slot, pid: s.ready!.pid, status: await ask(s, { k: 'status' }) })))),
       }).catch((err: unknown) => {
         throw bindError(err, "'metrics.listen' (--metrics)", m);
