@@ -80,6 +80,26 @@ for t in "pgb-session=$PGB_PORT" "quietcut=$QC_PORT" "pgb-tls=$PGB_TLS_PORT" "qu
   echo "$t server hop TLS: $("${PSQL[@]}" -p "${t#*=}" -d bench -At -c 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')"
 done
 
+# CPU time (clock ticks) of a process and all its descendants: quietcut --workers runs several.
+cpu_ticks() {
+  local total=0 pid
+  for pid in $(tree_pids "$1"); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+tree_pids() {
+  echo "$1"
+  local c
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree_pids "$c"; done
+}
+PGB_PID=$(cat "$WORK/pgb/pgbouncer.pid")
+PGB_TLS_PID=$(cat "$WORK/pgb-tls/pgbouncer.pid")
+declare -A CPU_PID=([pgb-session]=$PGB_PID [quietcut]=$QC_PID [pgb-tls]=$PGB_TLS_PID [quietcut-tls]=$QC_TLS_PID)
+[ -n "$QC_BASE_PID" ] && CPU_PID[qc-base]=$QC_BASE_PID
+declare -A CPU_BEFORE=()
+for t in "${!CPU_PID[@]}"; do CPU_BEFORE[$t]=$(cpu_ticks "${CPU_PID[$t]}"); done
+
 TARGETS="direct=$PG_PORT pgb-session=$PGB_PORT quietcut=$QC_PORT $BASE_TARGET pgb-tls=$PGB_TLS_PORT quietcut-tls=$QC_TLS_PORT" \
 WORKLOADS=${WORKLOADS:-"select-simple select-extended select-prepared tpcb"} \
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10} CLIENTS=${CLIENTS:-10} OUTDIR="$OUT" \
@@ -94,4 +114,13 @@ if [ -n "${BASELINE:-}" ]; then
   echo "quietcut / qc-base (median tps; qc-base is quietcut at $BASELINE):"
   awk '$2=="qc-base"{p[$1]=$3} $2=="quietcut"{q[$1]=$3} END{for (w in q) if (p[w]>0) printf "  %-16s %.3f\n", w, q[w]/p[w]}' "$OUT/summary.txt"
 fi
+# Each proxy is busy only during its own runs (interleaved), so its CPU over the whole comparison
+# divided by the transactions that went through it is its cost per transaction.
+echo "CPU per transaction of each proxy process (user+system, all its processes; pgbench and PostgreSQL share the cores):"
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+for t in pgb-session quietcut ${QC_BASE_PID:+qc-base} pgb-tls quietcut-tls; do
+  ticks=$(( $(cpu_ticks "${CPU_PID[$t]}") - ${CPU_BEFORE[$t]} ))
+  tx=$(awk -F, -v t="$t" -v d="${DURATION:-10}" '$2==t && $5=="ok"{n += $6 * d} END{printf "%.0f", n}' "$OUT/runs.csv")
+  [ "$tx" -gt 0 ] && awk -v t="$t" -v k="$ticks" -v u="$TICK_US" -v n="$tx" 'BEGIN{printf "  %-14s %6.1f µs/tx  (%d transactions)\n", t, k * u / n, n}'
+done
 echo "quietcut resident memory at the end: $(ps -o rss= -p "$QC_PID" 2>/dev/null | awk '{printf "%.1f MiB", $1/1024}')"

@@ -234,6 +234,46 @@ describe('three nodes in front of one server', () => {
     }
   }, 120_000);
 
+  test('a node cut off before a window opens holds every partition (it cannot see the window); the window cuts without it; nothing it holds commits inside the cut; back in contact its writes go on', async () => {
+    const relay = await Relay.start({ host: cluster.host, port: cluster.port });
+    const a = await startNode({}, { windows: { maxHoldMs: 60_000 } });
+    const c = await startNode({ adminVia: { host: '127.0.0.1', port: relay.port } }, { windows: { maxHoldMs: 60_000 } });
+    const pgc = new pg.Client({ connectionString: urlOf(c) });
+    try {
+      await waitFor('each node to see the other live', () => a.membership.live.some((n) => n.node === c.node) && c.membership.live.some((n) => n.node === a.node));
+      await pgc.connect();
+      relay.cut();
+      await waitFor('the cut-off node to stop trusting its lease', () => !c.membership.trusted);
+      expect((await c.metrics.outOfContact.get()).values[0]?.value).toBe(1);
+      const ids = [freshId(), freshId()];
+      // No window exists anywhere yet: still held, on every partition.
+      const writes = [pgc.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 97, 0)', [ids[0]])];
+      await waitFor('the write to w_0 to be held', () => c.gate.queuedRequests() === 1);
+      // The runner counts only live leases: once c's has expired, it cuts without waiting for c.
+      await waitFor("c's lease to expire on the server", async () => (await cluster.query('SELECT 1 FROM quietcut.nodes WHERE node = $1 AND lease_expires_at < clock_timestamp()', [c.node], 'demo')).rowCount === 1);
+      const result = await a.backup(['public.w_0'], { release: 'after-dump' });
+      expect(result.status, JSON.stringify(result.partitions.map((p) => p.reason))).toBe('good');
+      const { cutMs, endMs } = await windowTimes(cluster, result.runId, 'public.w_0');
+      expect(await committedBetween(cluster, cutMs, endMs)).toBe(0);
+      const { rows: none } = await cluster.query('SELECT 1 FROM w WHERE id = ANY($1)', [ids], 'demo');
+      expect(none).toEqual([]);
+      relay.restore();
+      await Promise.all(writes);
+      writes.push(pgc.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 1, 97, 1)', [ids[1]]));
+      await Promise.all(writes);
+      const { rows } = await cluster.query<{ id: string; at: number }>('SELECT id::text, extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8 * 1000 AS at FROM w WHERE id = ANY($1) ORDER BY id', [ids], 'demo');
+      expect(rows.map((r) => Number(r.id)).sort((x, y) => x - y)).toEqual([...ids].sort((x, y) => x - y));
+      for (const r of rows) expect(r.at).toBeGreaterThan(endMs);
+      expect((await c.metrics.outOfContact.get()).values[0]?.value).toBe(0);
+    } finally {
+      relay.restore();
+      await pgc.end().catch(() => undefined);
+      await stopNode(c);
+      await stopNode(a);
+      await relay.close();
+    }
+  }, 120_000);
+
   test('kill -9 of the dumping node mid-window: the others release by the budget, the run ends aborted, never good, and nothing is lost', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'qc-kill-'));
     const cfgFile = join(dir, 'quietcut.yaml');

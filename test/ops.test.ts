@@ -16,6 +16,7 @@ import { configSchema } from '../src/config/schema.js';
 import { envOverrides, loadConfig } from '../src/config/load.js';
 import { Metrics } from '../src/metrics/registry.js';
 import { LocalCluster } from '../src/localdb/cluster.js';
+import { renderDashboardHtml, type Panel } from '../scripts/dashboard/render-html.js';
 import { configSections, generatedFiles, renderExampleYaml, examplePath, repoRoot } from '../scripts/gen-docs.js';
 
 const root = repoRoot;
@@ -431,6 +432,22 @@ describe('Grafana dashboard', () => {
     writeFileSync(path, stringifyYaml(asRules));
     const r = run('promtool', ['check', 'rules', path]);
     expect(r.code, r.out).toBe(0);
+  });
+
+  it("the README's picture is drawn from these panels: each panel's title, units on its axes, 'No data' where a query answered nothing", () => {
+    // Two samples per series so every drawable panel has a line; the write-rate panel gets none.
+    const data = dashboard.panels.map((panel) => ({
+      panel: panel as Panel,
+      series: panel.title.startsWith('Write rate') ? [] : (panel.targets ?? []).map((t, i) => ({ legend: `s${i}`, samples: [[1000, 1], [1060, 3 + i]] as [number, number][] })),
+    }));
+    const html = renderDashboardHtml(dashboard.title, data, [1000, 1060]);
+    for (const p of dashboard.panels) expect(html, p.title).toContain(p.title.replace(/&/g, '&amp;').replace(/</g, '&lt;'));
+    const drawn = dashboard.panels.filter((p) => p.type !== 'row');
+    expect(html.match(/<svg /g)?.length).toBe(drawn.length);
+    expect(html.match(/No data/g)?.length).toBe(1);
+    expect(html).not.toContain(' wps<'); // only the write-rate panel counts in wps, and it drew nothing
+    expect(html).toMatch(/>[\d.]+B\/s</); // Traffic's axis in bytes per second
+    expect(html).toMatch(/>[\d.]+ s</); // seconds on the hold latency axis
   });
 });
 

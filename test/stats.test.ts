@@ -19,8 +19,10 @@ import { pgTool } from '../src/localdb/binaries.js';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import { listHistoryPartitions, readHistory } from '../src/stats/history.js';
 import { TableStatsSampler } from '../src/stats/table-stats.js';
+import { Metrics } from '../src/metrics/registry.js';
 import { silentLogger } from '../src/util/log.js';
 import { startTestCluster } from './helpers/pg.js';
+import { waitFor } from './helpers/invariants.js';
 
 const exec = promisify(execFile);
 
@@ -278,7 +280,7 @@ describe('export and import', () => {
 
 describe('table stats', () => {
   test('a write that bypasses the proxy shows as quietcut_bypass_rows', async () => {
-    const sampler = new TableStatsSampler(node.metrics);
+    const sampler = new TableStatsSampler({ metrics: node.metrics, node: node.node, horizonMs: 3000 });
     const leaves = node.catalog.current.leaves().map((l) => l.name);
     const c = await node.pool.connect();
     try {
@@ -291,6 +293,10 @@ describe('table stats', () => {
         if ([...deltas.values()].every((d) => d === 0)) break;
       }
       expect([...deltas.values()].every((d) => d === 0)).toBe(true);
+      // Rows proxied before the first sample stay credited for a horizon (the server may show them
+      // late); a direct write inside it could be taken for one of them.
+      const baselineAt = Date.now();
+      await waitFor('the credits from before the baseline to lapse', async () => (await sampler.sample(c, leaves, node.recorder.takeRowsSince()), Date.now() > baselineAt + 3200), 20_000);
 
       const direct = new pg.Client({ connectionString: cluster.url('demo') });
       await direct.connect();
@@ -318,5 +324,64 @@ describe('table stats', () => {
     const config = join(work, 'quietcut.yaml');
     await cli(['stats', 'export', '--config', config, '--dir', out, '--source', 'table-stats', '--partition', 'public.orders_apac']);
     expect(readFileSync(join(out, 'public.orders_apac.csv'), 'utf8')).toMatch(/^ts,value\n/);
+  });
+
+  test('rows another node wrote are not bypass (its history flush arrives after the server shows them); a direct write still is', async () => {
+    // A sampler as a second node would run it: it proxied nothing itself, so every proxied row it
+    // may credit comes from what `node` flushed to quietcut.write_minutes.
+    const metrics = new Metrics();
+    const horizonMs = 2000;
+    const sampler = new TableStatsSampler({ metrics, node: `other-${process.pid}`, horizonMs });
+    const leaves = node.catalog.current.leaves().map((l) => l.name);
+    const bypassOf = async (): Promise<number> => (await metrics.bypassRows.get()).values.find((v) => v.labels.partition === 'public.orders_apac')?.value ?? 0;
+    const c = await node.pool.connect();
+    try {
+      await node.flushStats();
+      await waitFor('pg_stat_user_tables to catch up with earlier writes', async () => {
+        const d = await sampler.sample(c, leaves, new Map());
+        return d.size > 0 && [...d.values()].every((x) => x === 0);
+      }, 20_000);
+      // and every credit or debt from before has settled
+      const settledFrom = Date.now();
+      await waitFor('the ledger to settle', async () => (await sampler.sample(c, leaves, new Map()), Date.now() > settledFrom + horizonMs + 200), 20_000);
+      expect(await bypassOf()).toBe(0);
+
+      const p = await proxyClient();
+      await p.query(`INSERT INTO orders (region, amount) VALUES ('apac', 1), ('apac', 2), ('apac', 3), ('apac', 4), ('apac', 5)`);
+      await p.query('SELECT pg_stat_force_next_flush()');
+      await p.query('SELECT 1');
+      await p.end();
+      add('public.orders_apac', 1, 5);
+      // The server shows the five rows before `node` flushes its history: they must wait, not count.
+      let shownAt = 0;
+      const gauges: number[] = [];
+      await waitFor('the server to show the proxied rows', async () => {
+        const d = await sampler.sample(c, leaves, new Map());
+        gauges.push(await bypassOf());
+        return (d.get('public.orders_apac') ?? 0) === 5 && (shownAt = Date.now()) > 0;
+      }, 20_000);
+      await node.flushStats();
+      await waitFor('a horizon past the rows', async () => {
+        await sampler.sample(c, leaves, new Map());
+        gauges.push(await bypassOf());
+        return Date.now() > shownAt + horizonMs + 200;
+      }, 20_000);
+      expect(gauges.every((g) => g === 0), `bypass reported: ${gauges.join(',')}`).toBe(true);
+
+      const direct = new pg.Client({ connectionString: cluster.url('demo') });
+      await direct.connect();
+      await direct.query(`INSERT INTO orders (region, amount) VALUES ('apac', 77), ('apac', 78)`);
+      await direct.query('SELECT pg_stat_force_next_flush()');
+      await direct.query('SELECT 1');
+      await direct.end();
+      const bypass = await waitFor('the direct rows to show as bypass', async () => {
+        await sampler.sample(c, leaves, new Map());
+        const b = await bypassOf();
+        return b > 0 ? b : undefined;
+      }, 20_000);
+      expect(bypass).toBe(2);
+    } finally {
+      c.release();
+    }
   });
 });

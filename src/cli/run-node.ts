@@ -14,7 +14,7 @@ import { CatalogRefresher, loadCatalog, type Catalog } from '../catalog/index.js
 import { initSqlParser, SqlClassifier } from '../sql/index.js';
 import { migrate } from '../store/migrate.js';
 import { WriteRecorder } from '../stats/recorder.js';
-import { pruneHistory, TableStatsSampler } from '../stats/table-stats.js';
+import { bypassHorizonMs, pruneHistory, TableStatsSampler } from '../stats/table-stats.js';
 import { NullInspector } from '../proxy/inspector.js';
 import { WriteInspector, type InspectorShared } from '../proxy/write-inspector.js';
 import { adminPool, adminTarget, type AdminTarget } from './admin-db.js';
@@ -30,6 +30,7 @@ import { PlanScheduler } from '../coordinator/scheduler.js';
 import { nodeClock } from '../coordinator/clock.js';
 import { WindowFollower } from '../coordinator/follower.js';
 import { Membership } from '../coordinator/membership.js';
+import { ContactFence, watchContact } from '../coordinator/contact-fence.js';
 import { NodeCoordination } from '../coordinator/shared-windows.js';
 import { WindowBus } from '../coordinator/window-bus.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
@@ -271,7 +272,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
       c.release();
     }
   };
-  const sampler = new TableStatsSampler(metrics);
+  const sampler = new TableStatsSampler({ metrics, node, horizonMs: bypassHorizonMs(config.stats) });
   const timers: NodeJS.Timeout[] = [];
   if (config.stats.enabled) {
     timers.push(setInterval(() => flushStats().catch(() => undefined), config.stats.flushIntervalMs));
@@ -319,6 +320,17 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   const follower = new WindowFollower({ pool, bus, node, gate, config, membership, metrics, log, pollMs: config.nodes.pollMs });
   undo.push(() => follower.stop());
   await follower.start();
+  const fence = new ContactFence({
+    gate,
+    partitions: () => catalog.current.leaves().map((l) => l.name),
+    budgetMs: config.windows.maxHoldMs,
+    maxQueuedRequests: config.windows.maxQueuedRequests,
+    maxQueuedBytes: config.windows.maxQueuedBytes,
+    metrics,
+    log,
+  });
+  undo.push(() => fence.stop());
+  watchContact(membership, follower, fence, node, config.nodes.pollMs, log);
   let backupChain: Promise<unknown> = Promise.resolve();
   const backup: RunningNode['backup'] = (partitions, o = {}) => {
     const cat = catalog.current;
@@ -540,6 +552,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
       await requests.stop();
       await proxy.shutdown();
       await backupChain;
+      fence.stop();
       await follower.stop();
       await membership.stop();
       await bus.stop();

@@ -96,6 +96,19 @@ export class WindowFollower {
     );
   }
 
+  /**
+   * Read and arm the windows open now (holding before this resolves); false when the database
+   * could not be read. Back in contact, the fence comes down only after this succeeds.
+   */
+  async refresh(): Promise<boolean> {
+    try {
+      await this.readOpen(true);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private check(first = false): Promise<void> {
     this.checking ??= this.readOpen(first).finally(() => {
       this.checking = null;

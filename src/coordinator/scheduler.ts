@@ -326,7 +326,7 @@ export class PlanScheduler {
         const r = result.partitions.find((x) => x.partition === w.partition);
         if (r === undefined) return { partition: w.partition, status: 'failed', reason: 'not in the backup run', runId: result.runId };
         const actual = r.held + r.rejected;
-        this.forecastError(w, actual, r.windowMs);
+        recordForecastError(this.deps.metrics, w, actual, r.windowMs);
         return { partition: w.partition, status: r.status === 'good' ? 'done' : 'failed', reason: r.reason, runId: result.runId, actualWrites: actual };
       });
     } catch (err) {
@@ -336,20 +336,20 @@ export class PlanScheduler {
     await markWindows(this.deps.pool, stored.planId, outcomes).catch((err: unknown) => this.log.warn({ err }, 'recording planned window outcome failed'));
   }
 
-  /**
-   * Actual over predicted writes in the window. The window as it ran is rarely exactly as long as
-   * planned, so the prediction is scaled to its real length: the ratio compares rates, which is
-   * what the forecast claims. Nothing predicted: no ratio (it would be infinite or 0/0).
-   */
-  private forecastError(w: PlannedWindow, actual: number, windowMs: number | null): void {
-    if (windowMs === null || !(w.holdMs > 0)) return;
-    const predicted = w.heldWrites * (windowMs / w.holdMs);
-    if (!(predicted > 0)) return;
-    this.deps.metrics.forecastErrorRatio.labels(this.deps.metrics.partition(w.partition)).set(actual / predicted);
-  }
-
   private backupEverything(): void {
     const all = this.deps.leaves().map((l) => l.name);
     this.track(this.deps.backup(all, { trigger: 'schedule' })).catch((err: unknown) => this.log.error({ err }, 'scheduled backup failed'));
   }
+}
+
+/**
+ * Actual over predicted writes in the window. The window as it ran is rarely exactly as long as
+ * planned, so the prediction is scaled to its real length: the ratio compares rates, which is
+ * what the forecast claims. Nothing predicted: no ratio (it would be infinite or 0/0).
+ */
+export function recordForecastError(metrics: Metrics, w: Pick<PlannedWindow, 'partition' | 'heldWrites' | 'holdMs'>, actual: number, windowMs: number | null): void {
+  if (windowMs === null || !(w.holdMs > 0)) return;
+  const predicted = w.heldWrites * (windowMs / w.holdMs);
+  if (!(predicted > 0)) return;
+  metrics.forecastErrorRatio.labels(metrics.partition(w.partition)).set(actual / predicted);
 }

@@ -98,7 +98,7 @@ export class Metrics {
 
   readonly writes = new Counter({ name: 'quietcut_writes_total', help: 'Write statements forwarded, per partition', labelNames: ['table', 'partition'] as const, registers: [this.registry], collect: () => this.runCollectHooks() });
   readonly writeRows = new Counter({ name: 'quietcut_write_rows_total', help: 'Rows written (from CommandComplete), per partition', labelNames: ['table', 'partition'] as const, registers: [this.registry], collect: () => this.runCollectHooks() });
-  readonly bypassRows = new Gauge({ name: 'quietcut_bypass_rows', help: 'Rows changed per pg_stat_user_tables that were not written through this proxy, last sample interval (rows the proxy wrote stay credited for one more interval: statistics arrive late, and lateness is not bypass)', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly bypassRows = new Gauge({ name: 'quietcut_bypass_rows', aggregator: 'max', help: 'Rows pg_stat_user_tables shows changed that no quietcut node wrote, found at the last sample: a row counts only when no proxied row (this node\'s, or another node\'s from its history flush) covered it within 2 x stats.flushIntervalMs + 2 x stats.tableStatsIntervalMs + 5 s, so late statistics never show as bypass', labelNames: ['partition'] as const, registers: [this.registry] });
 
   // --- windows
   readonly windowState = new Gauge({ name: 'quietcut_window_state', aggregator: 'max', help: 'Window state per partition: 0 idle, 1 armed, 2 holding, 3 drained, 4 pinned, 5 released, 6 dumped, 7 aborted', labelNames: ['partition'] as const, registers: [this.registry] });
@@ -118,6 +118,7 @@ export class Metrics {
   readonly nodeClockOffset = new Gauge({ name: 'quietcut_node_clock_offset_seconds', aggregator: 'max', help: "This node's clock offset to the database server's clock (server minus node), from the smallest-round-trip sample", registers: [this.registry] });
   readonly nodeClockUncertainty = new Gauge({ name: 'quietcut_node_clock_uncertainty_seconds', aggregator: 'max', help: 'Uncertainty of the clock offset: half the round trip of its sample', registers: [this.registry] });
   readonly nodeMinClientRtt = new Gauge({ name: 'quietcut_node_min_client_rtt_seconds', aggregator: 'min', help: 'Smallest client round trip (acknowledgement to the same session\'s next request) seen lately on this node', registers: [this.registry] });
+  readonly outOfContact = new Gauge({ name: 'quietcut_node_out_of_contact', aggregator: 'max', help: '1 while this node cannot trust its lease and so holds (after windows.maxHoldMs: refuses) writes to every managed partition no window holds, until it is back in contact', registers: [this.registry] });
   readonly liveNodes = new Gauge({ name: 'quietcut_live_nodes', aggregator: 'max', help: 'Nodes holding a valid lease, as this node last saw them', registers: [this.registry] });
 
   // --- backup

@@ -1,5 +1,19 @@
 import type pg from 'pg';
 import type { Metrics } from '../metrics/registry.js';
+import { BypassLedger } from './bypass-ledger.js';
+
+export interface TableStatsOptions {
+  metrics?: Metrics;
+  /** This node's id: its own rows come from its recorder at once, every other node's from quietcut.write_minutes. */
+  node: string;
+  /** How late either count of a row may arrive before an unmatched server row counts as bypass (bypass-ledger.ts). */
+  horizonMs: number;
+}
+
+/** The lateness a bypass check must allow: other nodes' flushes and two samples, plus a backend's own stats delay. */
+export function bypassHorizonMs(stats: { flushIntervalMs: number; tableStatsIntervalMs: number }): number {
+  return 2 * stats.flushIntervalMs + 2 * stats.tableStatsIntervalMs + 5000;
+}
 
 /**
  * Samples pg_stat_user_tables for the managed leaves: a second write series that also sees writes
@@ -7,10 +21,34 @@ import type { Metrics } from '../metrics/registry.js';
  */
 export class TableStatsSampler {
   private last = new Map<string, number>();
-  /** Rows the proxy wrote that pg_stat_user_tables has not shown yet, from the previous sample. */
-  private readonly credit = new Map<string, number>();
+  private readonly ledger: BypassLedger;
+  /** Rows per (partition, node, minute) other nodes had flushed at the previous sample; null before the first. */
+  private othersSeen: Map<string, number> | null = null;
 
-  constructor(private readonly metrics?: Metrics) {}
+  constructor(private readonly opts: TableStatsOptions) {
+    this.ledger = new BypassLedger(opts.horizonMs);
+  }
+
+  /** What other nodes flushed to quietcut.write_minutes since the previous sample, per partition. */
+  private async othersSince(client: pg.ClientBase, partitions: readonly string[]): Promise<Map<string, number>> {
+    const { rows } = await client.query<{ k: string; p: string; n: string }>(
+      `SELECT partition || '|' || node || '|' || minute::text AS k, partition AS p, rows::text AS n
+         FROM quietcut.write_minutes
+        WHERE node <> $1 AND partition = ANY($2::text[]) AND minute >= now() - make_interval(secs => $3)`,
+      [this.opts.node, partitions, this.opts.horizonMs / 1000 + 120],
+    );
+    const first = this.othersSeen === null;
+    const seen = new Map<string, number>();
+    const out = new Map<string, number>();
+    for (const r of rows) {
+      const n = Number(r.n);
+      seen.set(r.k, n);
+      const grew = n - (this.othersSeen?.get(r.k) ?? 0);
+      if (!first && grew > 0) out.set(r.p, (out.get(r.p) ?? 0) + grew);
+    }
+    this.othersSeen = seen;
+    return out;
+  }
 
   /**
    * Take one sample; `proxyRows` are rows the proxy counted per partition since the previous
@@ -18,6 +56,9 @@ export class TableStatsSampler {
    */
   async sample(client: pg.ClientBase, partitions: readonly string[], proxyRows: ReadonlyMap<string, number>): Promise<Map<string, number>> {
     if (partitions.length === 0) return new Map();
+    const nowMs = Date.now();
+    for (const [p, n] of proxyRows) this.ledger.wrote(p, n, nowMs);
+    for (const [p, n] of await this.othersSince(client, partitions)) this.ledger.wrote(p, n, nowMs);
     const { rows } = await client.query<{ p: string; ins: string; upd: string; del: string }>(
       `SELECT s.schemaname || '.' || s.relname AS p, s.n_tup_ins::text AS ins, s.n_tup_upd::text AS upd, s.n_tup_del::text AS del
          FROM pg_stat_user_tables s
@@ -31,23 +72,15 @@ export class TableStatsSampler {
       const total = Number(r.ins) + Number(r.upd) + Number(r.del);
       const prev = this.last.get(r.p);
       this.last.set(r.p, total);
-      // A backend reports its statistics a second or more after the proxy counted its rows (and
-      // only at the end of its transaction): rows the proxy wrote in one interval may show in the
-      // next. They stay credited for one more sample, so lateness is never reported as bypass.
-      const late = this.credit.get(r.p) ?? 0;
-      const fresh = proxyRows.get(r.p) ?? 0;
-      if (prev === undefined) {
-        this.credit.set(r.p, fresh);
-        continue;
-      }
+      if (prev === undefined) continue;
       const delta = Math.max(0, total - prev);
       deltas.set(r.p, delta);
       ins.push([r.p, Number(r.ins), Number(r.upd), Number(r.del), delta]);
-      const fromLate = Math.min(late, delta);
-      const fromFresh = Math.min(fresh, delta - fromLate);
-      this.credit.set(r.p, fresh - fromFresh);
-      if (this.metrics) this.metrics.bypassRows.labels(this.metrics.partition(r.p)).set(delta - fromLate - fromFresh);
+      this.ledger.observed(r.p, delta, nowMs);
     }
+    const m = this.opts.metrics;
+    const bypass = this.ledger.settle(nowMs);
+    if (m) for (const r of rows) m.bypassRows.labels(m.partition(r.p)).set(bypass.get(r.p) ?? 0);
     if (ins.length > 0) {
       // delta_rows is measured against the latest sample stored by any node, not this node's own
       // previous sample: with several nodes sampling, adding each node's own delta would count

@@ -20,6 +20,11 @@ export interface HoldingWindow {
   forget(req: HeldRequest): boolean;
   /** Requests parked now, in every queue of the window. */
   readonly queuedRequests: number;
+  /**
+   * A holder that gives its partitions up to any window that starts (the out-of-contact fence):
+   * what it parked is re-decided when it ends, so a window taking over loses nothing.
+   */
+  readonly yields?: boolean;
 }
 
 interface DrainWaiter {
@@ -55,7 +60,7 @@ export class WindowGate implements WriteGate {
   startHolding(window: HoldingWindow & { epoch: number }, partitions: readonly string[]): number {
     for (const p of partitions) {
       const other = this.holding.get(p) ?? this.fenced.get(p);
-      if (other && other !== window) throw new Error(`partition ${p} is already held by another window`);
+      if (other && other !== window && !(other.yields && !window.yields)) throw new Error(`partition ${p} is already held by another window`);
     }
     this.epoch++;
     for (const p of partitions) {
@@ -76,6 +81,11 @@ export class WindowGate implements WriteGate {
 
   isHeld(partition: string): boolean {
     return this.holding.has(partition);
+  }
+
+  /** Who holds or fences the partition now, if anyone. */
+  holderOf(partition: string): HoldingWindow | undefined {
+    return this.holding.get(partition) ?? this.fenced.get(partition);
   }
 
   /** Requests parked now by every open window (for status and tests). */

@@ -1,4 +1,5 @@
 import type { HeldRequest } from '../proxy/gate.js';
+import type { Metrics } from '../metrics/registry.js';
 
 /** A held request and its place in the arrival order of its window. */
 export interface QueuedRequest {
@@ -49,5 +50,20 @@ export class HoldQueue {
     this.items = [];
     this.byteCount = 0;
     return out;
+  }
+}
+
+/**
+ * Release what several queues held, oldest first across all of them, counting each wait in the
+ * hold metrics under its partition.
+ */
+export function releaseOldestFirst(items: Array<QueuedRequest & { partition: string }>, metrics?: Metrics): void {
+  items.sort((a, b) => a.seq - b.seq);
+  const now = performance.now();
+  for (const { partition, req } of items) {
+    const waitedS = (now - req.heldAtMs) / 1000;
+    metrics?.holdSeconds.labels(metrics.histogramPartition(partition)).observe(waitedS);
+    metrics?.heldSecondsTotal.labels(metrics.partition(partition)).inc(waitedS);
+    req.release();
   }
 }

@@ -2,7 +2,7 @@ import type { GateDecision, HeldRequest } from '../proxy/gate.js';
 import { ProxyError } from '../protocol/sqlstate.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { HoldingWindow, WindowGate } from './gate.js';
-import { HoldQueue } from './hold-queue.js';
+import { HoldQueue, releaseOldestFirst, type QueuedRequest } from './hold-queue.js';
 
 export interface PauseOptions {
   partitions: readonly string[];
@@ -106,18 +106,10 @@ export class Pause implements HoldingWindow {
     if (this.timer) clearTimeout(this.timer);
     this.opts.gate.stopHolding(this, this.opts.partitions);
     this.opts.gate.stopFencing(this, this.opts.partitions);
-    const all: Array<{ p: string; req: HeldRequest; seq: number }> = [];
-    for (const [p, q] of this.queues) for (const item of q.takeAll()) all.push({ p, req: item.req, seq: item.seq });
-    for (const item of this.fenceQueue.takeAll()) all.push({ p: this.opts.partitions[0]!, req: item.req, seq: item.seq });
-    all.sort((a, b) => a.seq - b.seq);
-    const now = performance.now();
-    const m = this.opts.metrics;
-    for (const { p, req } of all) {
-      const waitedS = (now - req.heldAtMs) / 1000;
-      m?.holdSeconds.labels(m.histogramPartition(p)).observe(waitedS);
-      m?.heldSecondsTotal.labels(m.partition(p)).inc(waitedS);
-      req.release();
-    }
+    const all: Array<QueuedRequest & { partition: string }> = [];
+    for (const [partition, q] of this.queues) for (const item of q.takeAll()) all.push({ partition, ...item });
+    for (const item of this.fenceQueue.takeAll()) all.push({ partition: this.opts.partitions[0]!, ...item });
+    releaseOldestFirst(all, this.opts.metrics);
     this.opts.onEnd?.(this, why);
   }
 }

@@ -9,6 +9,9 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../config/schema.js';
+import { setPlanMetrics } from '../../coordinator/plan-cycle.js';
+import { recordForecastError } from '../../coordinator/scheduler.js';
+import type { PlannedWindow } from '../../planner/index.js';
 import type { Series } from '../../forecast/types.js';
 import { renderPlanHtml } from '../../planner/render-html.js';
 import { renderPlanTerminal } from '../../planner/render-terminal.js';
@@ -65,12 +68,14 @@ export function startDemo(o: DemoOptions): Demo {
   const totalAtBackup = new Map<string, number>();
   const status = (): ReturnType<typeof partitionStatus> => partitionStatus(node.node, node.catalog, node.activity);
 
-  const backup = (partitions: readonly string[], trigger: string): void => {
+  /** A planned window (simulated time) runs: afterwards its forecast error is set as the scheduler sets it. */
+  const backup = (partitions: readonly string[], trigger: string, planned?: PlannedWindow): void => {
     if (stopped) return;
     const before = new Map(status().partitions.map((p) => [p.partition, p.writesTotal]));
     node.backup(partitions, { release: config.demo.release, trigger }).then(
       (r) => {
         for (const p of r.partitions) {
+          if (planned?.partition === p.partition) recordForecastError(node.metrics, { ...planned, holdMs: planned.holdMs / clock.scale }, p.held + p.rejected, p.windowMs);
           if (p.status === 'good') totalAtBackup.set(p.partition, before.get(p.partition) ?? 0);
           log.info({ demo: { partition: p.partition, status: p.status, held: p.held, windowMs: p.windowMs, reason: p.reason ?? undefined } }, `window on ${short(p.partition)}: ${p.status}, ${p.held} writes held for ${p.windowMs ?? '?'} ms`);
         }
@@ -105,9 +110,13 @@ export function startDemo(o: DemoOptions): Demo {
       );
       later(realAt - Date.now(), () => {
         node.activity.planned(w.partition, null);
-        backup([w.partition], 'demo-plan');
+        backup([w.partition], 'demo-plan', w);
       });
     }
+    // The plan's gauges, as a node's own plan cycle sets them; the forecast moved to real time so
+    // quietcut_forecast_writes_per_second lines up with the rate of quietcut_writes_total.
+    setPlanMetrics(node.metrics, plan);
+    node.metrics.setForecasts(new Map([...plan.forecasts].map(([p, f]) => [p, { ...f, startMs: clock.toReal(f.startMs), stepMs: f.stepMs / clock.scale }])));
     const simTime = (ms: number): string => clock.format(ms).split(' ')[2] as string;
     planPicture = ['', `plan for ${clock.format(plan.intervalStartMs).split(' ').slice(0, 2).join(' ')} (simulated time):`, ...renderPlanTerminal(plan, plan.forecasts, { width: 48, formatTime: simTime }).split('\n')];
     storePlanPicture(plan, plan.forecasts, simTime);
