@@ -266,20 +266,22 @@ describe('quietcut start --workers 2', () => {
   test('a worker killed with SIGKILL in the middle of a window is restarted; the window holds and nothing is lost', async () => {
     let victim: { slot: number; pid: number } | null = null;
     // pg clients only: a writer whose worker dies stops writing (the pipelined one would fail the test)
-    await windowWithWriters({
-      kinds: ['simple', 'extended', 'transaction', 'extended'],
-      during: async (runner) => {
-        victim = (await status()).workers!.find((w) => w.node !== runner)!;
-        process.kill(victim.pid, 'SIGKILL');
-      },
-    });
+    await withOutput(
+      windowWithWriters({
+        kinds: ['simple', 'extended', 'transaction', 'extended'],
+        during: async (runner) => {
+          victim = (await status()).workers!.find((w) => w.node !== runner)!;
+          process.kill(victim.pid, 'SIGKILL');
+        },
+      }),
+    );
     const dead = victim!;
     const back = await waitFor('the killed worker to be back', async () => (await status()).workers?.find((w) => w.slot === dead.slot && w.pid !== dead.pid));
     expect(alive(dead.pid)).toBe(false);
     await waitFor('the dead worker to be logged', () => /worker died/.test(primary.out()));
     await waitFor('the new worker to be live', async () => (await consoleQuery('SHOW NODES')).some((n) => n.node === back.node && n.live === 't'));
     // and it takes part in the next window like any node
-    const { runId, runner } = await windowWithWriters();
+    const { runId, runner } = await withOutput(windowWithWriters());
     const { rows: acks } = await cluster.query<{ node: string }>('SELECT node FROM quietcut.window_acks WHERE window_key = $1', [sharedWindowKey(runId, 'public.w_0')], 'demo');
     expect([runner, ...acks.map((a) => a.node)]).toContain(back.node);
   }, 240_000);
@@ -345,6 +347,16 @@ describe('a primary and its workers end together', () => {
     for (const pid of pids) await waitFor(`worker ${pid} to stop`, () => !alive(pid));
   }, 120_000);
 });
+
+/** A failure explained by what the processes logged (the last lines of the primary's output). */
+async function withOutput<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    const tail = primary.out().split('\n').slice(-40).join('\n');
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- quietcut output (last lines):\n${tail}`, { cause: err });
+  }
+}
 
 function alive(pid: number): boolean {
   try {
