@@ -8,7 +8,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import pg from 'pg';
+import { serialize } from 'pg-protocol';
 import { loadConfig } from '../src/config/load.js';
 import { runNode, type RunningNode } from '../src/cli/run-node.js';
 import type { LocalCluster } from '../src/localdb/cluster.js';
@@ -257,6 +259,40 @@ describe('console: PAUSE, RESUME, SHOW HOLDS', () => {
     expect([a.rows[0].x, b.rows[0].x]).toEqual([1, 2]);
     expect(notices).toHaveLength(1);
     await app.end();
+  });
+
+  test('a held write its client cancels gets 57014 at once and never runs; a cancelled held COMMIT rolls its transaction back', async () => {
+    await viaPg('PAUSE orders_us TIMEOUT 60s', false);
+    const app = new pg.Client({ connectionString: node.connectionString }) as pg.Client & { processID: number; secretKey: number };
+    await app.connect();
+    const cancel = async (): Promise<void> => {
+      const sock = connect({ host: '127.0.0.1', port: port() });
+      await new Promise((r) => sock.once('connect', r));
+      sock.end(serialize.cancel(app.processID, app.secretKey));
+    };
+    const heldNow = async (): Promise<boolean> => (await viaPg('SHOW HOLDS', false)).rows.length === 1;
+    try {
+      const before = (await cluster.query<{ n: number }>("select count(*)::int n from orders_us where amount = 4711", [], 'demo')).rows[0]!.n;
+      const write = app.query("insert into orders (region, amount) values ('us', 4711)").then(() => 'committed', (e: { code?: string }) => e.code);
+      await waitFor('the write to be held', heldNow);
+      const started = Date.now();
+      await cancel();
+      expect(await write).toBe('57014');
+      expect(Date.now() - started).toBeLessThan(2000);
+      // a transaction whose COMMIT is held and cancelled: rolled back, the session idle again
+      await app.query('begin');
+      await app.query("insert into orders (region, amount) values ('us', 4711)");
+      const commit = app.query('commit').then(() => 'committed', (e: { code?: string }) => e.code);
+      await waitFor('the commit to be held', heldNow);
+      await cancel();
+      expect(await commit).toBe('57014');
+      expect((await app.query<{ x: number }>('select 1 as x')).rows[0]!.x).toBe(1);
+      await viaPg('RESUME orders_us', false);
+      expect((await cluster.query<{ n: number }>("select count(*)::int n from orders_us where amount = 4711", [], 'demo')).rows[0]!.n).toBe(before);
+    } finally {
+      await viaPg('RESUME ALL', false);
+      await app.end();
+    }
   });
 
   test('PAUSE with a timeout releases by itself', async () => {

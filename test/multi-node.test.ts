@@ -25,6 +25,7 @@ import { startTestCluster } from './helpers/pg.js';
 import { Relay } from './helpers/relay.js';
 import { Writer, freshId, type WriterKind } from './helpers/writers.js';
 import { waitFor } from './helpers/invariants.js';
+import { checkNothingLost, committedBetween, createWriterTable, windowTimes } from './helpers/cut-checks.js';
 
 const run = promisify(execFile);
 let cluster: LocalCluster;
@@ -34,15 +35,7 @@ const nodes: RunningNode[] = [];
 beforeAll(async () => {
   cluster = await startTestCluster({ settings: { track_commit_timestamp: 'on' } });
   backupDir = mkdtempSync(join(tmpdir(), 'qc-multi-'));
-  const parts = Array.from({ length: 8 }, (_, i) => `CREATE TABLE w_${i} PARTITION OF w FOR VALUES IN (${i});`).join('\n');
-  await cluster.query(
-    `CREATE TABLE w (id bigint NOT NULL, p int NOT NULL, sess int NOT NULL, seq int NOT NULL, tx bigint, pad text) PARTITION BY LIST (p);
-     ${parts}
-     -- the windowed partition: big enough that its dump (and an after-dump window) lasts a while
-     INSERT INTO w_0 (id, p, sess, seq, pad) SELECT -g, 0, 0, 0, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 400000) g;`,
-    [],
-    'demo',
-  );
+  await createWriterTable(cluster);
 }, 120_000);
 afterAll(async () => {
   for (const n of nodes) await n.stop().catch(() => undefined);
@@ -77,26 +70,6 @@ function spreadWriters(on: readonly RunningNode[]): Writer[] {
   return ws;
 }
 
-/** Server clock (ms) of the window's cut and end on the runner, from its run record. */
-async function windowTimes(result: BackupRunResult, partition: string): Promise<{ cutMs: number; endMs: number }> {
-  const { rows } = await cluster.query<{ cut: number; end: number }>(
-    `SELECT extract(epoch FROM cut_at)::float8 * 1000 AS cut, extract(epoch FROM window_end)::float8 * 1000 AS end FROM quietcut.run_partitions WHERE run_id = $1 AND partition = $2`,
-    [result.runId, partition],
-    'demo',
-  );
-  return { cutMs: rows[0]!.cut, endMs: rows[0]!.end };
-}
-
-/** Rows of w_0 made visible (committed) strictly between two server instants. */
-async function committedBetween(fromMs: number, toMs: number): Promise<number> {
-  const { rows } = await cluster.query<{ n: string }>(
-    `SELECT count(*) AS n FROM w_0 WHERE id > 0 AND extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 > $1 AND extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 < $2`,
-    [fromMs, toMs],
-    'demo',
-  );
-  return Number(rows[0]!.n);
-}
-
 async function restoredIds(file: string): Promise<Set<number>> {
   const db = `scratch_${freshId()}`;
   await cluster.query(`CREATE DATABASE ${db}`);
@@ -107,23 +80,6 @@ async function restoredIds(file: string): Promise<Set<number>> {
   } finally {
     await cluster.query(`DROP DATABASE ${db} WITH (FORCE)`);
   }
-}
-
-/** Every acknowledged write is in the table exactly once; nothing unacknowledged slipped in twice. */
-async function checkNothingLost(writers: readonly Writer[]): Promise<{ acked: number }> {
-  const { rows } = await cluster.query<{ id: string; n: string }>('SELECT id::text, count(*) AS n FROM w WHERE id > 0 GROUP BY id', [], 'demo');
-  const inDb = new Map(rows.map((r) => [Number(r.id), Number(r.n)]));
-  let acked = 0;
-  for (const w of writers) {
-    for (const r of w.records) {
-      if (r.ackAt !== null && r.error === null) {
-        acked++;
-        expect(inDb.get(r.id), `acknowledged write ${r.id} (${w.kind})`).toBe(1);
-      }
-    }
-  }
-  for (const n of inDb.values()) expect(n).toBe(1);
-  return { acked };
 }
 
 describe('three nodes in front of one server', () => {
@@ -159,9 +115,9 @@ describe('three nodes in front of one server', () => {
         expect(o!.held.get('public.w_0') ?? 0, `${n.node} held writes`).toBeGreaterThan(0);
       }
 
-      const { cutMs, endMs } = await windowTimes(result, 'public.w_0');
+      const { cutMs, endMs } = await windowTimes(cluster, result.runId, 'public.w_0');
       expect(endMs).toBeGreaterThan(cutMs);
-      expect(await committedBetween(cutMs, endMs)).toBe(0);
+      expect(await committedBetween(cluster, cutMs, endMs)).toBe(0);
       // The artifact holds exactly the rows that had committed at the cut, on the server's record.
       const m = await readManifest(result.runDir);
       const file = join(backupDir, result.runId, m.partitions[0]!.file!);
@@ -173,7 +129,7 @@ describe('three nodes in front of one server', () => {
       );
       expect(dumped.size).toBeGreaterThan(0);
       expect([...dumped].sort((x, y) => x - y)).toEqual(before.map((r) => Number(r.id)).sort((x, y) => x - y));
-      const { acked } = await checkNothingLost(writers);
+      const { acked } = await checkNothingLost(cluster, writers);
       expect(acked).toBeGreaterThan(50);
     } finally {
       await Promise.all(writers.map((w) => w.stop()));
@@ -225,7 +181,7 @@ describe('three nodes in front of one server', () => {
       await write;
       await pgc.end();
       expect(result.status).toBe('good');
-      const { endMs } = await windowTimes(result, 'public.w_0');
+      const { endMs } = await windowTimes(cluster, result.runId, 'public.w_0');
       const { rows } = await cluster.query<{ at: number }>('SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8 * 1000 AS at FROM w_0 WHERE id = $1', [id], 'demo');
       expect(rows[0]!.at).toBeGreaterThanOrEqual(endMs);
       expect(d.follower.outcome(w.key)?.held.get('public.w_0')).toBe(1);
@@ -254,14 +210,14 @@ describe('three nodes in front of one server', () => {
       await w.letGo();
       const result = await w.result;
       expect(result.status, JSON.stringify(result.partitions.map((p) => p.reason))).toBe('good');
-      const { cutMs, endMs } = await windowTimes(result, 'public.w_0');
+      const { cutMs, endMs } = await windowTimes(cluster, result.runId, 'public.w_0');
       // The node out of contact cannot hear the end: it holds on until its budget, then lets go.
       await write;
       await pgc.end();
       const { rows } = await cluster.query<{ at: number }>('SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8 * 1000 AS at FROM w_0 WHERE id = $1', [id], 'demo');
       expect(rows).toHaveLength(1);
       expect(rows[0]!.at).toBeGreaterThanOrEqual(endMs);
-      expect(await committedBetween(cutMs, endMs)).toBe(0);
+      expect(await committedBetween(cluster, cutMs, endMs)).toBe(0);
       expect(c.follower.outcome(w.key)?.state).toBe('aborted');
       // Back in contact, it reports what it did; a window already released stays released.
       relay.restore();
@@ -297,8 +253,8 @@ describe('three nodes in front of one server', () => {
       await waitFor("c's lease to expire on the server", async () => (await cluster.query('SELECT 1 FROM quietcut.nodes WHERE node = $1 AND lease_expires_at < clock_timestamp()', [c.node], 'demo')).rowCount === 1);
       const result = await a.backup(['public.w_0'], { release: 'after-dump' });
       expect(result.status, JSON.stringify(result.partitions.map((p) => p.reason))).toBe('good');
-      const { cutMs, endMs } = await windowTimes(result, 'public.w_0');
-      expect(await committedBetween(cutMs, endMs)).toBe(0);
+      const { cutMs, endMs } = await windowTimes(cluster, result.runId, 'public.w_0');
+      expect(await committedBetween(cluster, cutMs, endMs)).toBe(0);
       const { rows: none } = await cluster.query('SELECT 1 FROM w WHERE id = ANY($1)', [ids], 'demo');
       expect(none).toEqual([]);
       relay.restore();

@@ -12,6 +12,7 @@ import pg from 'pg';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import type { NodeState } from '../src/cli/locate.js';
 import { startTestCluster } from './helpers/pg.js';
+import { consoleQuery as helperConsoleQuery, metricValue } from './helpers/started-node.js';
 
 let cluster: LocalCluster;
 let work: string;
@@ -34,21 +35,8 @@ async function until<T>(what: string, f: () => Promise<T | null> | T | null, tim
   }
 }
 
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`http://${state.metrics}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
-
-async function consoleQuery(sql: string): Promise<Array<Record<string, string | null>>> {
-  const c = new pg.Client({ connectionString: state.connectionString.replace(/\/demo$/, '/quietcut'), types: { getTypeParser: () => (v: string) => v } });
-  await c.connect();
-  try {
-    return (await c.query<Record<string, string | null>>(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const metric = (series: string): Promise<number> => metricValue(state.metrics!, series);
+const consoleQuery = (sql: string): Promise<Array<Record<string, string | null>>> => helperConsoleQuery(state.connectionString, sql);
 
 beforeAll(async () => {
   cluster = await startTestCluster();

@@ -7,7 +7,8 @@ import type { LeafInfo } from '../catalog/index.js';
 import type { Config } from '../config/schema.js';
 import { flattenConfig, type ReloadResult } from '../config/reload.js';
 import { BUILD, type Metrics } from '../metrics/registry.js';
-import { ConsoleError, parseDurationMs, type Cell, type Column, type ConsoleCommand } from '../proxy/console/index.js';
+import { ConsoleError, parseDurationMs, type Cell, type Column, type ConsoleCaller, type ConsoleCommand } from '../proxy/console/index.js';
+import { parseStatement } from '../proxy/console/commands.js';
 import type { ConsoleServer } from '../proxy/console/index.js';
 import type { ProxyServer } from '../proxy/server.js';
 import { SqlState } from '../protocol/sqlstate.js';
@@ -31,7 +32,31 @@ export interface ConsoleContext {
   metrics: Metrics;
   pool: pg.Pool;
   backup: (partitions: readonly string[], o: { trigger: string }) => Promise<BackupRunResult>;
+  /**
+   * A worker (cli/workers): run a statement on every other worker of this host too, so that what
+   * an operator pauses, resumes or reloads applies to all of them; the failures, one line each.
+   */
+  everywhere?: (text: string) => Promise<string[]>;
 }
+
+/** Who runs a statement relayed from another worker: it is not relayed again. */
+const RELAYED: ConsoleCaller = { user: 'quietcut', client: 'another worker' };
+
+/** Run a statement another worker relayed here (its console client was told the local outcome there). */
+export async function runRelayedConsole(commands: ReadonlyMap<string, ConsoleCommand>, text: string): Promise<void> {
+  const st = parseStatement(text, new Set(commands.keys()));
+  if (!st) throw new Error(`not a console command: ${text}`);
+  await commands.get(st.verb)!.run(st.args, RELAYED);
+}
+
+/** The same statement on the other workers, unless it came from one; their failures become NOTICEs. */
+async function onEveryWorker(ctx: ConsoleContext, caller: ConsoleCaller, text: string): Promise<string[]> {
+  if (!ctx.everywhere || caller === RELAYED) return [];
+  return (await ctx.everywhere(text)).map((f) => `not applied on every worker: ${f}`);
+}
+
+/** Names quoted for a relayed statement (the console's words keep a quoted name whole). */
+const quoted = (names: readonly string[]): string => names.map((n) => `"${n}"`).join(' ');
 
 const col = (name: string, type: Column['type'] = 'text'): Column => ({ name, type });
 const ms = (v: number | null): Date | null => (v === null ? null : new Date(v));
@@ -236,14 +261,16 @@ export function consoleCommands(ctx: ConsoleContext): Map<string, ConsoleCommand
       verb: 'RELOAD',
       usage: 'RELOAD — read the configuration file again (as SIGHUP)',
       columns: [col('option'), col('from'), col('to'), col('applies')],
-      run: () => {
+      run: async (_args, caller) => {
         const r = ctx.reload();
         if (!r.ok) throw new ConsoleError(SqlState.ConfigFileError, `configuration not reloaded, the previous one stays in force: ${r.error}`);
         const restart = r.changes.filter((c) => c.applies === 'restart');
+        const elsewhere = await onEveryWorker(ctx, caller, 'RELOAD');
+        const notices = [...(restart.length > 0 ? [`needs a restart to take effect: ${restart.map((c) => c.option).join(', ')}`] : []), ...elsewhere];
         return {
           rows: r.changes.map((c) => [c.option, JSON.stringify(c.from) ?? null, JSON.stringify(c.to) ?? null, c.applies]),
           tag: 'RELOAD',
-          ...(restart.length > 0 ? { notices: [`needs a restart to take effect: ${restart.map((c) => c.option).join(', ')}`] } : {}),
+          ...(notices.length > 0 ? { notices } : {}),
         };
       },
     },
@@ -251,7 +278,7 @@ export function consoleCommands(ctx: ConsoleContext): Map<string, ConsoleCommand
       verb: 'PAUSE',
       usage: 'PAUSE <partition|table> [TIMEOUT <30s|500ms|2min>] — hold its writes (no dump) until RESUME or the timeout',
       columns: [col('partition'), col('until', 'timestamptz')],
-      run: (args) => {
+      run: async (args, caller) => {
         const cfg = ctx.config();
         const t = args.findIndex((a) => a.toUpperCase() === 'TIMEOUT');
         const names = t < 0 ? args : args.slice(0, t);
@@ -263,7 +290,8 @@ export function consoleCommands(ctx: ConsoleContext): Map<string, ConsoleCommand
         const partitions = targets(ctx, names);
         try {
           const p = ctx.pauses.pause(partitions, { timeoutMs, maxQueuedRequests: cfg.windows.maxQueuedRequests, maxQueuedBytes: cfg.windows.maxQueuedBytes });
-          return { rows: partitions.map((x) => [x, p.until]), tag: 'PAUSE' };
+          const notices = await onEveryWorker(ctx, caller, `PAUSE ${quoted(partitions)} TIMEOUT ${timeoutMs}ms`);
+          return { rows: partitions.map((x) => [x, p.until]), tag: 'PAUSE', ...(notices.length > 0 ? { notices } : {}) };
         } catch (err) {
           if (err instanceof PauseConflict) throw new ConsoleError(SqlState.ObjectInUse, err.message);
           throw err;
@@ -274,10 +302,12 @@ export function consoleCommands(ctx: ConsoleContext): Map<string, ConsoleCommand
       verb: 'RESUME',
       usage: 'RESUME <partition|table|ALL> — release a pause now',
       columns: [col('partition')],
-      run: (args) => {
+      run: async (args, caller) => {
         const all = args.length === 1 && args[0]!.toUpperCase() === 'ALL';
-        const resumed = ctx.pauses.resume(all ? 'all' : targets(ctx, args));
-        return { rows: resumed.map((p) => [p]), tag: 'RESUME' };
+        const names = all ? 'all' : targets(ctx, args);
+        const resumed = ctx.pauses.resume(names);
+        const notices = await onEveryWorker(ctx, caller, names === 'all' ? 'RESUME ALL' : `RESUME ${quoted(names)}`);
+        return { rows: resumed.map((p) => [p]), tag: 'RESUME', ...(notices.length > 0 ? { notices } : {}) };
       },
     },
     {

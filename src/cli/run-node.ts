@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import { BUILD, Metrics } from '../metrics/registry.js';
 import { startMetricsHttp } from '../metrics/http.js';
 import { ProxyServer } from '../proxy/server.js';
+import { scrapeHook } from './scrape-hook.js';
 import { parseHostPort, parseUpstreamUrl } from '../proxy/upstream.js';
 import type { Logger } from '../util/log.js';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +17,8 @@ import { WriteRecorder } from '../stats/recorder.js';
 import { bypassHorizonMs, pruneHistory, TableStatsSampler } from '../stats/table-stats.js';
 import { NullInspector } from '../proxy/inspector.js';
 import { WriteInspector, type InspectorShared } from '../proxy/write-inspector.js';
-import { adminPool, adminTarget, resolveAdminTls, type AdminTarget } from './admin-db.js';
+import { adminPool, adminTarget, type AdminTarget } from './admin-db.js';
+import { connectWhenUp, resolveTlsWhenUp } from './wait-for-db.js';
 import { loadUpstreamTls } from '../util/pg-tls.js';
 import { WindowGate } from '../windows/gate.js';
 import { runBackup, type BackupRunResult } from '../windows/backup-run.js';
@@ -35,7 +37,11 @@ import { PartitionActivity, type PartitionStatus } from './node-status.js';
 import { diffConfig, type ReloadResult } from '../config/reload.js';
 import { ConsoleServer } from '../proxy/console/index.js';
 import { Pauses } from '../windows/pause.js';
-import { consoleCommands } from './console-commands.js';
+import { consoleCommands, runRelayedConsole } from './console-commands.js';
+import type { NodeStatusJson } from './status-table.js';
+
+/** A registry's content as prom-client's getMetricsAsJSON gives it (what AggregatorRegistry sums). */
+export type MetricsJson = Awaited<ReturnType<Metrics['registry']['getMetricsAsJSON']>>;
 
 /** One running quietcut node: the proxy, its metrics endpoint, and (demo mode) a private PostgreSQL. */
 export interface RunningNode {
@@ -71,6 +77,12 @@ export interface RunningNode {
   /** Per-partition activity behind GET /status (write rate, window step, held writes, last backup). */
   activity: PartitionActivity;
   metricsPort: number | null;
+  /** This node's registry as JSON, hot-path counters moved in first (a worker's part of the primary's /metrics). */
+  scrapeJson(): Promise<MetricsJson>;
+  /** GET /status of this node. */
+  status(): NodeStatusJson;
+  /** Run one console statement here (a worker, for a console connection that landed on another one). */
+  runConsole(text: string): Promise<void>;
   cluster: LocalCluster | null;
   connectionString: string;
   stop(): Promise<void>;
@@ -85,6 +97,17 @@ export interface RunNodeOptions {
   clockOffsetMs?: number;
   /** Test only: reach the database for quietcut's own work (not client sessions) at this address. */
   adminVia?: { host: string; port: number };
+  /** One of several worker processes on the listen port (cli/workers): what it shares with the others. */
+  worker?: WorkerLink;
+}
+
+/** What a worker node needs from its primary. */
+export interface WorkerLink {
+  slot: number;
+  /** A CancelRequest naming another worker's slot. */
+  relayCancel(slot: number, pid: number, secret: number): void;
+  /** Run a console statement on every other worker; the failures, one line each. */
+  everywhere(text: string): Promise<string[]>;
 }
 
 /**
@@ -171,10 +194,14 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : null,
     log,
+    worker: runOpts.worker ? { slot: runOpts.worker.slot, relay: runOpts.worker.relayCancel } : null,
   });
   // --- what the proxy must know: catalog, classification, write counts
   // Port 0 (tests, or several processes) says nothing about which node this is: add the pid and a nonce.
-  const node = process.env.QUIETCUT_NODE ?? (listen.port === 0 ? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}` : `${hostname()}:${listen.port}`);
+  const baseNode = process.env.QUIETCUT_NODE ?? (listen.port === 0 ? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}` : `${hostname()}:${listen.port}`);
+  // Workers share the port: the slot tells them apart, and a restarted worker takes its slot's id back.
+  const worker = runOpts.worker ?? null;
+  const node = worker ? `${baseNode}/w${worker.slot}` : baseNode;
   const clock = nodeClock(runOpts.clockOffsetMs ?? 0);
   const adminAt = runOpts.adminVia ? { ...upstream, ...runOpts.adminVia } : upstream;
   const admin = await resolveTlsWhenUp(adminTarget(config, adminAt), config.upstream.startWaitMs, log);
@@ -280,7 +307,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     pool,
     node,
     clock,
-    info: { host: hostname(), pid: process.pid, version: BUILD.version, role: 'node' },
+    info: { host: hostname(), pid: process.pid, version: BUILD.version, role: worker ? 'worker' : 'node' },
     takeMinClientRttMs: () => proxy.takeMinClientRttMs(),
     metrics,
     log,
@@ -374,37 +401,21 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   // left claimed or running is from an earlier life (SIGKILL, crash) and ends now.
   await requests.reclaim(true).catch((err: unknown) => log.warn({ err }, 'reclaiming earlier work failed; it ends when it goes stale'));
 
-  const moved = { c2s: 0, s2c: 0, errors: new Map<string, number>() };
-  let labelledCatalog: Catalog | null = null;
-  const beforeScrape = (): void => {
-    if (catalog.current !== labelledCatalog) {
-      labelledCatalog = catalog.current;
-      metrics.knowPartitions(labelledCatalog.leaves());
-    }
-    const c = proxy.counters;
-    metrics.bytes.labels('client_to_server').inc(c.clientToServer - moved.c2s);
-    metrics.bytes.labels('server_to_client').inc(c.serverToClient - moved.s2c);
-    moved.c2s = c.clientToServer;
-    moved.s2c = c.serverToClient;
-    for (const [code, n] of c.clientErrors) {
-      const before = moved.errors.get(code) ?? 0;
-      if (n > before) metrics.clientErrors.labels(code).inc(n - before);
-      moved.errors.set(code, n);
-    }
-    metrics.clientConnections.set(proxy.clientConnections);
-    metrics.serverConnections.set(c.serverConnections);
-  };
-
+  const beforeScrape = scrapeHook(proxy, metrics, () => catalog.current);
+  const status = (): NodeStatusJson => ({ listen: `${addr.host}:${addr.port}`, clients: proxy.clientConnections, upstream: `${upstream.host}:${upstream.port}`, ...partitionStatus(node, catalog, activity) });
   let metricsPort: number | null = null;
   let closeMetrics: (() => Promise<void>) | null = null;
-  if (config.metrics.listen) {
+  // Workers leave the endpoint to their primary, which sums their registries.
+  if (config.metrics.listen && !worker) {
     const m = parseHostPort(config.metrics.listen);
     const http = await startMetricsHttp({
       host: m.host,
       port: m.port,
-      metrics,
-      beforeScrape,
-      status: () => ({ listen: `${addr.host}:${addr.port}`, clients: proxy.clientConnections, upstream: `${upstream.host}:${upstream.port}`, ...partitionStatus(node, catalog, activity) }),
+      scrape: async () => {
+        beforeScrape();
+        return { contentType: metrics.registry.contentType, text: await metrics.registry.metrics() };
+      },
+      status,
     }).catch((err: unknown) => {
       throw bindError(err, "'metrics.listen' (--metrics)", m);
     });
@@ -413,28 +424,30 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   }
 
   // --- the admin console on the proxy's port, and reloads
+  const commands = consoleCommands({
+    node,
+    listen: `${addr.host}:${addr.port}`,
+    upstream: `${upstream.host}:${upstream.port}`,
+    startedAt,
+    config: () => current,
+    reload: () => reloadNow(),
+    proxy,
+    console: (): ConsoleServer => consoleServer,
+    activity,
+    leaves: () => catalog.current.leaves(),
+    pauses,
+    metrics,
+    pool,
+    backup: (partitions, o) => backup(partitions, o),
+    ...(worker ? { everywhere: worker.everywhere } : {}),
+  });
   const consoleServer: ConsoleServer = new ConsoleServer({
     database: config.console.database,
     allowed: () => current.console.roles ?? [admin.user],
     authDatabase: () => current.console.authDatabase ?? admin.database,
     upstream: { host: upstream.host, port: upstream.port, connectTimeoutMs: config.upstream.connectTimeoutMs },
     authTimeoutMs: config.upstream.connectTimeoutMs + config.limits.startupTimeoutMs,
-    commands: consoleCommands({
-      node,
-      listen: `${addr.host}:${addr.port}`,
-      upstream: `${upstream.host}:${upstream.port}`,
-      startedAt,
-      config: () => current,
-      reload: () => reloadNow(),
-      proxy,
-      console: (): ConsoleServer => consoleServer,
-      activity,
-      leaves: () => catalog.current.leaves(),
-      pauses,
-      metrics,
-      pool,
-      backup: (partitions, o) => backup(partitions, o),
-    }),
+    commands,
     log,
   });
   // The console's virtual database is claimed at startup, before any server connection is made.
@@ -523,6 +536,12 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     follower,
     activity,
     metricsPort,
+    async scrapeJson() {
+      beforeScrape();
+      return metrics.registry.getMetricsAsJSON();
+    },
+    status,
+    runConsole: (text) => runRelayedConsole(commands, text),
     cluster,
     connectionString,
     async stop() {
@@ -552,49 +571,4 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
 export function partitionStatus(node: string, catalog: CatalogRefresher, activity: PartitionActivity): { node: string; now: number; partitions: PartitionStatus[] } {
   for (const l of catalog.current.leaves()) activity.know(l.name, l.root);
   return { node, now: Date.now(), partitions: activity.snapshot() };
-}
-
-/**
- * The database may still be starting (a restart, or both services coming up together): wait for it
- * with a bounded backoff. Errors that waiting cannot fix (authentication, unknown database) fail at
- * once with the server's own message.
- */
-/** upstream.tls.mode prefer asks the server once; a server still starting is waited for, as by connectWhenUp. */
-async function resolveTlsWhenUp(t: AdminTarget, waitMs: number, log: Logger): Promise<AdminTarget> {
-  const deadline = Date.now() + waitMs;
-  let delay = 200;
-  for (;;) {
-    try {
-      return await resolveAdminTls(t);
-    } catch (err) {
-      const e = err as { code?: string; message: string };
-      if (Date.now() + delay > deadline) {
-        throw new Error(`cannot reach PostgreSQL on ${t.host}:${t.port} to ask for TLS (upstream.tls.mode prefer): ${e.message}`);
-      }
-      log.warn({ err: e.message, retryInMs: delay }, 'waiting for PostgreSQL to accept connections');
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 5000);
-    }
-  }
-}
-
-async function connectWhenUp(pool: pg.Pool, admin: AdminTarget, waitMs: number, log: Logger): Promise<pg.PoolClient> {
-  const deadline = Date.now() + waitMs;
-  let delay = 200;
-  for (;;) {
-    try {
-      return await pool.connect();
-    } catch (err) {
-      const e = err as { code?: string; message: string };
-      // A server that accepts TCP and never answers ends in a connect timeout: retried within waitMs too.
-      const timedOut = /timeout/i.test(e.message);
-      const transient = timedOut || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P03' || e.code === '53300';
-      if (!transient || Date.now() + delay > deadline) {
-        throw new Error(`cannot reach the managed database ${admin.database} on ${admin.host}:${admin.port} as ${admin.user}: ${e.message}: check upstream.url (--upstream), admin.user and admin.database`);
-      }
-      log.warn({ err: e.message, retryInMs: delay }, 'waiting for PostgreSQL to accept connections');
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 5000);
-    }
-  }
 }

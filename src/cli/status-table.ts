@@ -13,6 +13,8 @@ export interface NodeStatusJson {
   node?: string;
   now?: number;
   partitions?: PartitionStatus[];
+  /** Several workers on one port (--workers): each one's own node id, pid and clients. */
+  workers?: Array<{ slot: number; node: string; pid: number; clients: number }>;
 }
 
 /** Narrow enough for an 80-column terminal: totals held over all windows are in the JSON and in Prometheus. */

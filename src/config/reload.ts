@@ -7,6 +7,7 @@ import type { Config } from './schema.js';
  */
 export const RESTART_OPTIONS: readonly string[] = [
   'listen',
+  'workers',
   'upstream',
   'admin',
   'metrics.listen',

@@ -115,6 +115,10 @@ export const configSchema = z.strictObject({
         .describe("a client must send its startup packet in this time, else it is closed without a word (PostgreSQL's authentication_timeout)"),
     })
     .prefault({}),
+  workers: z
+    .union([z.literal('auto'), z.number().int().min(1).max(256)])
+    .default(1)
+    .describe('worker processes sharing the listen port, each a full node: a number, or auto for one per CPU core; more than 1 needs upstream.url'),
   shutdownTimeoutMs: z.number().int().nonnegative().default(30_000).describe('on SIGTERM/SIGINT, how long sessions may finish before they are closed'),
   metrics: z
     .strictObject({

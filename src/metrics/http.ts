@@ -1,14 +1,20 @@
 import { createServer, type Server } from 'node:http';
-import type { Metrics } from './registry.js';
+
+/** One scrape's body and its content type. */
+export interface Scrape {
+  contentType: string;
+  text: string;
+}
 
 export interface MetricsHttpOptions {
   host: string;
   port: number;
-  metrics: Metrics;
-  /** Called before each scrape to move hot-path counters into the registry. */
-  beforeScrape?: () => void;
+  /** GET /metrics: one node's registry, or the sum of every worker's (cli/workers). */
+  scrape: () => Promise<Scrape>;
   /** JSON for GET /status (quietcut status). */
   status?: () => unknown;
+  /** GET /healthz answers ok while this holds (default: always, the process serves); else 503. */
+  healthy?: () => boolean;
 }
 
 /** /metrics for Prometheus, /status for `quietcut status`, /healthz for service managers. */
@@ -20,12 +26,11 @@ export async function startMetricsHttp(opts: MetricsHttpOptions): Promise<{ serv
       return;
     }
     if (path === '/metrics') {
-      opts.beforeScrape?.();
-      opts.metrics.registry
-        .metrics()
-        .then((text) => {
-          res.writeHead(200, { 'content-type': opts.metrics.registry.contentType });
-          res.end(text);
+      opts
+        .scrape()
+        .then((s) => {
+          res.writeHead(200, { 'content-type': s.contentType });
+          res.end(s.text);
         })
         .catch((err: unknown) => {
           res.writeHead(500).end(String(err));
@@ -33,12 +38,20 @@ export async function startMetricsHttp(opts: MetricsHttpOptions): Promise<{ serv
       return;
     }
     if (path === '/status') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(opts.status?.() ?? {}));
+      Promise.resolve()
+        .then(() => opts.status?.() ?? {})
+        .then((body) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(body));
+        })
+        .catch((err: unknown) => {
+          res.writeHead(500).end(String(err));
+        });
       return;
     }
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      const ok = opts.healthy?.() ?? true;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not serving\n');
       return;
     }
     res.writeHead(404).end();

@@ -7,6 +7,9 @@ import type { Forecast } from '../forecast/types.js';
  * dashboard test read this list, so names cannot drift.
  */
 export class Metrics {
+  // Workers (--workers) are summed into one /metrics (prom-client's AggregatorRegistry): counters
+  // and per-process gauges add up; a gauge that states a fact every worker knows alike (a window's
+  // state, a timestamp, a plan) carries `aggregator: 'max'` so that it is not multiplied.
   readonly registry = new Registry();
   private readonly partitionLabels = new Set<string>();
 
@@ -60,15 +63,21 @@ export class Metrics {
     return name;
   }
 
-  readonly buildInfo = new Gauge({ name: 'quietcut_build_info', help: 'Always 1; labels name the quietcut version and the Node.js version running it', labelNames: ['version', 'node'] as const, registers: [this.registry] });
+  readonly buildInfo = new Gauge({ name: 'quietcut_build_info', aggregator: 'max', help: 'Always 1; labels name the quietcut version and the Node.js version running it', labelNames: ['version', 'node'] as const, registers: [this.registry] });
   readonly configReloads = new Counter({ name: 'quietcut_config_reloads_total', help: 'Configuration reloads (SIGHUP, console RELOAD) by result: applied, or invalid (the old configuration stays)', labelNames: ['result'] as const, registers: [this.registry] });
-  readonly configRestartPending = new Gauge({ name: 'quietcut_config_restart_pending', help: 'Options changed by a reload that take effect only after a restart', registers: [this.registry] });
+  readonly configRestartPending = new Gauge({ name: 'quietcut_config_restart_pending', aggregator: 'max', help: 'Options changed by a reload that take effect only after a restart', registers: [this.registry] });
 
   // --- proxy
   readonly clientConnections = new Gauge({ name: 'quietcut_client_connections', help: 'Client connections open now', registers: [this.registry] });
   readonly serverConnections = new Gauge({ name: 'quietcut_server_connections', help: 'Server (upstream) connections open now', registers: [this.registry] });
   readonly bytes = new Counter({ name: 'quietcut_bytes_total', help: 'Bytes forwarded, by direction (client_to_server, server_to_client)', labelNames: ['direction'] as const, registers: [this.registry] });
   readonly clientErrors = new Counter({ name: 'quietcut_client_errors_total', help: 'Connections refused or closed by the proxy, by SQLSTATE', labelNames: ['sqlstate'] as const, registers: [this.registry] });
+  readonly cancelRequests = new Counter({
+    name: 'quietcut_cancel_requests_total',
+    help: 'CancelRequests accepted, by outcome: forwarded (to the server), held (a held request cancelled by quietcut), relayed (to the worker the key names, which counts it again), ignored (a key of no session)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
 
   // --- sql / stats
   readonly unclassifiedStatements = new Counter({ name: 'quietcut_unclassified_statements_total', help: 'Statements the proxy could not classify (unparsable SQL, unknown targets)', registers: [this.registry] });
@@ -89,38 +98,38 @@ export class Metrics {
 
   readonly writes = new Counter({ name: 'quietcut_writes_total', help: 'Write statements forwarded, per partition', labelNames: ['table', 'partition'] as const, registers: [this.registry], collect: () => this.runCollectHooks() });
   readonly writeRows = new Counter({ name: 'quietcut_write_rows_total', help: 'Rows written (from CommandComplete), per partition', labelNames: ['table', 'partition'] as const, registers: [this.registry], collect: () => this.runCollectHooks() });
-  readonly bypassRows = new Gauge({ name: 'quietcut_bypass_rows', help: 'Rows pg_stat_user_tables shows changed that no quietcut node wrote, found at the last sample: a row counts only when no proxied row (this node\'s, or another node\'s from its history flush) covered it within 2 x stats.flushIntervalMs + 2 x stats.tableStatsIntervalMs + 5 s, so late statistics never show as bypass', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly bypassRows = new Gauge({ name: 'quietcut_bypass_rows', aggregator: 'max', help: 'Rows pg_stat_user_tables shows changed that no quietcut node wrote, found at the last sample: a row counts only when no proxied row (this node\'s, or another node\'s from its history flush) covered it within 2 x stats.flushIntervalMs + 2 x stats.tableStatsIntervalMs + 5 s, so late statistics never show as bypass', labelNames: ['partition'] as const, registers: [this.registry] });
 
   // --- windows
-  readonly windowState = new Gauge({ name: 'quietcut_window_state', help: 'Window state per partition: 0 idle, 1 armed, 2 holding, 3 drained, 4 pinned, 5 released, 6 dumped, 7 aborted', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly windowState = new Gauge({ name: 'quietcut_window_state', aggregator: 'max', help: 'Window state per partition: 0 idle, 1 armed, 2 holding, 3 drained, 4 pinned, 5 released, 6 dumped, 7 aborted', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly heldWrites = new Counter({ name: 'quietcut_held_writes_total', help: 'Write requests held by a window', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly rejectedWrites = new Counter({ name: 'quietcut_rejected_writes_total', help: 'Write requests rejected (reject mode or queue overflow)', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly heldSecondsTotal = new Counter({ name: 'quietcut_held_seconds_total', help: 'Time held requests waited, summed (a counter: its rate is the number of requests waiting on average)', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly windows = new Counter({ name: 'quietcut_windows_total', help: 'Windows that ended, by outcome (dumped, aborted)', labelNames: ['partition', 'outcome'] as const, registers: [this.registry] });
-  readonly windowLastStart = new Gauge({ name: 'quietcut_window_last_start_timestamp_seconds', help: 'Unix time the last window on the partition began holding', labelNames: ['partition'] as const, registers: [this.registry] });
-  readonly windowLastRelease = new Gauge({ name: 'quietcut_window_last_release_timestamp_seconds', help: 'Unix time the last window on the partition released its writes', labelNames: ['partition'] as const, registers: [this.registry] });
-  readonly windowLastEnd = new Gauge({ name: 'quietcut_window_last_end_timestamp_seconds', help: 'Unix time the last window on the partition ended (dumped or aborted)', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly windowLastStart = new Gauge({ name: 'quietcut_window_last_start_timestamp_seconds', aggregator: 'max', help: 'Unix time the last window on the partition began holding', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly windowLastRelease = new Gauge({ name: 'quietcut_window_last_release_timestamp_seconds', aggregator: 'max', help: 'Unix time the last window on the partition released its writes', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly windowLastEnd = new Gauge({ name: 'quietcut_window_last_end_timestamp_seconds', aggregator: 'max', help: 'Unix time the last window on the partition ended (dumped or aborted)', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly holdSeconds = new Histogram({ name: 'quietcut_hold_seconds', help: 'Added latency per held request (partitions past metrics.maxHistogramPartitions share "_other")', labelNames: ['partition'] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] });
   readonly holdQueueDepth = new Gauge({ name: 'quietcut_hold_queue_depth', help: 'Requests waiting in the hold queue now', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly windowSeconds = new Histogram({ name: 'quietcut_window_seconds', help: 'Length of windows (hold start to release; partitions past metrics.maxHistogramPartitions share "_other")', labelNames: ['partition'] as const, buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300], registers: [this.registry] });
   readonly windowsAborted = new Counter({ name: 'quietcut_windows_aborted_total', help: 'Windows aborted (budget exceeded, export or dump failure)', labelNames: ['partition', 'reason'] as const, registers: [this.registry] });
 
   // --- membership (several nodes)
-  readonly nodeClockOffset = new Gauge({ name: 'quietcut_node_clock_offset_seconds', help: "This node's clock offset to the database server's clock (server minus node), from the smallest-round-trip sample", registers: [this.registry] });
-  readonly nodeClockUncertainty = new Gauge({ name: 'quietcut_node_clock_uncertainty_seconds', help: 'Uncertainty of the clock offset: half the round trip of its sample', registers: [this.registry] });
-  readonly nodeMinClientRtt = new Gauge({ name: 'quietcut_node_min_client_rtt_seconds', help: 'Smallest client round trip (acknowledgement to the same session\'s next request) seen lately on this node', registers: [this.registry] });
-  readonly outOfContact = new Gauge({ name: 'quietcut_node_out_of_contact', help: '1 while this node cannot trust its lease and so holds (after windows.maxHoldMs: refuses) writes to every managed partition no window holds, until it is back in contact', registers: [this.registry] });
-  readonly liveNodes = new Gauge({ name: 'quietcut_live_nodes', help: 'Nodes holding a valid lease, as this node last saw them', registers: [this.registry] });
+  readonly nodeClockOffset = new Gauge({ name: 'quietcut_node_clock_offset_seconds', aggregator: 'max', help: "This node's clock offset to the database server's clock (server minus node), from the smallest-round-trip sample", registers: [this.registry] });
+  readonly nodeClockUncertainty = new Gauge({ name: 'quietcut_node_clock_uncertainty_seconds', aggregator: 'max', help: 'Uncertainty of the clock offset: half the round trip of its sample', registers: [this.registry] });
+  readonly nodeMinClientRtt = new Gauge({ name: 'quietcut_node_min_client_rtt_seconds', aggregator: 'min', help: 'Smallest client round trip (acknowledgement to the same session\'s next request) seen lately on this node', registers: [this.registry] });
+  readonly outOfContact = new Gauge({ name: 'quietcut_node_out_of_contact', aggregator: 'max', help: '1 while this node cannot trust its lease and so holds (after windows.maxHoldMs: refuses) writes to every managed partition no window holds, until it is back in contact', registers: [this.registry] });
+  readonly liveNodes = new Gauge({ name: 'quietcut_live_nodes', aggregator: 'max', help: 'Nodes holding a valid lease, as this node last saw them', registers: [this.registry] });
 
   // --- backup
   readonly backupDuration = new Histogram({ name: 'quietcut_backup_duration_seconds', help: 'pg_dump duration per partition (partitions past metrics.maxHistogramPartitions share "_other")', labelNames: ['partition'] as const, buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600], registers: [this.registry] });
-  readonly backupBytes = new Gauge({ name: 'quietcut_backup_bytes', help: 'Size of the last dump file per partition', labelNames: ['partition'] as const, registers: [this.registry] });
-  readonly backupLastSuccess = new Gauge({ name: 'quietcut_backup_last_success_timestamp_seconds', help: 'Unix time of the last good backup per partition', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly backupBytes = new Gauge({ name: 'quietcut_backup_bytes', aggregator: 'max', help: 'Size of the last dump file per partition', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly backupLastSuccess = new Gauge({ name: 'quietcut_backup_last_success_timestamp_seconds', aggregator: 'max', help: 'Unix time of the last good backup per partition', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly backupFailures = new Counter({ name: 'quietcut_backup_failures_total', help: 'Failed or aborted backups per partition', labelNames: ['partition'] as const, registers: [this.registry] });
 
   // --- planner
-  readonly plannedHeldWrites = new Gauge({ name: 'quietcut_planned_held_writes', help: 'Writes the current plan expects to hold per partition', labelNames: ['partition'] as const, registers: [this.registry] });
-  readonly planInfeasible = new Gauge({ name: 'quietcut_plan_infeasible_partitions', help: 'Partitions the current plan cannot fit in their budget', registers: [this.registry] });
+  readonly plannedHeldWrites = new Gauge({ name: 'quietcut_planned_held_writes', aggregator: 'max', help: 'Writes the current plan expects to hold per partition', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly planInfeasible = new Gauge({ name: 'quietcut_plan_infeasible_partitions', aggregator: 'max', help: 'Partitions the current plan cannot fit in their budget', registers: [this.registry] });
   /** Forecast curves of the current plan, by partition: the gauge below reads them when scraped. */
   private forecasts = new Map<string, Forecast>();
   setForecasts(forecasts: ReadonlyMap<string, Forecast>): void {
@@ -140,6 +149,7 @@ export class Metrics {
     const metrics = this; // eslint-disable-line @typescript-eslint/no-this-alias -- collect() runs with the gauge as `this`
     return new Gauge({
       name: 'quietcut_forecast_writes_per_second',
+      aggregator: 'max',
       help: 'Forecast write rate per partition now, from the current plan (to compare with the rate of quietcut_writes_total)',
       labelNames: ['partition'] as const,
       registers: [this.registry],
@@ -159,7 +169,7 @@ export class Metrics {
     labelNames: ['action'] as const,
     registers: [this.registry],
   });
-  readonly forecastErrorRatio = new Gauge({ name: 'quietcut_forecast_error_ratio', help: 'Actual over predicted writes in the last window per partition', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly forecastErrorRatio = new Gauge({ name: 'quietcut_forecast_error_ratio', aggregator: 'max', help: 'Actual over predicted writes in the last window per partition', labelNames: ['partition'] as const, registers: [this.registry] });
 }
 
 /** The package's version, read once (dist/metrics → ../../package.json; src/metrics the same). */

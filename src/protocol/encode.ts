@@ -81,3 +81,13 @@ export function encodeNegotiateProtocolVersion(minor: number, unsupported: reado
   for (const n of names) off += n.copy(out, off);
   return out;
 }
+
+/** BackendKeyData ('K'): the key a client sends back in a CancelRequest. */
+export function encodeBackendKeyData(pid: number, secret: number): Buffer {
+  const out = Buffer.allocUnsafe(13);
+  out[0] = Backend.BackendKeyData;
+  out.writeInt32BE(12, 1);
+  out.writeInt32BE(pid | 0, 5);
+  out.writeInt32BE(secret | 0, 9);
+  return out;
+}

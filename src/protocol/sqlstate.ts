@@ -42,6 +42,8 @@ export const SqlState = {
   InvalidParameterValue: '22023',
   /** Console: a prepared statement or portal that does not exist. */
   UndefinedStatement: '26000',
+  /** A CancelRequest for a session whose request quietcut holds: the request never runs. */
+  QueryCanceled: '57014',
 } as const;
 
 export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];
@@ -63,5 +65,10 @@ export class ProxyError extends Error {
 
   static fatal(sqlState: string, message: string, hint?: string): ProxyError {
     return new ProxyError(sqlState, message, 'FATAL', undefined, hint);
+  }
+
+  /** A held request cancelled by its client: PostgreSQL's own words for a cancelled statement. */
+  static canceled(): ProxyError {
+    return new ProxyError(SqlState.QueryCanceled, 'canceling statement due to user request', 'ERROR', 'quietcut held it for a backup window; nothing of it ran.');
   }
 }

@@ -513,6 +513,22 @@ export class ReadyPhase implements MessageSink {
     }
   }
 
+  /**
+   * A CancelRequest names this session while its request is held: the request leaves the queue
+   * unsent and ends as a cancelled statement does (57014, then ReadyForQuery), through the same
+   * substitute as a rejected one, so a held COMMIT rolls its transaction back. False: nothing held.
+   */
+  cancelHeld(): boolean {
+    const held = this.held;
+    if (!held || this.closed) return false;
+    this.held = null;
+    this.clearHeldNotice();
+    this.host.gate.forget(held);
+    this.rejectPart(held.part, ProxyError.canceled());
+    this.pump();
+    return true;
+  }
+
   /** The window released this session's held request: forward it (unless another window holds it) and go on. */
   private releaseHeld(): void {
     const held = this.held;

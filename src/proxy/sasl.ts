@@ -1,6 +1,7 @@
 import { Backend } from '../protocol/codes.js';
 import { decodeAuthType } from '../protocol/decode.js';
 import { encodeMessage } from '../protocol/encode.js';
+import { ServerStartupRewriter, type StartupRule } from './startup-rewrite.js';
 
 /** Authentication subtype of the server's SASL offer (AuthenticationSASL). */
 export const AUTH_SASL = 10;
@@ -26,53 +27,20 @@ export function saslBinding(msg: Buffer): 'bind' | 'could' | 'none' {
   const flag = nul + 5 < msg.length ? msg[nul + 5] : undefined;
   return mechanism === 'SCRAM-SHA-256' && flag === 0x79 ? 'could' : 'none';
 }
-/** Startup messages are small; a length past this is not one quietcut rewrites (it passes unread). */
-const MAX_STARTUP_MESSAGE = 64 * 1024;
-
 /**
- * Server bytes before the first ReadyForQuery, for a client that is not on TLS to quietcut. The
- * server, on TLS to quietcut, may offer SCRAM-SHA-256-PLUS, which libpq refuses over a plain
- * connection ("server offered SCRAM-SHA-256-PLUS authentication over a non-SSL connection"): the
- * offer goes to the client as the server makes it to a plain client, without PLUS. The client then
- * says it cannot bind ('n'), which the server accepts. Works on whole messages (a partial one waits
- * for its rest) and steps aside at the first ReadyForQuery or at anything it cannot frame.
+ * The rule for a client that is not on TLS to quietcut. The server, on TLS to quietcut, may offer
+ * SCRAM-SHA-256-PLUS, which libpq refuses over a plain connection ("server offered
+ * SCRAM-SHA-256-PLUS authentication over a non-SSL connection"): the offer goes to the client as
+ * the server makes it to a plain client, without PLUS. The client then says it cannot bind ('n'),
+ * which the server accepts.
  */
-export class PlainClientSaslOffer {
-  private pending: Buffer | null = null;
-  private done = false;
+export const dropPlusOffer: StartupRule = (type, msg) =>
+  type === Backend.Authentication && msg.length >= 9 && decodeAuthType(msg, 0) === AUTH_SASL ? withoutPlus(msg) : null;
 
-  /** The bytes to forward for this chunk (possibly none yet). */
-  feed(chunk: Buffer): Buffer {
-    if (this.done) return chunk;
-    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = null;
-    const out: Buffer[] = [];
-    let copied = 0;
-    let off = 0;
-    while (!this.done && off + 5 <= buf.length) {
-      const type = buf[off]!;
-      const len = buf.readInt32BE(off + 1);
-      if (len < 4 || len > MAX_STARTUP_MESSAGE) {
-        this.done = true;
-        break;
-      }
-      const end = off + 1 + len;
-      if (end > buf.length) break;
-      if (type === Backend.Authentication && len >= 8 && decodeAuthType(buf, off) === AUTH_SASL) {
-        const offer = withoutPlus(buf.subarray(off, end));
-        if (offer) {
-          out.push(buf.subarray(copied, off), offer);
-          copied = end;
-        }
-      } else if (type === Backend.ReadyForQuery) {
-        this.done = true;
-      }
-      off = end;
-    }
-    if (this.done) off = buf.length;
-    out.push(buf.subarray(copied, off));
-    if (off < buf.length) this.pending = Buffer.from(buf.subarray(off));
-    return out.length === 1 ? out[0]! : Buffer.concat(out);
+/** Server startup bytes for a plain client: the SASL offer without PLUS (see dropPlusOffer). */
+export class PlainClientSaslOffer extends ServerStartupRewriter {
+  constructor() {
+    super([dropPlusOffer]);
   }
 }
 

@@ -3,6 +3,7 @@ import { BufferBudget } from '../protocol/scanner.js';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { encodeCancelRequest } from '../protocol/startup.js';
+import { workerOfSecret, workerSecret } from './cancel-key.js';
 import { ProxyError, SqlState } from '../protocol/sqlstate.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { openGate, type WriteGate } from './gate.js';
@@ -27,6 +28,12 @@ export interface ProxyServerOptions {
   log?: Logger;
   /** See SessionHost.claimStartup: take over a connection once its StartupMessage is known. */
   claimStartup?: SessionHost['claimStartup'];
+  /**
+   * One of several worker processes on one port: client cancel keys name this worker's slot
+   * (cancel-key.ts), and a cancel naming another slot is handed to `relay` (which reaches that
+   * worker's cancelLocal).
+   */
+  worker?: { slot: number; relay: (slot: number, pid: number, secret: number) => void } | null;
 }
 
 /** Totals kept as plain numbers on the hot path; metrics read them when scraped. */
@@ -35,7 +42,11 @@ export interface ProxyCounters {
   serverToClient: number;
   serverConnections: number;
   clientErrors: Map<string, number>;
+  /** CancelRequests by what became of them (quietcut_cancel_requests_total). */
+  cancels: Record<CancelOutcome, number>;
 }
+
+export type CancelOutcome = 'forwarded' | 'held' | 'relayed' | 'ignored';
 
 /**
  * The listener: one Session per client connection, each with its own server connection.
@@ -49,7 +60,7 @@ export class ProxyServer implements SessionHost {
   tls: SecureContext | null;
   gate: WriteGate;
   readonly log: Logger;
-  readonly counters: ProxyCounters = { clientToServer: 0, serverToClient: 0, serverConnections: 0, clientErrors: new Map() };
+  readonly counters: ProxyCounters = { clientToServer: 0, serverToClient: 0, serverConnections: 0, clientErrors: new Map(), cancels: { forwarded: 0, held: 0, relayed: 0, ignored: 0 } };
   readonly sessions = new Set<Session>();
   private readonly byKey = new Map<string, Session>();
   private readonly server: Server;
@@ -58,6 +69,7 @@ export class ProxyServer implements SessionHost {
   heldNoticeAfterMs: number | null = null;
   private inspectorFactory: (params: ReadonlyMap<string, string>) => SessionInspector;
   claimStartup: SessionHost['claimStartup'];
+  readonly clientCancelSecret: SessionHost['clientCancelSecret'];
 
   constructor(private readonly opts: ProxyServerOptions) {
     this.upstream = opts.upstream;
@@ -70,6 +82,8 @@ export class ProxyServer implements SessionHost {
     this.log = opts.log ?? silentLogger;
     this.inspectorFactory = opts.inspectorFactory ?? (() => new NullInspector());
     this.claimStartup = opts.claimStartup;
+    const worker = opts.worker ?? null;
+    this.clientCancelSecret = worker ? (_pid, secret) => workerSecret(worker.slot, secret) : undefined;
     this.server = createServer({ noDelay: true }, (sock) => this.accept(sock));
     this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
   }
@@ -129,26 +143,53 @@ export class ProxyServer implements SessionHost {
     return null;
   }
 
-  registerKey(session: Session, pid: number, secret: number): void {
-    this.byKey.set(`${pid}:${secret}`, session);
+  /** Sessions by the key their client was given (the server's own, or the worker's: cancel-key.ts). */
+  private clientKey(pid: number, secret: number): string {
+    return `${pid}:${this.clientCancelSecret ? this.clientCancelSecret(pid, secret) : secret}`;
   }
 
+  registerKey(session: Session, pid: number, secret: number): void {
+    this.byKey.set(this.clientKey(pid, secret), session);
+  }
+
+  /** A CancelRequest with a key a client was given, accepted by this process. */
   cancel(pid: number, secret: number): void {
+    const worker = this.opts.worker;
+    if (worker) {
+      const slot = workerOfSecret(secret);
+      if (slot !== worker.slot) {
+        this.counters.cancels.relayed++;
+        worker.relay(slot, pid, secret);
+        return;
+      }
+    }
+    this.cancelLocal(pid, secret);
+  }
+
+  /** A cancel for one of this process's sessions (accepted here, or relayed by another worker). */
+  cancelLocal(pid: number, secret: number): void {
     // Only keys of our own sessions are forwarded: the proxy is no way to cancel other backends.
     const s = this.byKey.get(`${pid}:${secret}`);
     if (!s) {
+      this.counters.cancels.ignored++;
       this.log.debug({ pid }, 'cancel request for an unknown backend ignored');
       return;
     }
+    // A held request never reached the server: it is cancelled here, and the server has nothing to stop.
+    if (s.cancelHeld()) {
+      this.counters.cancels.held++;
+      return;
+    }
+    this.counters.cancels.forwarded++;
     const c = connect({ host: this.upstream.host, port: this.upstream.port });
     c.on('error', (err) => this.log.warn({ err: err.message }, 'cancel request could not reach the server'));
-    c.once('connect', () => c.end(encodeCancelRequest(pid, secret)));
+    c.once('connect', () => c.end(encodeCancelRequest(s.pid, s.secret)));
     c.setTimeout(this.upstream.connectTimeoutMs, () => c.destroy());
   }
 
   closed(session: Session): void {
     this.sessions.delete(session);
-    if (session.pid) this.byKey.delete(`${session.pid}:${session.secret}`);
+    if (session.pid) this.byKey.delete(this.clientKey(session.pid, session.secret));
   }
 
   /** Smallest client round trip since takeMinClientRttMs was last called, ms. */

@@ -12,7 +12,8 @@ import type { WriteGate } from './gate.js';
 import type { SessionInspector } from './inspector.js';
 import { AuthPhaseInput, ClientStartup, type ClientStartupEvents, type StartupMessagePacket } from './startup-phase.js';
 import { UpstreamLink, type UpstreamEndpoint } from './upstream-connect.js';
-import { AUTH_SASL, PlainClientSaslOffer, offersPlus, saslBinding } from './sasl.js';
+import { AUTH_SASL, dropPlusOffer, offersPlus, saslBinding } from './sasl.js';
+import { cancelKeyRule, ServerStartupRewriter, type StartupRule } from './startup-rewrite.js';
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
@@ -31,6 +32,11 @@ export interface SessionHost {
   /** A CancelRequest arrived on a fresh connection. */
   cancel(pid: number, secret: number): void;
   registerKey(session: Session, pid: number, secret: number): void;
+  /**
+   * The secret the client is given for the server's (pid, secret), when it is not the server's
+   * own (workers: the key names the worker, cancel-key.ts). Absent: the server's key passes as is.
+   */
+  readonly clientCancelSecret?: ((pid: number, secret: number) => number) | undefined;
   /** Refuse a new session (too many clients, shutting down): the error it gets. */
   admit(session: Session): ProxyError | null;
   /** A client sent its next request this long after its previous one was answered, ms. */
@@ -190,14 +196,24 @@ export class Session {
       // The server closes on this without a word.
       () => (this.serverEndExpected = true),
     );
+    const rules: StartupRule[] = [];
     // A plain client must not be offered what only a TLS one can take (the server offers it to us).
-    if ((this.client as Partial<TLSSocket>).encrypted !== true) this.saslOffer = new PlainClientSaslOffer();
+    if ((this.client as Partial<TLSSocket>).encrypted !== true) rules.push(dropPlusOffer);
+    if (this.host.clientCancelSecret) rules.push(cancelKeyRule((pid, secret) => this.serverKey(pid, secret), this.host.clientCancelSecret));
+    if (rules.length > 0) this.startupRewrite = new ServerStartupRewriter(rules);
     this.connectServer(packet);
     if (rest.length > 0) this.onClientData(Buffer.from(rest));
   }
 
-  /** Rewrites the server's SASL offer for a client not on TLS, until the first ReadyForQuery. */
-  private saslOffer: PlainClientSaslOffer | null = null;
+  /** Rewrites the server's SASL offer (client not on TLS) and cancel key (workers), until the first ReadyForQuery. */
+  private startupRewrite: ServerStartupRewriter | null = null;
+
+  /** The server's cancel key, kept here (forwarded cancels use it) when the client gets another. */
+  private serverKey(pid: number, secret: number): void {
+    this.pid = pid;
+    this.secret = secret;
+    this.host.registerKey(this, pid, secret);
+  }
   /** Client bytes between the StartupMessage and the server's first ReadyForQuery. */
   private authInput: AuthPhaseInput | null = null;
   /** The client sent what the server closes on silently (a bad length): so do we, after it. */
@@ -211,9 +227,9 @@ export class Session {
         if (this.phase === 'relay') this.writeClient(Buffer.from(chunk));
         else if (this.phase !== 'closed') {
           this.host.counters.serverToClient += chunk.length;
-          if (this.saslOffer) {
-            chunk = this.saslOffer.feed(chunk);
-            if (this.phase === 'ready') this.saslOffer = null;
+          if (this.startupRewrite) {
+            chunk = this.startupRewrite.feed(chunk);
+            if (this.phase === 'ready') this.startupRewrite = null;
           }
           this.ready.serverData(chunk);
         }
@@ -332,6 +348,7 @@ export class Session {
   private startupServerMessage(type: number, buf: Buffer, start: number, end: number): void {
     switch (type) {
       case Backend.BackendKeyData: {
+        if (this.pid !== 0) break; // recorded by the startup rewrite (the client got another key)
         const k = decodeBackendKeyData(buf, start);
         this.pid = k.pid;
         this.secret = k.secret;
@@ -462,6 +479,11 @@ export class Session {
   /** The partition this session's held request waits for, and since when (performance.now()); null: not held. */
   get heldFor(): { partition: string; sinceMs: number } | null {
     return this.ready.heldFor;
+  }
+
+  /** A CancelRequest for this session: a held request ends with 57014 here (the server runs nothing of it). False: none is held. */
+  cancelHeld(): boolean {
+    return this.phase === 'ready' && this.ready.cancelHeld();
   }
 
   get clientAddress(): string {

@@ -27,6 +27,8 @@ export function freshId(): number {
 export class Writer {
   readonly records: WriteRecord[] = [];
   private stopped = false;
+  /** Its connection is gone (a proxy process was killed): it writes no more. */
+  lost = false;
   private seq = 0;
   done: Promise<void> = Promise.resolve();
 
@@ -56,11 +58,12 @@ export class Writer {
 
   private async runPg(): Promise<void> {
     const c = new pg.Client({ connectionString: this.url });
-    c.on('error', () => undefined);
+    c.on('error', () => (this.lost = true));
+    c.on('end', () => (this.lost = true));
     await c.connect();
     const ins = `insert into ${this.table} (id, p, sess, seq, tx) values ($1, $2, $3, $4, $5)`;
     try {
-      while (!this.stopped) {
+      while (!this.stopped && !this.lost) {
         if (this.kind === 'transaction') {
           const a = this.pick();
           let b = this.pick();

@@ -1,3 +1,5 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
@@ -5,8 +7,10 @@ import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../util/log.js';
 import { runNode, type RunningNode } from '../run-node.js';
 import { LiveTable, startDemo, type Demo } from '../demo/index.js';
-import { configFileOf, removeNodeState, writeNodeState } from '../locate.js';
-import { BUILD } from '../../metrics/registry.js';
+import { configFileOf } from '../locate.js';
+import { announce, recordNodeState, upstreamUrlOf } from '../announce.js';
+import { runPrimary } from '../workers/primary.js';
+import { startWorker } from '../workers/worker.js';
 
 interface StartFlags {
   config?: string;
@@ -15,6 +19,12 @@ interface StartFlags {
   metrics?: string;
   demoLoad?: boolean;
   demoShards?: string;
+  workers?: string;
+}
+
+/** `workers` as a number of processes: auto is one per CPU core. */
+export function workerCount(w: Config['workers']): number {
+  return w === 'auto' ? availableParallelism() : w;
 }
 
 export function registerStart(program: Command): void {
@@ -27,6 +37,7 @@ export function registerStart(program: Command): void {
     .option('--metrics <host:port>', 'metrics HTTP endpoint')
     .option('--demo-load', 'demo mode: drive the demo tables with the built-in load generator (default)')
     .option('--no-demo-load', 'demo mode: no built-in load; windows and backups still run')
+    .option('--workers <n|auto>', 'worker processes sharing the listen port, each a full node (auto: one per CPU core; default 1)')
     .option('--demo-shards <n>', 'demo mode: start n more private PostgreSQL servers as shards of public.readings (postgres_fdw), backed up as one cut')
     .action(async (flags: StartFlags) => {
       const overrides: Record<string, unknown> = {};
@@ -34,14 +45,28 @@ export function registerStart(program: Command): void {
       if (flags.upstream) overrides.upstream = { url: flags.upstream };
       if (flags.metrics) overrides.metrics = { listen: flags.metrics };
       if (flags.demoLoad !== undefined) overrides.demo = { load: flags.demoLoad };
+      if (flags.workers !== undefined) overrides.workers = flags.workers === 'auto' ? 'auto' : Number(flags.workers);
       const file = configFileOf(flags.config);
       // Demo history must reach the database while someone watches, not every ten seconds.
       const load = (): Config => {
         const c = loadConfig({ file, overrides });
         return c.upstream.url === null ? { ...c, stats: { ...c.stats, flushIntervalMs: c.demo.statsFlushIntervalMs } } : c;
       };
+      if (cluster.isWorker) {
+        await startWorker(load);
+        return;
+      }
       const config = load();
       const demo = config.upstream.url === null;
+      const workers = workerCount(config.workers);
+      if (workers > 1) {
+        // The private PostgreSQL, its load generator and live table belong to one process.
+        if (demo) throw new Error(`'workers' (--workers) ${workers} needs an upstream: set upstream.url (--upstream); demo mode runs one node`);
+        if (flags.demoShards) throw new Error("--demo-shards needs demo mode, and 'workers' (--workers) more than 1 needs an upstream");
+        const log = createLogger({ level: config.log.level, ...(config.log.pretty === null ? {} : { pretty: config.log.pretty }) }).child({ role: 'primary' });
+        await runPrimary({ workers, config, file, log });
+        return;
+      }
       // The live table needs the terminal to itself: log lines are routed through it.
       const table = demo && process.stdout.isTTY && config.log.pretty !== false ? new LiveTable(process.stdout) : null;
       const log = createLogger({
@@ -97,25 +122,9 @@ export function registerStart(program: Command): void {
         shutdown(node);
         return;
       }
-      // How `quietcut backup`, `runs`, `restore` and `status` in another terminal find this node.
-      try {
-        writeNodeState({
-          pid: process.pid,
-          version: BUILD.version,
-          startedAt: new Date().toISOString(),
-          connectionString: node.connectionString,
-          upstreamUrl: `postgres://${encodeURIComponent(node.admin.user)}@${node.admin.host.includes(':') ? `[${node.admin.host}]` : node.admin.host}:${node.admin.port}/${encodeURIComponent(node.admin.database)}`,
-          metrics: node.metricsPort ? `${config.metrics.listen?.split(':')[0]}:${node.metricsPort}` : null,
-          backupDir: resolve(config.backup.dir),
-          configFile: file ? resolve(file) : null,
-        });
-        process.on('exit', () => removeNodeState());
-      } catch (err) {
-        log.warn({ err }, 'could not write the node state file; other commands need --upstream to find this node');
-      }
-      console.log(`quietcut is listening. Point applications at:\n\n  ${node.connectionString}\n`);
-      console.log(`admin console: psql "${node.connectionString.replace(/\/[^/]*$/, `/${config.console.database}`)}" -c 'SHOW WINDOWS'`);
-      if (node.metricsPort) console.log(`metrics: http://${config.metrics.listen?.split(':')[0]}:${node.metricsPort}/metrics`);
+      const serving = { connectionString: node.connectionString, upstreamUrl: upstreamUrlOf(node.admin), metricsPort: node.metricsPort };
+      recordNodeState(serving, config, file, log);
+      announce(serving, config);
       if (demo) {
         console.log(`demo: backups land in ${resolve(config.backup.dir)}`);
         if (node.metricsPort) console.log(`      quietcut status  prints this table from another terminal (npx quietcut inside the clone)\n`);
