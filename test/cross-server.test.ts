@@ -19,7 +19,7 @@ import { LocalCluster } from '../src/localdb/cluster.js';
 import { pgTool } from '../src/localdb/binaries.js';
 import { silentLogger } from '../src/util/log.js';
 import { testNodeConfig } from './helpers/node.js';
-import { runBackup } from '../src/windows/backup-run.js';
+import { runBackup } from '../src/coordinator/backup-run.js';
 import { preparePin } from '../src/windows/pin.js';
 import { locateForeign } from '../src/windows/servers.js';
 import { startTestCluster } from './helpers/pg.js';

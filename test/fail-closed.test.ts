@@ -19,7 +19,7 @@ import { pgTool } from '../src/localdb/binaries.js';
 import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
 import { testNodeConfig } from './helpers/node.js';
-import { runBackup, type BackupRunResult } from '../src/windows/backup-run.js';
+import { runBackup, type BackupRunResult } from '../src/coordinator/backup-run.js';
 import { preparePin } from '../src/windows/pin.js';
 import type { WindowMode } from '../src/windows/window.js';
 import { startTestCluster } from './helpers/pg.js';

@@ -20,7 +20,7 @@ import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
 import { testNodeConfig } from './helpers/node.js';
 import { sharedWindowKey } from '../src/windows/coordination.js';
-import type { BackupRunResult } from '../src/windows/backup-run.js';
+import type { BackupRunResult } from '../src/coordinator/backup-run.js';
 import { startTestCluster } from './helpers/pg.js';
 import { Relay } from './helpers/relay.js';
 import { Writer, freshId, type WriterKind } from './helpers/writers.js';

@@ -12,7 +12,7 @@ import { parseStatement } from '../proxy/console/commands.js';
 import type { ConsoleServer } from '../proxy/console/index.js';
 import type { ProxyServer } from '../proxy/server.js';
 import { SqlState } from '../protocol/sqlstate.js';
-import type { BackupRunResult } from '../windows/backup-run.js';
+import type { BackupRunResult } from '../coordinator/backup-run.js';
 import { PauseConflict, type Pauses } from '../windows/pause.js';
 import type { PartitionActivity } from './node-status.js';
 import { resolveNames, UnknownNameError } from './partition-names.js';

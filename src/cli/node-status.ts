@@ -4,7 +4,7 @@
  * synchronously (prom-client reads are async) and a rate over the last seconds, which Prometheus
  * would compute from two scrapes.
  */
-import type { BackupRunResult } from '../windows/backup-run.js';
+import type { BackupRunResult } from '../coordinator/backup-run.js';
 
 /** Seconds the write rate is averaged over: long enough to be steady, short enough to follow a day compressed into minutes. */
 export const RATE_WINDOW_S = 5;

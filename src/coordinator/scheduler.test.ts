@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type pg from 'pg';
 import { configSchema } from '../config/schema.js';
 import { Metrics } from '../metrics/registry.js';
-import type { BackupRunResult } from '../windows/backup-run.js';
+import type { BackupRunResult } from './backup-run.js';
 import { PlanScheduler } from './scheduler.js';
 
 describe('PlanScheduler without a plan', () => {

@@ -20,7 +20,7 @@ import type { Metrics } from '../metrics/registry.js';
 import type { PlannedWindow } from '../planner/index.js';
 import { liveDecision, shiftWindows } from '../planner/live-adjust.js';
 import { silentLogger, type Logger } from '../util/log.js';
-import type { BackupRunResult } from '../windows/backup-run.js';
+import type { BackupRunResult } from './backup-run.js';
 import { nextInterval, type IntervalInstants } from './interval.js';
 import { runPlanCycle, setPlanMetrics, type PlanCycleResult } from './plan-cycle.js';
 import { activePlanIds, claimWindows, findPlanId, loadPlan, markWindows, PLAN_CHANNEL, type StoredPlan, type WindowOutcome } from './plan-store.js';

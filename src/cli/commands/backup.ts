@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { parseUpstreamUrl } from '../../proxy/upstream.js';
-import { BACKUP_CHANNEL } from '../../windows/requests.js';
-import type { BackupRunResult } from '../../windows/backup-run.js';
+import { BACKUP_CHANNEL } from '../../coordinator/requests.js';
+import type { BackupRunResult } from '../../coordinator/backup-run.js';
 import { adminPool, adminTarget, resolveAdminTls } from '../admin-db.js';
 import { locateNode } from '../locate.js';
 import { formatTable } from '../text-table.js';

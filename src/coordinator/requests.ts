@@ -3,7 +3,7 @@ import { clientConfig, reclaimRuns, type PgTarget } from '../backup/index.js';
 import { HEARTBEAT_MS, retrying, STALE_AFTER_MS, staleSql, startHeartbeat } from '../store/liveness.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { BackupRunResult } from './backup-run.js';
-import { RELEASE_RULES, WINDOW_MODES, type ReleaseRule, type WindowMode } from './window.js';
+import { RELEASE_RULES, WINDOW_MODES, type ReleaseRule, type WindowMode } from '../windows/window.js';
 
 export const BACKUP_CHANNEL = 'quietcut_backup';
 

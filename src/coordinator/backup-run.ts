@@ -22,12 +22,12 @@ import type { Config } from '../config/schema.js';
 import { HEARTBEAT_MS, retrying, startHeartbeat } from '../store/liveness.js';
 import type { Metrics } from '../metrics/registry.js';
 import { silentLogger, type Logger } from '../util/log.js';
-import type { WindowGate } from './gate.js';
-import { groupPartitions, type Group } from './groups.js';
-import { preparePin, type PreparedPin } from './pin.js';
-import { sharedWindowKey, type WindowCoordination } from './coordination.js';
-import { FRONTED_SERVER, type MemberLocation } from './servers.js';
-import { GroupWindow, type Pin, type PreparePin, type ReleaseRule, type WindowMode, type WindowOutcome } from './window.js';
+import type { WindowGate } from '../windows/gate.js';
+import { groupPartitions, type Group } from '../windows/groups.js';
+import { preparePin, type PreparedPin } from '../windows/pin.js';
+import { sharedWindowKey, type WindowCoordination } from '../windows/coordination.js';
+import { FRONTED_SERVER, type MemberLocation } from '../windows/servers.js';
+import { GroupWindow, type Pin, type PreparePin, type ReleaseRule, type WindowMode, type WindowOutcome } from '../windows/window.js';
 
 export interface BackupRunOptions {
   /** schema-qualified leaves to back up */
