@@ -5,10 +5,11 @@
  * rule: rolling origin without re-estimation, which costs one fit instead of one per origin), and
  * `final`, a fresh fit on the whole history.
  */
+import { cloneDoubleSeasonal, doubleSeasonalMean, filterDoubleSeasonal, fitDoubleSeasonal } from './double-seasonal.js';
 import { DEFAULT_FOURIER_OPTIONS, fitFourier, fourierSeasonal, type FourierOptions } from './fourier.js';
 import { cloneState, filter, fitHoltWinters, holtWintersMean } from './holt-winters.js';
 import { fitMstl, mstlMean, mstlSeasonal } from './mstl-model.js';
-import { fitProfile, profileMean, profileModelName, profileSeasonal, type ProfileFit, type ProfileModelOptions } from './profile-model.js';
+import { fitProfile, profileMean, profileModelName, type ProfileFit, type ProfileModelOptions } from './profile-model.js';
 
 export interface CandidateContext {
   /** History at the candidate's resolution; NaN marks gaps. */
@@ -39,9 +40,22 @@ export interface Candidate {
   finalStepsPerDay: number;
 }
 
-/** The values with gross outliers as gaps: one spike must not steer a model without weights. */
+/** screened() per values array (the candidates of one forecast share it), with the mask it used. */
+const screenedCache = new WeakMap<Float64Array, { keep: Float64Array; out: Float64Array }>();
+
+/**
+ * The values with gross outliers as gaps: one spike must not steer a model without weights. Built
+ * once per history and mask, in a plain loop: a mapped Float64Array.from per candidate call was
+ * a tenth of the fit time of bench/forecast-speed.ts.
+ */
 function screened(ctx: CandidateContext): Float64Array {
-  return Float64Array.from(ctx.values, (v, i) => ((ctx.keep[i] as number) > 0 ? v : NaN));
+  const hit = screenedCache.get(ctx.values);
+  if (hit !== undefined && hit.keep === ctx.keep) return hit.out;
+  const { values, keep } = ctx;
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = (keep[i] as number) > 0 ? (values[i] as number) : NaN;
+  screenedCache.set(values, { keep, out });
+  return out;
 }
 
 /** MSTL's weekly component rests on this many days (more old weeks blur a drifting shape). */
@@ -70,12 +84,43 @@ function rollLevel(ctx: CandidateContext, cut: number, days: number, seasonal: F
 
 const dayMean = (level: number, adjusted: number[]): number => (adjusted.length > 0 ? adjusted.reduce((a, b) => a + b, 0) / adjusted.length : level);
 
+/**
+ * Forecasts of each validation day from a fresh fit on the history up to it: rolling origin with
+ * re-estimation (the profile model, and every candidate with CombinationOptions.reestimate).
+ */
+export function refitRolling(c: Pick<Candidate, 'final'>, ctx: CandidateContext, cut: number, days: number): Float64Array | null {
+  const out = new Float64Array(days * ctx.m);
+  const { profileAtCut: _fit, ...rest } = ctx;
+  for (let k = 0; k < days; k++) {
+    const end = cut + k * ctx.m;
+    const f = c.final({ ...rest, values: ctx.values.subarray(0, end), keep: ctx.keep.subarray(0, end) }, ctx.m);
+    if (f === null) return null;
+    out.set(f.mean, k * ctx.m);
+  }
+  return out;
+}
+
+/**
+ * Refit at every validation origin. Rolled with its level alone, its day k was judged with a
+ * profile k days old (its recency half-life is 4 days), while Holt-Winters rolls its seasonal
+ * state forward by its own filter: the choice was biased against it, and a first-day weight made
+ * up for that only in part (CombinationOptions.firstDayWeight). A profile fit at hourly steps is
+ * cheap (about 0.5 ms); MSTL's is five times dearer, and a refit at every origin tripled the fit
+ * time of bench/forecast-speed.ts, so MSTL keeps the cheaper rolling.
+ */
 const profile: Candidate = {
   name: 'profile',
   finalStepsPerDay: 48,
   rolling(ctx, cut, days) {
-    const fit = ctx.profileAtCut ?? fitProfile({ startMs: ctx.startMs, stepMs: ctx.stepMs, values: ctx.values.subarray(0, cut) }, ctx.profileOpts);
-    return rollLevel(ctx, cut, days, profileSeasonal(fit, cut, days * ctx.m), fit.forecastLevel, dayMean);
+    // The caller's fit at the cut is the first day's: one fit fewer.
+    const first = ctx.profileAtCut;
+    const from = first === undefined ? 0 : 1;
+    const rest = days > from ? refitRolling(profile, ctx, cut + from * ctx.m, days - from) : new Float64Array(0);
+    if (rest === null) return null;
+    const out = new Float64Array(days * ctx.m);
+    if (first !== undefined) out.set(profileMean(first, cut, ctx.m));
+    out.set(rest, from * ctx.m);
+    return out;
   },
   final(ctx, steps) {
     const fit = fitProfile({ startMs: ctx.startMs, stepMs: ctx.stepMs, values: ctx.values }, ctx.profileOpts);
@@ -123,6 +168,27 @@ function holtWinters(name: string, periodDays: number): Candidate {
     },
   };
 }
+
+/** Double-seasonal Holt-Winters (double-seasonal.ts), rolled forward by its own filter like the single ones. */
+const doubleSeasonal: Candidate = {
+  name: 'holt-winters-double',
+  finalStepsPerDay: 48,
+  rolling(ctx, cut, days) {
+    const values = screened(ctx);
+    const state = fitDoubleSeasonal(values.subarray(0, cut), ctx.m);
+    if (state === null) return null;
+    const out = new Float64Array(days * ctx.m);
+    for (let k = 0; k < days; k++) {
+      out.set(doubleSeasonalMean(cloneDoubleSeasonal(state), ctx.m), k * ctx.m);
+      filterDoubleSeasonal(state, values, cut + (k + 1) * ctx.m);
+    }
+    return out;
+  },
+  final(ctx, steps) {
+    const state = fitDoubleSeasonal(screened(ctx), ctx.m);
+    return state === null ? null : { mean: doubleSeasonalMean(state, steps), model: 'holt-winters-double' };
+  },
+};
 
 /**
  * Weekly harmonics only where the period detection found a weekly pattern (as for MSTL): otherwise
@@ -195,4 +261,4 @@ const naiveWeekly: Candidate = {
   },
 };
 
-export const CANDIDATES: readonly Candidate[] = [profile, mstl, holtWinters('holt-winters-daily', 1), holtWinters('holt-winters-weekly', 7), fourier, naiveWeekly];
+export const CANDIDATES: readonly Candidate[] = [profile, mstl, holtWinters('holt-winters-daily', 1), holtWinters('holt-winters-weekly', 7), doubleSeasonal, fourier, naiveWeekly];
