@@ -6,7 +6,6 @@
  * `final`, a fresh fit on the whole history.
  */
 import { cloneDoubleSeasonal, doubleSeasonalMean, filterDoubleSeasonal, fitDoubleSeasonal } from './double-seasonal.js';
-import { DEFAULT_FOURIER_OPTIONS, fitFourier, fourierSeasonal, type FourierOptions } from './fourier.js';
 import { cloneState, filter, fitHoltWinters, holtWintersMean } from './holt-winters.js';
 import { fitMstl, mstlMean, mstlSeasonal } from './mstl-model.js';
 import { fitProfile, profileMean, profileModelName, type ProfileFit, type ProfileModelOptions } from './profile-model.js';
@@ -82,18 +81,19 @@ function rollLevel(ctx: CandidateContext, cut: number, days: number, seasonal: F
   return out;
 }
 
-const dayMean = (level: number, adjusted: number[]): number => (adjusted.length > 0 ? adjusted.reduce((a, b) => a + b, 0) / adjusted.length : level);
 
 /**
- * Forecasts of each validation day from a fresh fit on the history up to it: rolling origin with
- * re-estimation (the profile model, and every candidate with CombinationOptions.reestimate).
+ * Forecasts of the validation days from fresh fits: rolling origin with re-estimation, a fit on the
+ * history up to day k for k = 0, everyDays, 2·everyDays, ..., each forecasting the days up to the
+ * next fit (the profile model; every candidate with CombinationOptions.reestimate, everyDays 1).
  */
-export function refitRolling(c: Pick<Candidate, 'final'>, ctx: CandidateContext, cut: number, days: number): Float64Array | null {
+export function refitRolling(c: Pick<Candidate, 'final'>, ctx: CandidateContext, cut: number, days: number, everyDays = 1): Float64Array | null {
   const out = new Float64Array(days * ctx.m);
   const { profileAtCut: _fit, ...rest } = ctx;
-  for (let k = 0; k < days; k++) {
+  for (let k = 0; k < days; k += everyDays) {
     const end = cut + k * ctx.m;
-    const f = c.final({ ...rest, values: ctx.values.subarray(0, end), keep: ctx.keep.subarray(0, end) }, ctx.m);
+    const span = Math.min(everyDays, days - k);
+    const f = c.final({ ...rest, values: ctx.values.subarray(0, end), keep: ctx.keep.subarray(0, end) }, span * ctx.m);
     if (f === null) return null;
     out.set(f.mean, k * ctx.m);
   }
@@ -101,13 +101,17 @@ export function refitRolling(c: Pick<Candidate, 'final'>, ctx: CandidateContext,
 }
 
 /**
- * Refit at every validation origin. Rolled with its level alone, its day k was judged with a
- * profile k days old (its recency half-life is 4 days), while Holt-Winters rolls its seasonal
- * state forward by its own filter: the choice was biased against it, and a first-day weight made
- * up for that only in part (CombinationOptions.firstDayWeight). A profile fit at hourly steps is
- * cheap (about 0.5 ms); MSTL's is five times dearer, and a refit at every origin tripled the fit
- * time of bench/forecast-speed.ts, so MSTL keeps the cheaper rolling.
+ * Refit every PROFILE_REFIT_DAYS validation days. Rolled with its level alone from one fit, its
+ * day k was judged with a profile k days old (its recency half-life is 4 days) while Holt-Winters
+ * rolls its seasonal state forward by its own filter: the choice was biased against it, and a
+ * first-day weight made up for that only in part (CombinationOptions.firstDayWeight). A profile
+ * fit at hourly steps costs about 0.5 ms: a refit every day added 3.7 ms a partition to
+ * bench/forecast-speed.ts (base 9); every third day keeps most of the gain (backtest, wider set:
+ * the same series met and missed) at a third of the cost. MSTL, five times dearer a fit, keeps the
+ * cheaper rolling: refit daily it won Taylor back (0.167 → 0.138) but tripled the fit time.
  */
+const PROFILE_REFIT_DAYS = 3;
+
 const profile: Candidate = {
   name: 'profile',
   finalStepsPerDay: 48,
@@ -115,7 +119,7 @@ const profile: Candidate = {
     // The caller's fit at the cut is the first day's: one fit fewer.
     const first = ctx.profileAtCut;
     const from = first === undefined ? 0 : 1;
-    const rest = days > from ? refitRolling(profile, ctx, cut + from * ctx.m, days - from) : new Float64Array(0);
+    const rest = days > from ? refitRolling(profile, ctx, cut + from * ctx.m, days - from, PROFILE_REFIT_DAYS) : new Float64Array(0);
     if (rest === null) return null;
     const out = new Float64Array(days * ctx.m);
     if (first !== undefined) out.set(profileMean(first, cut, ctx.m));
@@ -190,45 +194,6 @@ const doubleSeasonal: Candidate = {
   },
 };
 
-/**
- * Weekly harmonics only where the period detection found a weekly pattern (as for MSTL): otherwise
- * they soak up a recent level shift as a "weekday effect" and forecast it away.
- */
-function fourierOptions(ctx: CandidateContext): FourierOptions {
-  return ctx.weekly ? DEFAULT_FOURIER_OPTIONS : { ...DEFAULT_FOURIER_OPTIONS, weeklyHarmonics: 0 };
-}
-
-const fourier: Candidate = {
-  name: 'fourier',
-  finalStepsPerDay: 48,
-  rolling(ctx, cut, days) {
-    const fit = fitFourier(screened(ctx).subarray(0, cut), ctx.startMs, ctx.stepMs, fourierOptions(ctx));
-    if (fit === null) return null;
-    const m = ctx.m;
-    const before = fourierSeasonal(fit, cut - m, cut);
-    const adjusted: number[] = [];
-    for (let j = 0; j < m; j++) {
-      const v = ctx.values[cut - m + j] as number;
-      if (Number.isFinite(v) && (ctx.keep[cut - m + j] as number) > 0) adjusted.push(v - (before[j] as number));
-    }
-    return rollLevel(ctx, cut, days, fourierSeasonal(fit, cut, cut + days * m), dayMean(0, adjusted), dayMean);
-  },
-  final(ctx, steps) {
-    const n = ctx.values.length;
-    const fit = fitFourier(screened(ctx), ctx.startMs, ctx.stepMs, fourierOptions(ctx));
-    if (fit === null) return null;
-    const m = ctx.m;
-    const before = fourierSeasonal(fit, n - m, n);
-    const adjusted: number[] = [];
-    for (let j = 0; j < m; j++) {
-      const v = ctx.values[n - m + j] as number;
-      if (Number.isFinite(v) && (ctx.keep[n - m + j] as number) > 0) adjusted.push(v - (before[j] as number));
-    }
-    const level = dayMean(0, adjusted);
-    return { mean: fourierSeasonal(fit, n, n + steps).map((s) => Math.max(0, level + s)), model: 'fourier' };
-  },
-};
-
 /** The same hour a week before (walking further back over gaps). */
 function weeklyNaive(values: Float64Array, end: number, m: number, steps: number): Float64Array | null {
   const W = 7 * m;
@@ -261,4 +226,4 @@ const naiveWeekly: Candidate = {
   },
 };
 
-export const CANDIDATES: readonly Candidate[] = [profile, mstl, holtWinters('holt-winters-daily', 1), holtWinters('holt-winters-weekly', 7), doubleSeasonal, fourier, naiveWeekly];
+export const CANDIDATES: readonly Candidate[] = [profile, mstl, holtWinters('holt-winters-daily', 1), holtWinters('holt-winters-weekly', 7), doubleSeasonal, naiveWeekly];

@@ -230,4 +230,17 @@ describe('refitRolling', () => {
     expect(out?.[71]).toBe(216);
     expect(refitRolling({ final: () => null }, ctx, 7 * 24, 3)).toBeNull();
   });
+
+  it('with everyDays, fits at every such day and forecasts the days up to the next fit', () => {
+    const calls: [number, number][] = [];
+    const c = { final: (ctx: { values: Float64Array }, steps: number) => (calls.push([ctx.values.length, steps]), { mean: Float64Array.from({ length: steps }, (_, h) => ctx.values.length + h), model: 'x' }) };
+    const values = new Float64Array(14 * 24);
+    const ctx = { values, keep: new Float64Array(values.length).fill(1), m: 24, startMs: 0, stepMs: HOUR_MS, weekly: false, profileOpts: DEFAULT_PROFILE_OPTIONS };
+    const out = refitRolling(c, ctx, 7 * 24, 7, 3);
+    expect(calls).toEqual([[168, 72], [240, 72], [312, 24]]);
+    // Day 2 comes from the fit at day 0, two days ahead; day 3 from a fresh fit.
+    expect(out?.[2 * 24]).toBe(168 + 48);
+    expect(out?.[3 * 24]).toBe(240);
+    expect(out?.[6 * 24 + 23]).toBe(312 + 23);
+  });
 });
