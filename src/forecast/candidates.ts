@@ -2,8 +2,9 @@
  * The candidate models of the combination (combine.ts), each in two forms: `rolling`, the
  * forecasts it would have made from several consecutive daily origins (fitted once on the history
  * before the first origin, its state then rolled forward over each day by the model's own update
- * rule: rolling origin without re-estimation, which costs one fit instead of one per origin), and
- * `final`, a fresh fit on the whole history.
+ * rule: rolling origin without re-estimation, which costs one fit instead of one per origin; the
+ * profile model, which has no such rule, is refit every few days instead), and `final`, a fresh
+ * fit on the whole history.
  */
 import { cloneDoubleSeasonal, doubleSeasonalMean, filterDoubleSeasonal, fitDoubleSeasonal } from './double-seasonal.js';
 import { cloneState, filter, fitHoltWinters, holtWintersMean } from './holt-winters.js';

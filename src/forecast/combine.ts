@@ -11,7 +11,8 @@
  * mean forecast. Quiet hours are usually also the calm ones, and the planner prefers a trough
  * whose upper quantile is low (a certain one) to a lower but uncertain one.
  *
- * Cost: validation runs on hourly sums of finer history, one fit per candidate; the final fits of
+ * Cost: validation runs on hourly sums of finer history, one fit per candidate (three for the
+ * profile model, candidates.ts); the final fits of
  * the chosen candidates run at their own resolution (the profile model at full resolution, the
  * rest at half-hourly sums) and are spread back over the fine steps by recent within-block shares.
  */
