@@ -4,9 +4,16 @@
  * ratios adaptive/uniform and adaptive/oracle, the missed backups and the live check's moves.
  * `npx tsx bench/simulate-series.ts [days]`.
  *
- * The "no zero-load night" scenarios (14:00-23:00 and 10:00-18:00, after-dump release, 10-minute
- * dumps, one-hour hold budget) are the goals of issue 14: adaptive held writes <= 1.10 x oracle and
- * <= 0.7 x uniform, zero missed backups and zero budget violations, on each set.
+ * The "no zero-load night" scenarios (after-dump release, 10-minute dumps, one-hour hold budget)
+ * are the goals of issue 14: adaptive held writes <= 1.10 x oracle and <= 0.7 x uniform, zero
+ * missed backups and zero budget violations, on each set, at 14:00-23:00 and 07:00-23:00.
+ * 10:00-18:00 stays as a record, but cannot meet 0.7 x uniform on the public series: the oracle
+ * itself holds 0.83 x there (a flat day, where every slot costs about the same). 07:00-23:00 was
+ * chosen from the oracle and uniform plans alone, before any adaptive figure: every waking hour,
+ * no hour with zero load in any public series (ORD's nights are), and the oracle at 0.57 x uniform
+ * on the public series; of the others tried, 12:00-20:00 (0.93), 09:00-21:00 (0.76), 06:00-14:00
+ * (0.77) and 08:00-16:00 (0.68) leave the goal barely or not reachable, 16:00-24:00 takes in ORD's
+ * zero 23:00 hour.
  *
  * Series come in different units (megawatts, flights per hour); every scenario rescales each to a
  * mean of 36,000 writes/hour (10/s) so one series does not drown the others in the sums. Ratios of
@@ -43,6 +50,8 @@ const busy = (set: string, parts: SimPartition[], interval: string): Scenario =>
 const scenarios: Scenario[] = [
   busy('public series', all, '14:00-23:00'),
   busy('wider set', wider, '14:00-23:00'),
+  busy('public series', all, '07:00-23:00'),
+  busy('wider set', wider, '07:00-23:00'),
   busy('public series', all, '10:00-18:00'),
   busy('wider set', wider, '10:00-18:00'),
   { name: 'all series, one server each, 01:00-07:00, after-snapshot', parts: all, opts: { interval: nightly } },

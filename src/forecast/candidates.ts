@@ -2,13 +2,14 @@
  * The candidate models of the combination (combine.ts), each in two forms: `rolling`, the
  * forecasts it would have made from several consecutive daily origins (fitted once on the history
  * before the first origin, its state then rolled forward over each day by the model's own update
- * rule: rolling origin without re-estimation, which costs one fit instead of one per origin), and
- * `final`, a fresh fit on the whole history.
+ * rule: rolling origin without re-estimation, which costs one fit instead of one per origin; the
+ * profile model, which has no such rule, is refit every few days instead), and `final`, a fresh
+ * fit on the whole history.
  */
-import { DEFAULT_FOURIER_OPTIONS, fitFourier, fourierSeasonal, type FourierOptions } from './fourier.js';
+import { cloneDoubleSeasonal, doubleSeasonalMean, filterDoubleSeasonal, fitDoubleSeasonal } from './double-seasonal.js';
 import { cloneState, filter, fitHoltWinters, holtWintersMean } from './holt-winters.js';
 import { fitMstl, mstlMean, mstlSeasonal } from './mstl-model.js';
-import { fitProfile, profileMean, profileModelName, profileSeasonal, type ProfileFit, type ProfileModelOptions } from './profile-model.js';
+import { fitProfile, profileMean, profileModelName, type ProfileFit, type ProfileModelOptions } from './profile-model.js';
 
 export interface CandidateContext {
   /** History at the candidate's resolution; NaN marks gaps. */
@@ -39,9 +40,22 @@ export interface Candidate {
   finalStepsPerDay: number;
 }
 
-/** The values with gross outliers as gaps: one spike must not steer a model without weights. */
+/** screened() per values array (the candidates of one forecast share it), with the mask it used. */
+const screenedCache = new WeakMap<Float64Array, { keep: Float64Array; out: Float64Array }>();
+
+/**
+ * The values with gross outliers as gaps: one spike must not steer a model without weights. Built
+ * once per history and mask, in a plain loop: a mapped Float64Array.from per candidate call was
+ * a tenth of the fit time of bench/forecast-speed.ts.
+ */
 function screened(ctx: CandidateContext): Float64Array {
-  return Float64Array.from(ctx.values, (v, i) => ((ctx.keep[i] as number) > 0 ? v : NaN));
+  const hit = screenedCache.get(ctx.values);
+  if (hit !== undefined && hit.keep === ctx.keep) return hit.out;
+  const { values, keep } = ctx;
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = (keep[i] as number) > 0 ? (values[i] as number) : NaN;
+  screenedCache.set(values, { keep, out });
+  return out;
 }
 
 /** MSTL's weekly component rests on this many days (more old weeks blur a drifting shape). */
@@ -68,14 +82,50 @@ function rollLevel(ctx: CandidateContext, cut: number, days: number, seasonal: F
   return out;
 }
 
-const dayMean = (level: number, adjusted: number[]): number => (adjusted.length > 0 ? adjusted.reduce((a, b) => a + b, 0) / adjusted.length : level);
+
+/**
+ * Forecasts of the validation days from fresh fits: rolling origin with re-estimation, a fit on the
+ * history up to day k for k = 0, everyDays, 2·everyDays, ..., each forecasting the days up to the
+ * next fit (the profile model; every candidate with CombinationOptions.reestimate, everyDays 1).
+ */
+export function refitRolling(c: Pick<Candidate, 'final'>, ctx: CandidateContext, cut: number, days: number, everyDays = 1): Float64Array | null {
+  const out = new Float64Array(days * ctx.m);
+  const { profileAtCut: _fit, ...rest } = ctx;
+  for (let k = 0; k < days; k += everyDays) {
+    const end = cut + k * ctx.m;
+    const span = Math.min(everyDays, days - k);
+    const f = c.final({ ...rest, values: ctx.values.subarray(0, end), keep: ctx.keep.subarray(0, end) }, span * ctx.m);
+    if (f === null) return null;
+    out.set(f.mean, k * ctx.m);
+  }
+  return out;
+}
+
+/**
+ * Refit every PROFILE_REFIT_DAYS validation days. Rolled with its level alone from one fit, its
+ * day k was judged with a profile k days old (its recency half-life is 4 days) while Holt-Winters
+ * rolls its seasonal state forward by its own filter: the choice was biased against it, and a
+ * first-day weight made up for that only in part (CombinationOptions.firstDayWeight). A profile
+ * fit at hourly steps costs about 0.5 ms: a refit every day added 3.7 ms a partition to
+ * bench/forecast-speed.ts (base 9); every third day keeps most of the gain (backtest, wider set:
+ * the same series met and missed) at a third of the cost. MSTL, five times dearer a fit, keeps the
+ * cheaper rolling: refit daily it won Taylor back (0.167 → 0.138) but tripled the fit time.
+ */
+const PROFILE_REFIT_DAYS = 3;
 
 const profile: Candidate = {
   name: 'profile',
   finalStepsPerDay: 48,
   rolling(ctx, cut, days) {
-    const fit = ctx.profileAtCut ?? fitProfile({ startMs: ctx.startMs, stepMs: ctx.stepMs, values: ctx.values.subarray(0, cut) }, ctx.profileOpts);
-    return rollLevel(ctx, cut, days, profileSeasonal(fit, cut, days * ctx.m), fit.forecastLevel, dayMean);
+    // The caller's fit at the cut is the first day's: one fit fewer.
+    const first = ctx.profileAtCut;
+    const from = first === undefined ? 0 : 1;
+    const rest = days > from ? refitRolling(profile, ctx, cut + from * ctx.m, days - from, PROFILE_REFIT_DAYS) : new Float64Array(0);
+    if (rest === null) return null;
+    const out = new Float64Array(days * ctx.m);
+    if (first !== undefined) out.set(profileMean(first, cut, ctx.m));
+    out.set(rest, from * ctx.m);
+    return out;
   },
   final(ctx, steps) {
     const fit = fitProfile({ startMs: ctx.startMs, stepMs: ctx.stepMs, values: ctx.values }, ctx.profileOpts);
@@ -124,42 +174,24 @@ function holtWinters(name: string, periodDays: number): Candidate {
   };
 }
 
-/**
- * Weekly harmonics only where the period detection found a weekly pattern (as for MSTL): otherwise
- * they soak up a recent level shift as a "weekday effect" and forecast it away.
- */
-function fourierOptions(ctx: CandidateContext): FourierOptions {
-  return ctx.weekly ? DEFAULT_FOURIER_OPTIONS : { ...DEFAULT_FOURIER_OPTIONS, weeklyHarmonics: 0 };
-}
-
-const fourier: Candidate = {
-  name: 'fourier',
+/** Double-seasonal Holt-Winters (double-seasonal.ts), rolled forward by its own filter like the single ones. */
+const doubleSeasonal: Candidate = {
+  name: 'holt-winters-double',
   finalStepsPerDay: 48,
   rolling(ctx, cut, days) {
-    const fit = fitFourier(screened(ctx).subarray(0, cut), ctx.startMs, ctx.stepMs, fourierOptions(ctx));
-    if (fit === null) return null;
-    const m = ctx.m;
-    const before = fourierSeasonal(fit, cut - m, cut);
-    const adjusted: number[] = [];
-    for (let j = 0; j < m; j++) {
-      const v = ctx.values[cut - m + j] as number;
-      if (Number.isFinite(v) && (ctx.keep[cut - m + j] as number) > 0) adjusted.push(v - (before[j] as number));
+    const values = screened(ctx);
+    const state = fitDoubleSeasonal(values.subarray(0, cut), ctx.m);
+    if (state === null) return null;
+    const out = new Float64Array(days * ctx.m);
+    for (let k = 0; k < days; k++) {
+      out.set(doubleSeasonalMean(cloneDoubleSeasonal(state), ctx.m), k * ctx.m);
+      filterDoubleSeasonal(state, values, cut + (k + 1) * ctx.m);
     }
-    return rollLevel(ctx, cut, days, fourierSeasonal(fit, cut, cut + days * m), dayMean(0, adjusted), dayMean);
+    return out;
   },
   final(ctx, steps) {
-    const n = ctx.values.length;
-    const fit = fitFourier(screened(ctx), ctx.startMs, ctx.stepMs, fourierOptions(ctx));
-    if (fit === null) return null;
-    const m = ctx.m;
-    const before = fourierSeasonal(fit, n - m, n);
-    const adjusted: number[] = [];
-    for (let j = 0; j < m; j++) {
-      const v = ctx.values[n - m + j] as number;
-      if (Number.isFinite(v) && (ctx.keep[n - m + j] as number) > 0) adjusted.push(v - (before[j] as number));
-    }
-    const level = dayMean(0, adjusted);
-    return { mean: fourierSeasonal(fit, n, n + steps).map((s) => Math.max(0, level + s)), model: 'fourier' };
+    const state = fitDoubleSeasonal(screened(ctx), ctx.m);
+    return state === null ? null : { mean: doubleSeasonalMean(state, steps), model: 'holt-winters-double' };
   },
 };
 
@@ -195,4 +227,4 @@ const naiveWeekly: Candidate = {
   },
 };
 
-export const CANDIDATES: readonly Candidate[] = [profile, mstl, holtWinters('holt-winters-daily', 1), holtWinters('holt-winters-weekly', 7), fourier, naiveWeekly];
+export const CANDIDATES: readonly Candidate[] = [profile, mstl, holtWinters('holt-winters-daily', 1), holtWinters('holt-winters-weekly', 7), doubleSeasonal, naiveWeekly];

@@ -13,6 +13,6 @@ export { aggregateSeries, parseSeriesCsv, SeriesCsvError } from './csv.js';
 export { forecastCombined, combineSteps, slotQuantiles, validateOptions, COMBINATION_MIN_DAYS, DEFAULT_COMBINATION_OPTIONS, type CombinationOptions, type ValidatedOption } from './combine.js';
 export { CANDIDATES, type Candidate, type CandidateContext } from './candidates.js';
 export { fitHoltWinters, holtWintersMean, type HoltWintersState } from './holt-winters.js';
-export { fitFourier, fourierSeasonal, type FourierFit } from './fourier.js';
+export { fitDoubleSeasonal, doubleSeasonalMean, type DoubleSeasonalState } from './double-seasonal.js';
 export { fitMstl, mstlMean, type MstlFit } from './mstl-model.js';
 export { mstl, stl, type MstlResult, type StlOptions, type StlResult } from './stl.js';

@@ -366,13 +366,6 @@ function neighbourDeviation(y: Float64Array, i: number, lag: number, around: Flo
   return Math.abs((y[i] as number) - ((around[(count - 1) >> 1] as number) + (around[count >> 1] as number)) / 2);
 }
 
-/** Seasonal part (daily + weekly, no level) of a fit at steps [from, from + steps) of its grid. */
-export function profileSeasonal(fit: ProfileFit, from: number, steps: number): Float64Array {
-  const out = new Float64Array(steps);
-  for (let h = 0; h < steps; h++) out[h] = seasonalAt(from + h, fit.daily, fit.weekly, fit.dayPhase, fit.weekPhase);
-  return out;
-}
-
 /** Mean forecast of a fit for `horizonSteps` steps after the history, clipped at 0. */
 export function profileMean(fit: ProfileFit, n: number, horizonSteps: number): Float64Array {
   const mean = new Float64Array(horizonSteps);

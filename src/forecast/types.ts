@@ -25,6 +25,6 @@ export interface Forecast {
   upper: Float64Array;
   /** Lower quantile (1 − quantile) of writes per step (<= mean), where the model estimates one. */
   lower?: Float64Array;
-  /** Which model produced it, e.g. 'fourier-daily-weekly', 'daily-profile', 'seasonal-naive', 'flat-mean'. */
+  /** Which model produced it, e.g. 'profile-daily-weekly', 'weighted-mean(…)', 'daily-profile', 'seasonal-naive', 'flat-mean'. */
   model: string;
 }

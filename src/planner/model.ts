@@ -14,7 +14,9 @@ export const DEFAULT_SERVER = 'local';
  * 16:00-24:00, after-dump, 10-minute dumps), actual held writes over the oracle's: weight 0 →
  * 1.032 / 1.144 (public / wider, first interval), 0.25 → 1.032 / 1.136, 0.5 → 1.032 / 1.148,
  * 1 → 1.076 / 1.161: the per-slot bands of spiky flight counts are wide by day, so the full upper
- * quantile overrates certainty at the edges of quiet hours.
+ * quantile overrates certainty at the edges of quiet hours. With the forecast of the double-
+ * seasonal candidate and the refit profile (wider set, 14:00-23:00): 0 → 1.126, 0.25 → 1.110,
+ * 0.5 → 1.115, 1 → 1.127; still 0.25.
  */
 export const DEFAULT_RISK_WEIGHT = 0.25;
 export const DEFAULT_LIVE_LOOKBACK_MS = 5 * 60_000;
