@@ -286,6 +286,47 @@ describe('quietcut start --workers 2', () => {
     expect([runner, ...acks.map((a) => a.node)]).toContain(back.node);
   }, 240_000);
 
+  test('a worker started mid-window (its predecessor SIGKILLed) holds the window before its first client, and the window stays a cut', async () => {
+    // A straggler row (a live lease that never acknowledges) keeps the runner waiting before its
+    // cut, so the window is surely still open when the new worker starts.
+    const straggler = `straggler-${process.pid}-${Date.now()}`;
+    await cluster.query(`INSERT INTO quietcut.nodes (node, lease_expires_at) VALUES ($1, clock_timestamp() + interval '10 minutes')`, [straggler], 'demo');
+    const letGo = (): Promise<unknown> => cluster.query('UPDATE quietcut.nodes SET lease_expires_at = clock_timestamp() WHERE node = $1', [straggler], 'demo');
+    const backup = consoleQuery('BACKUP public.w_0');
+    try {
+      const { key, runner } = await waitFor('the window to open', async () => {
+        const { rows } = await cluster.query<{ key: string; runner: string }>(`SELECT window_key AS key, runner FROM quietcut.windows WHERE state = 'open' AND 'public.w_0' = ANY(partitions)`, [], 'demo');
+        return rows[0];
+      });
+      const victim = (await status()).workers!.find((w) => w.node !== runner)!;
+      process.kill(victim.pid, 'SIGKILL');
+      const back = await waitFor('the killed worker to be back', async () => (await status()).workers?.find((w) => w.slot === victim.slot && w.pid !== victim.pid));
+      // It holds the open window (a node arms every open window before it accepts a client) and
+      // says so: drained, the acknowledgement the runner's cut waits for.
+      await waitFor('the new worker to acknowledge the open window', async () => (await cluster.query('SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = $3', [key, back.node, 'drained'], 'demo')).rowCount === 1);
+      // A write through either worker now is held, not committed.
+      const c = new pg.Client({ connectionString: state.connectionString });
+      await c.connect();
+      const id = -Date.now();
+      const write = c.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 99, 0)', [id]);
+      await waitFor('the write to be held', async () => (await metric('quietcut_hold_queue_depth{partition="public.w_0"}')) === 1);
+      expect((await cluster.query('SELECT 1 FROM w WHERE id = $1', [id], 'demo')).rowCount).toBe(0);
+      await letGo();
+      const [row] = await backup;
+      expect(row, JSON.stringify(row)).toMatchObject({ partition: 'public.w_0', status: 'good' });
+      await write;
+      await c.end();
+      const { cutMs, endMs } = await windowTimes(cluster, row!.run_id!, 'public.w_0');
+      expect(await committedBetween(cluster, cutMs, endMs)).toBe(0);
+      const { rows } = await cluster.query<{ at: number }>('SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8 * 1000 AS at FROM w WHERE id = $1', [id], 'demo');
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.at).toBeGreaterThan(endMs);
+    } finally {
+      await letGo();
+      await backup.catch(() => undefined);
+    }
+  }, 180_000);
+
   test('SIGTERM stops every worker and the primary exits 0', async () => {
     const pids = (await status()).workers!.map((w) => w.pid);
     primary.child.kill('SIGTERM');
