@@ -244,7 +244,9 @@ describe('three nodes in front of one server', () => {
       await pgc.connect();
       relay.cut();
       await waitFor('the cut-off node to stop trusting its lease', () => !c.membership.trusted);
-      expect((await c.metrics.outOfContact.get()).values[0]?.value).toBe(1);
+      // The fence goes up when the trust timer fires, a moment after `trusted` reads false (half a
+      // lease before the server would let the node go).
+      await waitFor('the fence to go up', async () => (await c.metrics.outOfContact.get()).values[0]?.value === 1);
       const ids = [freshId(), freshId()];
       // No window exists anywhere yet: still held, on every partition.
       const writes = [pgc.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 97, 0)', [ids[0]])];
