@@ -23,8 +23,7 @@ import { runBackup } from '../src/coordinator/backup-run.js';
 import { preparePin } from '../src/windows/pin.js';
 import { locateForeign } from '../src/windows/servers.js';
 import { startTestCluster } from './helpers/pg.js';
-import { checkCut, XWriter, type XWrite } from './helpers/cross-writers.js';
-import { freshId } from './helpers/writers.js';
+import { checkCut, restoreShardRows, XWriter, type ShardRows, type XWrite } from './helpers/cross-writers.js';
 import { waitFor } from './helpers/invariants.js';
 
 const run = promisify(execFile);
@@ -86,25 +85,8 @@ async function startNode(extra: ConfigInput = {}): Promise<RunningNode> {
 
 const nodeUrl = (node: RunningNode): string => `postgres://postgres@127.0.0.1:${node.proxy.address.port}/demo`;
 
-type Rows = Map<number, { tx: number | null; ref: number | null }>;
-
-/** Restore each artifact into a scratch database of its own and read the rows of `table`. */
-async function restoreRows(files: ReadonlyArray<{ file: string; table: string }>): Promise<Rows> {
-  const rows: Rows = new Map();
-  for (const { file, table } of files) {
-    const db = `scratch_${freshId()}`;
-    await front.query(`CREATE DATABASE ${db}`);
-    try {
-      await front.query('CREATE SCHEMA IF NOT EXISTS data', [], db);
-      await run(pgTool('pg_restore'), ['-h', front.host, '-p', String(front.port), '-U', 'postgres', '-d', db, '--no-owner', '--exit-on-error', file]);
-      const r = await front.query<{ id: string; tx: string | null; ref: string | null }>(`SELECT id::text, tx::text, ref::text FROM ${table}`, [], db);
-      for (const x of r.rows) rows.set(Number(x.id), { tx: x.tx === null ? null : Number(x.tx), ref: x.ref === null ? null : Number(x.ref) });
-    } finally {
-      await front.query(`DROP DATABASE ${db} WITH (FORCE)`);
-    }
-  }
-  return rows;
-}
+type Rows = ShardRows;
+const restoreRows = (files: ReadonlyArray<{ file: string; table: string }>): Promise<Rows> => restoreShardRows(front, files);
 
 function goodFile(m: Manifest, partition: string): string {
   const e = m.partitions.find((p) => p.partition === partition);

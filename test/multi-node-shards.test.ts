@@ -5,24 +5,19 @@
  * over repeated runs.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { readManifest, type Manifest } from '../src/backup/index.js';
 import { loadConfig } from '../src/config/load.js';
 import { runNode, type RunningNode } from '../src/cli/run-node.js';
 import { LocalCluster } from '../src/localdb/cluster.js';
-import { pgTool } from '../src/localdb/binaries.js';
 import { silentLogger } from '../src/util/log.js';
 import { sharedWindowKey } from '../src/windows/coordination.js';
 import { startTestCluster } from './helpers/pg.js';
-import { checkCut, XWriter, type XWrite } from './helpers/cross-writers.js';
-import { freshId } from './helpers/writers.js';
+import { checkCut, restoreShardRows, XWriter, type ShardRows, type XWrite } from './helpers/cross-writers.js';
 import { waitFor } from './helpers/invariants.js';
 
-const run = promisify(execFile);
 let front: LocalCluster;
 let s1: LocalCluster;
 let s2: LocalCluster;
@@ -68,24 +63,7 @@ afterAll(async () => {
   await Promise.all([front?.stop(), s1?.stop(), s2?.stop()]);
 });
 
-type Rows = Map<number, { tx: number | null; ref: number | null }>;
-
-async function restoreRows(files: ReadonlyArray<string>): Promise<Rows> {
-  const rows: Rows = new Map();
-  for (const file of files) {
-    const db = `scratch_${freshId()}`;
-    await front.query(`CREATE DATABASE ${db}`);
-    try {
-      await front.query('CREATE SCHEMA IF NOT EXISTS data', [], db);
-      await run(pgTool('pg_restore'), ['-h', front.host, '-p', String(front.port), '-U', 'postgres', '-d', db, '--no-owner', '--exit-on-error', file]);
-      const r = await front.query<{ id: string; tx: string | null; ref: string | null }>('SELECT id::text, tx::text, ref::text FROM data.w_part', [], db);
-      for (const x of r.rows) rows.set(Number(x.id), { tx: x.tx === null ? null : Number(x.tx), ref: x.ref === null ? null : Number(x.ref) });
-    } finally {
-      await front.query(`DROP DATABASE ${db} WITH (FORCE)`);
-    }
-  }
-  return rows;
-}
+const restoreRows = (files: ReadonlyArray<string>): Promise<ShardRows> => restoreShardRows(front, files);
 
 const file = (m: Manifest, partition: string): string => {
   const e = m.partitions.find((p) => p.partition === partition);

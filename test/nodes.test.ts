@@ -14,6 +14,7 @@ import type { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
 import { startTestCluster } from './helpers/pg.js';
 import { Relay } from './helpers/relay.js';
+import { waitFor } from './helpers/invariants.js';
 
 let cluster: LocalCluster;
 const nodes: RunningNode[] = [];
@@ -49,16 +50,6 @@ async function rows(via?: pg.Client): Promise<Map<string, NodeRow>> {
   const sql = `SELECT node, host, pid, version, role, lease_expires_at > clock_timestamp() AS live, clock_offset_ms AS offset, clock_uncertainty_ms AS unc, min_client_rtt_ms AS rtt FROM quietcut.nodes`;
   const { rows: r } = via ? await via.query<NodeRow>(sql) : await cluster.query<NodeRow>(sql, [], 'demo');
   return new Map(r.map((x) => [x.node, x]));
-}
-
-async function waitFor<T>(f: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('membership', () => {
@@ -145,13 +136,13 @@ describe('membership', () => {
       const changes: Array<{ trusted: boolean; atMs: number }> = [];
       n.membership.onTrustChange((trusted) => changes.push({ trusted, atMs: Date.now() }));
       relay.cut();
-      const lost = await waitFor(async () => changes.find((c) => !c.trusted), 'the node to distrust itself');
+      const lost = await waitFor('the node to distrust itself', () => changes.find((c) => !c.trusted));
       // The server's expiry is the bound: a node that still trusted itself past it could admit writes
       // in a window the others cut without it. (Same machine, same clock: no offset to correct for.)
       const { rows: r } = await cluster.query<{ exp: number }>('SELECT extract(epoch FROM lease_expires_at)::float8 * 1000 AS exp FROM quietcut.nodes WHERE node = $1', [n.node], 'demo');
       expect(lost.atMs).toBeLessThanOrEqual(r[0]!.exp);
       relay.restore();
-      await waitFor(async () => changes.at(-1)?.trusted === true, 'the node to trust itself again');
+      await waitFor('the node to trust itself again', () => changes.at(-1)?.trusted === true);
       expect((await rows()).get(n.node)!.live).toBe(true);
     } finally {
       await relay.close();

@@ -4,8 +4,7 @@
  * The server is the oracle of the window (commit timestamps), as in multi-node.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,83 +16,38 @@ import type { LocalCluster } from '../src/localdb/cluster.js';
 import { workerOfSecret } from '../src/proxy/cancel-key.js';
 import { MAX_RAPID_CRASHES } from '../src/cli/workers/primary.js';
 import { sharedWindowKey } from '../src/windows/coordination.js';
-import { checkNothingLost, committedBetween, createWriterTable, windowTimes } from './helpers/cut-checks.js';
+import { alive, CliNodes, cliConfigFile, cliStatus, withOutput, type Started } from './helpers/cli-node.js';
+import { committedBetween, createWriterTable, windowTimes } from './helpers/cut-checks.js';
+import { windowWithWriters as helperWindowWithWriters, type WindowWithWritersOptions } from './helpers/workers-window.js';
 import { waitFor } from './helpers/invariants.js';
 import { startTestCluster } from './helpers/pg.js';
 import { consoleQuery as helperConsoleQuery, metricValue } from './helpers/started-node.js';
-import { Writer, type WriterKind } from './helpers/writers.js';
 
 let cluster: LocalCluster;
 let work: string;
 let primary: Started;
 let state: NodeState;
 
-function configFile(extra = ''): string {
-  const file = join(work, `quietcut-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(
-    file,
-    `upstream:\n  url: ${cluster.url('demo')}\nlisten: 127.0.0.1:0\nmetrics:\n  listen: 127.0.0.1:0\nlog:\n  level: info\n  pretty: false\n` +
-      `backup:\n  dir: ${join(work, 'backups')}\n  compression: 1\nstats:\n  enabled: false\nnodes:\n  leaseMs: 3000\n  heartbeatMs: 200\n  pollMs: 100\n` +
-      `windows:\n  maxHoldMs: 60000\n  release: after-dump\n${extra}`,
-  );
-  return file;
-}
-
-interface Started {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  /** Everything it printed so far (stdout and stderr). */
-  out: () => string;
-  /** Its node state file, once it serves. */
-  served: () => Promise<NodeState>;
-}
-
-const started: Started[] = [];
-
-/** The real executable: `quietcut start …` with its own state file. */
-function startCli(args: string[]): Started {
-  const stateFile = join(work, `node-${Math.random().toString(36).slice(2)}.json`);
-  let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', ...args], { env: { ...process.env, QUIETCUT_STATE_FILE: stateFile }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const served = (): Promise<NodeState> =>
-    waitFor(
-      'the node state file',
-      () => {
-        if (child.exitCode !== null) throw new Error(`quietcut exited ${child.exitCode}:\n${out}`);
-        return existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as NodeState) : null;
-      },
-      90_000,
-    );
-  const s = { child, exited, out: () => out, served };
-  started.push(s);
-  return s;
-}
+const configFile = (): string => cliConfigFile(work, cluster.url('demo'));
+let cli: CliNodes;
+const startCli = (args: string[]): Started => cli.start(args);
 
 beforeAll(async () => {
   cluster = await startTestCluster({ settings: { track_commit_timestamp: 'on' } });
   await createWriterTable(cluster);
   work = mkdtempSync(join(tmpdir(), 'qc-workers-'));
+  cli = new CliNodes(work);
   primary = startCli(['--workers', '2', '--config', configFile()]);
   state = await primary.served();
 }, 150_000);
 afterAll(async () => {
-  for (const s of started) {
-    if (s.child.exitCode === null && s.child.signalCode === null) {
-      s.child.kill('SIGTERM');
-      await s.exited;
-    }
-  }
+  await cli?.stopAll();
   await cluster?.stop();
 });
 
 const port = (): number => Number(new URL(state.connectionString).port);
 
-async function status(metrics = state.metrics): Promise<NodeStatusJson> {
-  return (await (await fetch(`http://${metrics}/status`)).json()) as NodeStatusJson;
-}
+const status = (metrics = state.metrics): Promise<NodeStatusJson> => cliStatus(metrics!);
 
 const metric = (series: string): Promise<number> => metricValue(state.metrics!, series);
 const consoleQuery = (sql: string): Promise<Array<Record<string, string | null>>> => helperConsoleQuery(state.connectionString, sql);
@@ -129,46 +83,7 @@ async function sendCancel(c: KeyedClient): Promise<void> {
 const running = async (pid: number, text: string): Promise<boolean> =>
   (await cluster.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE $2`, [pid, `%${text}%`], 'demo')).rows[0]!.n === '1';
 
-/** Writers, two of each kind (their connections spread over both workers). */
-function writers(kinds: readonly WriterKind[]): Writer[] {
-  const ws = [...kinds, ...kinds].map((k, i) => new Writer(100 + i, k, state.connectionString, port(), () => Math.floor(Math.random() * 4)));
-  for (const w of ws) w.start();
-  return ws;
-}
-
-/**
- * A console BACKUP of w_0 with writers on both workers (`during` runs while the window is open):
- * no write to w_0 commits between the cut and the window's end, no acknowledged write is lost,
- * none is applied twice, on the server's own record.
- */
-async function windowWithWriters(o: { kinds?: readonly WriterKind[]; during?: (runner: string) => Promise<void> } = {}): Promise<{ runId: string; runner: string }> {
-  const ws = writers(o.kinds ?? ['simple', 'extended', 'transaction', 'pipelined']);
-  try {
-    await waitFor('writers on both workers', async () => (await status()).workers!.every((w) => w.clients >= 2));
-    await waitFor('every writer to get writes through', () => ws.every((w) => w.records.some((r) => r.ackAt !== null)));
-    const backup = consoleQuery('BACKUP public.w_0');
-    const runner = await waitFor('the window to open', async () => {
-      const { rows } = await cluster.query<{ runner: string }>(`SELECT runner FROM quietcut.windows WHERE state = 'open' AND 'public.w_0' = ANY(partitions)`, [], 'demo');
-      return rows[0]?.runner;
-    });
-    await o.during?.(runner);
-    const [row] = await backup;
-    expect(row, JSON.stringify(row)).toMatchObject({ partition: 'public.w_0', status: 'good' });
-    // keep writing a little after the window (writers whose worker was killed write no more)
-    const live = ws.filter((w) => !w.lost);
-    const after = live.map((w) => w.records.length);
-    await waitFor('writes after the window', () => live.every((w, i) => w.records.length > after[i]! + 2));
-    await Promise.all(ws.map((w) => w.stop()));
-    const { cutMs, endMs } = await windowTimes(cluster, row!.run_id!, 'public.w_0');
-    expect(endMs).toBeGreaterThan(cutMs);
-    expect(await committedBetween(cluster, cutMs, endMs)).toBe(0);
-    const { acked } = await checkNothingLost(cluster, ws);
-    expect(acked).toBeGreaterThan(50);
-    return { runId: row!.run_id!, runner };
-  } finally {
-    await Promise.all(ws.map((w) => w.stop()));
-  }
-}
+const windowWithWriters = (o: WindowWithWritersOptions = {}): Promise<{ runId: string; runner: string }> => helperWindowWithWriters({ cluster, state }, o);
 
 describe('quietcut start --workers 2', () => {
   test('connections land on both workers; /status, SHOW NODES and /metrics cover every worker', async () => {
@@ -267,6 +182,7 @@ describe('quietcut start --workers 2', () => {
     let victim: { slot: number; pid: number } | null = null;
     // pg clients only: a writer whose worker dies stops writing (the pipelined one would fail the test)
     await withOutput(
+      primary,
       windowWithWriters({
         kinds: ['simple', 'extended', 'transaction', 'extended'],
         during: async (runner) => {
@@ -281,7 +197,7 @@ describe('quietcut start --workers 2', () => {
     await waitFor('the dead worker to be logged', () => /worker died/.test(primary.out()));
     await waitFor('the new worker to be live', async () => (await consoleQuery('SHOW NODES')).some((n) => n.node === back.node && n.live === 't'));
     // and it takes part in the next window like any node
-    const { runId, runner } = await withOutput(windowWithWriters());
+    const { runId, runner } = await withOutput(primary, windowWithWriters());
     const { rows: acks } = await cluster.query<{ node: string }>('SELECT node FROM quietcut.window_acks WHERE window_key = $1', [sharedWindowKey(runId, 'public.w_0')], 'demo');
     expect([runner, ...acks.map((a) => a.node)]).toContain(back.node);
   }, 240_000);
@@ -388,22 +304,3 @@ describe('a primary and its workers end together', () => {
     for (const pid of pids) await waitFor(`worker ${pid} to stop`, () => !alive(pid));
   }, 120_000);
 });
-
-/** A failure explained by what the processes logged (the last lines of the primary's output). */
-async function withOutput<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    const tail = primary.out().split('\n').slice(-40).join('\n');
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- quietcut output (last lines):\n${tail}`, { cause: err });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

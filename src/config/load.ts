@@ -56,7 +56,7 @@ function coerceEnv(raw: string): unknown {
  */
 export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const known = new Set(['LOG_LEVEL', 'ADMIN_PASSWORD', 'NODE', 'CONFIG', 'STATE_FILE', 'WORKER_SLOT']); // read elsewhere, not config keys
+  const known = new Set(['LOG_LEVEL', 'ADMIN_PASSWORD', 'NODE', 'CONFIG', 'STATE_FILE', 'WORKER_SLOT', 'TEST_WORKER_OPTIONS']); // read elsewhere, not config keys
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith('QUIETCUT_') || raw === undefined) continue;
     const rest = name.slice('QUIETCUT_'.length);

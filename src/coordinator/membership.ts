@@ -133,8 +133,8 @@ export class Membership {
       }
       const m = this.opts.metrics;
       if (m && this.offset) {
-        m.nodeClockOffset.set(this.offset.offsetMs / 1000);
-        m.nodeClockUncertainty.set(this.offset.uncertaintyMs / 1000);
+        m.nodeClockOffset.set({ node: this.opts.node }, this.offset.offsetMs / 1000);
+        m.nodeClockUncertainty.set({ node: this.opts.node }, this.offset.uncertaintyMs / 1000);
       }
       if (m && this.lastRttMs !== null) m.nodeMinClientRtt.set(this.lastRttMs / 1000);
     } catch (err) {

@@ -115,8 +115,8 @@ export class Metrics {
   readonly windowsAborted = new Counter({ name: 'quietcut_windows_aborted_total', help: 'Windows aborted (budget exceeded, export or dump failure)', labelNames: ['partition', 'reason'] as const, registers: [this.registry] });
 
   // --- membership (several nodes)
-  readonly nodeClockOffset = new Gauge({ name: 'quietcut_node_clock_offset_seconds', aggregator: 'max', help: "This node's clock offset to the database server's clock (server minus node), from the smallest-round-trip sample", registers: [this.registry] });
-  readonly nodeClockUncertainty = new Gauge({ name: 'quietcut_node_clock_uncertainty_seconds', aggregator: 'max', help: 'Uncertainty of the clock offset: half the round trip of its sample', registers: [this.registry] });
+  readonly nodeClockOffset = new Gauge({ name: 'quietcut_node_clock_offset_seconds', aggregator: 'max', help: "This node's clock offset to the database server's clock (server minus node), from the smallest-round-trip sample; one series per node (a --workers endpoint serves several)", labelNames: ['node'] as const, registers: [this.registry] });
+  readonly nodeClockUncertainty = new Gauge({ name: 'quietcut_node_clock_uncertainty_seconds', aggregator: 'max', help: 'Uncertainty of the clock offset: half the round trip of its sample', labelNames: ['node'] as const, registers: [this.registry] });
   readonly nodeMinClientRtt = new Gauge({ name: 'quietcut_node_min_client_rtt_seconds', aggregator: 'min', help: 'Smallest client round trip (acknowledgement to the same session\'s next request) seen lately on this node', registers: [this.registry] });
   readonly outOfContact = new Gauge({ name: 'quietcut_node_out_of_contact', aggregator: 'max', help: '1 while this node cannot trust its lease and so holds (after windows.maxHoldMs: refuses) writes to every managed partition no window holds, until it is back in contact', registers: [this.registry] });
   readonly liveNodes = new Gauge({ name: 'quietcut_live_nodes', aggregator: 'max', help: 'Nodes holding a valid lease, as this node last saw them', registers: [this.registry] });

@@ -1,5 +1,11 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import pg from 'pg';
+import { pgTool } from '../../src/localdb/binaries.js';
+import type { LocalCluster } from '../../src/localdb/cluster.js';
 import { freshId } from './writers.js';
+
+const run = promisify(execFile);
 
 /**
  * Writers for cross-server cuts, through quietcut into table `xw` whose partition p=1 lives on
@@ -136,4 +142,26 @@ export function checkCut(records: readonly XWrite[], rows: ReadonlyMap<number, {
   }
   const txIn = [...byTx.values()].filter((n) => n === 2).length;
   return { violations, txIn, txOut: txTotal - txIn, pairsIn };
+}
+
+/** The rows of the shards' table (data.w_part) found in backup files, by id. */
+export type ShardRows = Map<number, { tx: number | null; ref: number | null }>;
+
+/** Restore each dump file into a scratch database of its own on `front` and read the rows of its `table` (default data.w_part). */
+export async function restoreShardRows(front: LocalCluster, files: ReadonlyArray<string | { file: string; table: string }>): Promise<ShardRows> {
+  const rows: ShardRows = new Map();
+  for (const f of files) {
+    const { file, table } = typeof f === 'string' ? { file: f, table: 'data.w_part' } : f;
+    const db = `scratch_${freshId()}`;
+    await front.query(`CREATE DATABASE ${db}`);
+    try {
+      await front.query('CREATE SCHEMA IF NOT EXISTS data', [], db);
+      await run(pgTool('pg_restore'), ['-h', front.host, '-p', String(front.port), '-U', 'postgres', '-d', db, '--no-owner', '--exit-on-error', file]);
+      const r = await front.query<{ id: string; tx: string | null; ref: string | null }>(`SELECT id::text, tx::text, ref::text FROM ${table}`, [], db);
+      for (const x of r.rows) rows.set(Number(x.id), { tx: x.tx === null ? null : Number(x.tx), ref: x.ref === null ? null : Number(x.ref) });
+    } finally {
+      await front.query(`DROP DATABASE ${db} WITH (FORCE)`);
+    }
+  }
+  return rows;
 }

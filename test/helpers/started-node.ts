@@ -1,10 +1,23 @@
 /** Asking a `quietcut start` process (spawned by a test) through its console and its metrics endpoint. */
 import pg from 'pg';
 
-/** A console statement's rows, every value as the text the console sent. */
-export async function consoleQuery(connectionString: string, sql: string): Promise<Array<Record<string, string | null>>> {
-  const c = new pg.Client({ connectionString: connectionString.replace(/\/[^/]*$/, '/quietcut'), types: { getTypeParser: () => (v: string) => v } });
-  await c.connect();
+/**
+ * A console statement's rows, every value as the text the console sent; with `onNode`, on a console
+ * session of that node (a worker of `--workers N`: sessions are reopened until SHOW NODES says `this` there).
+ */
+export async function consoleQuery(connectionString: string, sql: string, onNode?: string): Promise<Array<Record<string, string | null>>> {
+  const open = async (): Promise<pg.Client> => {
+    const c = new pg.Client({ connectionString: connectionString.replace(/\/[^/]*$/, '/quietcut'), types: { getTypeParser: () => (v: string) => v } });
+    await c.connect();
+    return c;
+  };
+  const self = async (c: pg.Client): Promise<string | undefined> => (await c.query<{ node: string; this: string }>('SHOW NODES')).rows.find((r) => r.this === 't')?.node;
+  let c = await open();
+  for (let tries = 0; onNode !== undefined && (await self(c)) !== onNode; tries++) {
+    await c.end();
+    if (tries === 50) throw new Error(`no console session landed on node ${onNode} in 50 tries`);
+    c = await open();
+  }
   try {
     return (await c.query<Record<string, string | null>>(sql)).rows;
   } finally {

@@ -6,6 +6,7 @@ import type { Config } from '../../config/schema.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import { upstreamUrlOf } from '../announce.js';
 import { runNode, type RunningNode, type WorkerLink } from '../run-node.js';
+import { testWorkerOptions } from './test-options.js';
 import { answer, Questions, WORKER_SLOT_ENV, type ToPrimary, type ToWorker, type WorkerAnswers, type WorkerQuestion } from './messages.js';
 
 /** How long a worker waits for the primary to relay a console statement to the others. */
@@ -94,7 +95,7 @@ async function runWorker(slot: number, config: Config, reloadConfig: () => Confi
   });
 
   try {
-    node = await runNode(config, log, { reloadConfig, worker: link });
+    node = await runNode(config, log, { reloadConfig, worker: link, ...testWorkerOptions(slot) });
   } catch (err) {
     // runNode has stopped what it started; the primary stops the others and names the cause.
     failed(err);

@@ -1,0 +1,55 @@
+/**
+ * One window on w_0 through a `quietcut start --workers N` process, with writers of every kind
+ * spread over its workers, judged on the server's own record (cut-checks.ts).
+ */
+import { expect } from 'vitest';
+import type { NodeState } from '../../src/cli/locate.js';
+import type { LocalCluster } from '../../src/localdb/cluster.js';
+import { cliStatus } from './cli-node.js';
+import { checkNothingLost, committedBetween, windowTimes } from './cut-checks.js';
+import { waitFor } from './invariants.js';
+import { consoleQuery } from './started-node.js';
+import { Writer, type WriterKind } from './writers.js';
+
+export interface WindowWithWritersOptions {
+  kinds?: readonly WriterKind[];
+  /** Runs while the window is open, given the node that runs it. */
+  during?: (runner: string) => Promise<void>;
+}
+
+/**
+ * A console BACKUP of w_0 with writers on every worker (two of each kind): no write to w_0 commits
+ * between the cut and the window's end, no acknowledged write is lost, none is applied twice.
+ */
+export async function windowWithWriters(at: { cluster: LocalCluster; state: NodeState }, o: WindowWithWritersOptions = {}): Promise<{ runId: string; runner: string }> {
+  const { cluster, state } = at;
+  const port = Number(new URL(state.connectionString).port);
+  const kinds = o.kinds ?? ['simple', 'extended', 'transaction', 'pipelined'];
+  const ws = [...kinds, ...kinds].map((k, i) => new Writer(100 + i, k, state.connectionString, port, () => Math.floor(Math.random() * 4)));
+  for (const w of ws) w.start();
+  try {
+    await waitFor('writers on every worker', async () => (await cliStatus(state.metrics!)).workers!.every((w) => w.clients >= 2));
+    await waitFor('every writer to get writes through', () => ws.every((w) => w.records.some((r) => r.ackAt !== null)));
+    const backup = consoleQuery(state.connectionString, 'BACKUP public.w_0');
+    const runner = await waitFor('the window to open', async () => {
+      const { rows } = await cluster.query<{ runner: string }>(`SELECT runner FROM quietcut.windows WHERE state = 'open' AND 'public.w_0' = ANY(partitions)`, [], 'demo');
+      return rows[0]?.runner;
+    });
+    await o.during?.(runner);
+    const [row] = await backup;
+    expect(row, JSON.stringify(row)).toMatchObject({ partition: 'public.w_0', status: 'good' });
+    // keep writing a little after the window (writers whose worker was killed write no more)
+    const live = ws.filter((w) => !w.lost);
+    const after = live.map((w) => w.records.length);
+    await waitFor('writes after the window', () => live.every((w, i) => w.records.length > after[i]! + 2));
+    await Promise.all(ws.map((w) => w.stop()));
+    const { cutMs, endMs } = await windowTimes(cluster, row!.run_id!, 'public.w_0');
+    expect(endMs).toBeGreaterThan(cutMs);
+    expect(await committedBetween(cluster, cutMs, endMs)).toBe(0);
+    const { acked } = await checkNothingLost(cluster, ws);
+    expect(acked).toBeGreaterThan(50);
+    return { runId: row!.run_id!, runner };
+  } finally {
+    await Promise.all(ws.map((w) => w.stop()));
+  }
+}
