@@ -1,6 +1,7 @@
 /**
  * `quietcut start --workers 2` under what multi-node.test.ts gives single nodes: workers whose
- * clocks are injected apart, and one worker cut off from the database in the middle of a window.
+ * clocks are injected apart, one worker cut off from the database in the middle of a window, and
+ * the worker running a window killed with SIGKILL.
  * Each worker is a node; the server is the oracle (commit timestamps, window and ack records).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -23,7 +24,7 @@ import { waitFor } from './helpers/invariants.js';
 import { testNodeConfig } from './helpers/node.js';
 import { startTestCluster } from './helpers/pg.js';
 import { Relay } from './helpers/relay.js';
-import { metricValue } from './helpers/started-node.js';
+import { consoleQuery, metricValue } from './helpers/started-node.js';
 import { freshId } from './helpers/writers.js';
 import { windowWithWriters } from './helpers/workers-window.js';
 
@@ -178,6 +179,65 @@ describe('--workers 2, worker 1 cut off from the database mid-window', () => {
       await a?.stop();
       await stop(p).catch(() => undefined);
       await relay.close();
+    }
+  }, 180_000);
+});
+
+describe('--workers 2, the worker running a window killed with SIGKILL', () => {
+  test('the other worker lets its held write go by the budget, the run ends aborted and never good, the primary restarts the dead worker', async () => {
+    const budget = 8000;
+    const p = cli.start(['--workers', '2', '--config', cliConfigFile(work, cluster.url('demo'), { nodes: { leaseMs: 1500 }, windows: { maxHoldMs: budget } })]);
+    const straggler = `straggler-${freshId()}`;
+    const letGo = (): Promise<unknown> => cluster.query('UPDATE quietcut.nodes SET lease_expires_at = clock_timestamp() WHERE node = $1', [straggler], 'demo');
+    const clients: pg.Client[] = [];
+    try {
+      const state = await p.served();
+      const workers = await workersOf(state.metrics!);
+      const runner = workers.find((w) => w.slot === 0)!;
+      const other = workers.find((w) => w.slot === 1)!;
+      const mine = await waitFor('a client on worker 1', async () => {
+        const c = new pg.Client({ connectionString: state.connectionString }) as pg.Client & { secretKey: number };
+        c.on('error', () => undefined);
+        await c.connect();
+        clients.push(c);
+        return workerOfSecret(c.secretKey) === 1 ? c : null;
+      });
+      // The straggler keeps the window open (the runner waits for its acknowledgement) until the kill.
+      await cluster.query(`INSERT INTO quietcut.nodes (node, lease_expires_at) VALUES ($1, clock_timestamp() + interval '10 minutes')`, [straggler], 'demo');
+      const backup = consoleQuery(state.connectionString, 'BACKUP public.w_0', runner.node);
+      backup.catch(() => undefined);
+      const { key, runId } = await waitFor('worker 0 to open its window', async () => {
+        const { rows } = await cluster.query<{ key: string; run_id: string }>(`SELECT window_key AS key, run_id FROM quietcut.windows WHERE runner = $1 AND state = 'open'`, [runner.node], 'demo');
+        return rows[0] ? { key: rows[0].key, runId: rows[0].run_id } : null;
+      });
+      await waitFor('worker 1 to acknowledge holding', async () => (await cluster.query(`SELECT 1 FROM quietcut.window_acks WHERE window_key = $1 AND node = $2 AND state = 'drained'`, [key, other.node], 'demo')).rowCount === 1);
+      const id = freshId();
+      const write = mine.query('INSERT INTO w (id, p, sess, seq) VALUES ($1, 0, 95, 0)', [id]);
+      await waitFor('the write to be held', async () => (await metricValue(state.metrics!, 'quietcut_hold_queue_depth{partition="public.w_0"}')) === 1);
+      expect((await cluster.query('SELECT 1 FROM w WHERE id = $1', [id], 'demo')).rowCount).toBe(0);
+
+      process.kill(runner.pid, 'SIGKILL');
+      // The console session was on the dead worker: it is gone, not answered with a result.
+      await expect(backup).rejects.toThrow();
+      await write;
+      expect((await cluster.query('SELECT 1 FROM w WHERE id = $1', [id], 'demo')).rowCount).toBe(1);
+      const windowState = await waitFor('the window to end', async () => {
+        const { rows } = await cluster.query<{ state: string }>('SELECT state FROM quietcut.windows WHERE window_key = $1', [key], 'demo');
+        return rows[0]?.state === 'open' ? null : rows[0]?.state;
+      });
+      expect(windowState).toBe('aborted');
+      const runStatus = await waitFor('the run to end', async () => {
+        const { rows } = await cluster.query<{ status: string }>('SELECT status FROM quietcut.runs WHERE run_id = $1', [runId], 'demo');
+        return rows[0]?.status === 'running' ? null : rows[0]?.status;
+      });
+      expect(runStatus).toBe('aborted');
+      expect((await cluster.query(`SELECT 1 FROM quietcut.run_partitions WHERE run_id = $1 AND status = 'good'`, [runId], 'demo')).rowCount).toBe(0);
+      const back = await waitFor('worker 0 to be restarted', async () => (await cliStatus(state.metrics!)).workers?.find((w) => w.slot === 0 && w.pid !== runner.pid && w.node !== ''));
+      expect(back.node).not.toBe(runner.node);
+    } finally {
+      await letGo();
+      for (const c of clients) await c.end().catch(() => undefined);
+      await stop(p).catch(() => undefined);
     }
   }, 180_000);
 });
