@@ -28,7 +28,12 @@ export async function windowWithWriters(at: { cluster: LocalCluster; state: Node
   const ws = [...kinds, ...kinds].map((k, i) => new Writer(100 + i, k, state.connectionString, port, () => Math.floor(Math.random() * 4)));
   for (const w of ws) w.start();
   try {
-    await waitFor('writers on every worker', async () => (await cliStatus(state.metrics!)).workers!.every((w) => w.clients >= 2));
+    await waitFor('writers on every worker', async () => {
+      const workers = (await cliStatus(state.metrics!)).workers!;
+      if (workers.every((w) => w.clients >= 2)) return true;
+      // said when the wait times out: which worker lacks clients, and what became of the writers
+      throw new Error(`clients per worker ${JSON.stringify(workers.map((w) => [w.slot, w.clients]))}; writers lost ${ws.filter((w) => w.lost).length} of ${ws.length}; errors ${JSON.stringify(ws.flatMap((w) => w.records.map((r) => r.error)).filter((e) => e !== null).slice(0, 5))}`);
+    });
     await waitFor('every writer to get writes through', () => ws.every((w) => w.records.some((r) => r.ackAt !== null)));
     const backup = consoleQuery(state.connectionString, 'BACKUP public.w_0');
     const runner = await waitFor('the window to open', async () => {
