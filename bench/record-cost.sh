@@ -5,12 +5,14 @@
 #   pgb-session   PgBouncer, session mode
 #   qc-off        quietcut with sql.enabled=false (bytes passed through unparsed, nothing recorded)
 #   qc-on         quietcut classifying every statement and recording per-partition writes
+#   qc-base       (with BASELINE=<rev>) qc-on as of that commit, to show what later work costs
 # in interleaved rounds of one run (../shared/bench/compare.sh). Prints the compare.sh table, the
 # ratio qc-on / qc-off (goal: recording costs under 5%), and checks that qc-on recorded exactly
 # one statement per pgbench transaction.
 #
 #   bash bench/record-cost.sh                       # ROUNDS=3 DURATION=10 CLIENTS=10
 #   ROUNDS=5 DURATION=20 bash bench/record-cost.sh
+#   BASELINE=1234a1c bash bench/record-cost.sh     # also qc-on as of that commit (qc-base)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$ROOT/../shared/bench}
@@ -20,6 +22,7 @@ PG_PORT=${PG_PORT:-55532}
 PGB_PORT=${PGB_PORT:-56532}
 QC_ON_PORT=${QC_ON_PORT:-57532}
 QC_OFF_PORT=${QC_OFF_PORT:-57533}
+QC_BASE_PORT=${QC_BASE_PORT:-57534}
 DB=bench
 WORK=$(mktemp -d /tmp/qc-record-XXXX)
 chmod 755 "$WORK"
@@ -37,6 +40,7 @@ stop_quietcut() {
 }
 cleanup() {
   stop_quietcut
+  [ -n "${BASELINE:-}" ] && git -C "$ROOT" worktree remove --force "$WORK/base" >/dev/null 2>&1 || true
   "$SHARED/pgbouncer-down.sh" "$WORK/pgb" >/dev/null 2>&1 || true
   "$SHARED/pg-down.sh" "$WORK/pg" >/dev/null 2>&1 || true
   rm -rf "$WORK"
@@ -69,12 +73,12 @@ SQL
 
 (cd "$ROOT" && npm run build --silent)
 
-start_quietcut() { # name port [env...]
-  local name=$1 port=$2
-  shift 2
+start_quietcut() { # name port dist [env...]
+  local name=$1 port=$2 dist=$3
+  shift 3
   # The built dist/ (as users run it; tsx adds per-call wrappers that inflate JS costs), and the
   # pid is the node process itself, so its CPU time can be read below.
-  env QUIETCUT_LOG_LEVEL=warn "$@" node "$ROOT/dist/cli/main.js" start \
+  env QUIETCUT_LOG_LEVEL=warn "$@" node "$dist/cli/main.js" start \
     --upstream "postgres://postgres@127.0.0.1:$PG_PORT/$DB" --listen "127.0.0.1:$port" --metrics 127.0.0.1:0 >"$OUT/$name.log" 2>&1 &
   PIDS+=($!)
   QC_PID[$name]=$!
@@ -88,10 +92,20 @@ start_quietcut() { # name port [env...]
   cat "$OUT/$name.log" >&2
   die "$name did not start"
 }
-start_quietcut qc-on "$QC_ON_PORT"
-start_quietcut qc-off "$QC_OFF_PORT" QUIETCUT_SQL__ENABLED=false
+start_quietcut qc-on "$QC_ON_PORT" "$ROOT/dist"
+start_quietcut qc-off "$QC_OFF_PORT" "$ROOT/dist" QUIETCUT_SQL__ENABLED=false
+QC_NAMES="qc-off qc-on"
+BASE_TARGET=""
+if [ -n "${BASELINE:-}" ]; then
+  git -C "$ROOT" worktree add --detach "$WORK/base" "$BASELINE" >/dev/null
+  ln -s "$ROOT/node_modules" "$WORK/base/node_modules"
+  (cd "$WORK/base" && npm run build --silent)
+  start_quietcut qc-base "$QC_BASE_PORT" "$WORK/base/dist"
+  QC_NAMES="$QC_NAMES qc-base"
+  BASE_TARGET=" qc-base=$QC_BASE_PORT"
+fi
 
-TARGETS="direct=$PG_PORT pgb-session=$PGB_PORT qc-off=$QC_OFF_PORT qc-on=$QC_ON_PORT" \
+TARGETS="direct=$PG_PORT pgb-session=$PGB_PORT qc-off=$QC_OFF_PORT qc-on=$QC_ON_PORT$BASE_TARGET" \
 WORKLOADS=insert-part INIT=0 \
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10} CLIENTS=${CLIENTS:-10} OUTDIR="$OUT" \
   "$SHARED/compare.sh"
@@ -99,10 +113,10 @@ ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10} CLIENTS=${CLIENTS:-10} OUTDIR="$OUT
 # CPU per transaction is far less sensitive to other load on the box than tps: each quietcut only
 # serves its own rounds, so its CPU time over the transactions it served is its cost per INSERT.
 declare -A CPU=()
-for n in qc-off qc-on; do CPU[$n]=$(awk -v a="$(cpu_s "${QC_PID[$n]}")" -v b="${CPU0[$n]}" 'BEGIN { printf "%.2f", a - b }'); done
+for n in $QC_NAMES; do CPU[$n]=$(awk -v a="$(cpu_s "${QC_PID[$n]}")" -v b="${CPU0[$n]}" 'BEGIN { printf "%.2f", a - b }'); done
 stop_quietcut
 echo
-for n in qc-off qc-on; do
+for n in $QC_NAMES; do
   t=$(cat "$OUT"/raw/insert-part.$n.r*.log | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' | awk '{s+=$1} END{print s+0}')
   awk -v n="$n" -v c="${CPU[$n]}" -v t="$t" 'BEGIN { printf "%-7s CPU %7.2f s over %9d transactions: %6.1f us per INSERT\n", n, c, t, t ? 1e6 * c / t : 0 }'
 done
@@ -111,6 +125,12 @@ awk -F, '$1=="insert-part" && $5=="ok" && $2=="qc-off"{off[$4]=$6} $1=="insert-p
      END{ s = ""; for (r in on) if (off[r] > 0) { s = s sprintf(" r%s=%.3f", r, on[r]/off[r]) } print "per-round tps ratio on/off:" s }' "$OUT/runs.csv"
 awk '$1=="insert-part" && $2=="qc-off"{off=$3} $1=="insert-part" && $2=="qc-on"{on=$3}
      END{ if (off > 0) printf "recording on / off (median tps): %.3f  (cost %.1f%%; goal < 5%%)\n", on/off, 100*(1-on/off) }' "$OUT/summary.txt"
+if [ -n "${BASELINE:-}" ]; then
+  awk -F, '$1=="insert-part" && $5=="ok" && $2=="qc-base"{b[$4]=$6} $1=="insert-part" && $5=="ok" && $2=="qc-on"{on[$4]=$6}
+       END{ s = ""; for (r in on) if (b[r] > 0) { s = s sprintf(" r%s=%.3f", r, on[r]/b[r]) } print "per-round tps ratio on/base:" s }' "$OUT/runs.csv"
+  awk -v rev="$BASELINE" '$1=="insert-part" && $2=="qc-base"{b=$3} $1=="insert-part" && $2=="qc-on"{on=$3}
+       END{ if (b > 0) printf "qc-on / qc-base (median tps; qc-base is qc-on at %s): %.3f\n", rev, on/b }' "$OUT/summary.txt"
+fi
 
 # Every pgbench transaction is one INSERT: what qc-on recorded must equal what pgbench committed.
 txns=$(cat "$OUT"/raw/insert-part.qc-on.r*.log | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' | awk '{s+=$1} END{print s+0}')
