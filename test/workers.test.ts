@@ -74,6 +74,12 @@ async function withClientPerWorker(f: (bySlot: Map<number, KeyedClient>) => Prom
   }
 }
 
+/** The client's end of its connection, as quietcut names it (host:port). */
+const clientAddress = (c: pg.Client): string => {
+  const sock = (c as unknown as { connection: { stream: { localAddress: string; localPort: number } } }).connection.stream;
+  return `${sock.localAddress}:${sock.localPort}`;
+};
+
 async function sendCancel(c: KeyedClient): Promise<void> {
   const sock = connect({ host: '127.0.0.1', port: port() });
   await new Promise((r) => sock.once('connect', r));
@@ -133,7 +139,7 @@ describe('quietcut start --workers 2', () => {
     });
   });
 
-  test('PAUSE on the console holds writes on both workers; a cancelled held write gets 57014 and never commits', async () => {
+  test('PAUSE on the console holds writes on both workers; SHOW HOLDS and SHOW CLIENTS list both workers\' sessions; a cancelled held write gets 57014 and never commits', async () => {
     const heldBefore = await metric('quietcut_held_writes_total{partition="public.w_1"}');
     await withClientPerWorker(async (bySlot) => {
       try {
@@ -147,10 +153,16 @@ describe('quietcut start --workers 2', () => {
         );
         // One held on each worker: the counter on the endpoint is the sum of the two.
         await waitFor('a write held on each worker', async () => (await metric('quietcut_held_writes_total{partition="public.w_1"}')) === heldBefore + 2);
-        const started = Date.now();
+        // One console session answers for the host: both workers' held sessions and clients.
+        const addresses = [...bySlot.values()].map(clientAddress).sort();
+        const holds = await consoleQuery('SHOW HOLDS');
+        expect(holds.map((h) => [h.partition, h.client, h.held_by]).sort()).toEqual(addresses.map((a) => ['public.w_1', a, 'pause']));
+        expect(holds.every((h) => typeof h.release_by === 'string' && !Number.isNaN(Date.parse(h.release_by)))).toBe(true);
+        const clients = await consoleQuery('SHOW CLIENTS');
+        expect(clients.filter((c) => addresses.includes(c.client!)).map((c) => [c.client, c.state]).sort()).toEqual(addresses.map((a) => [a, 'held']));
         for (const c of bySlot.values()) await sendCancel(c);
+        // a cancel that did not reach the worker holding the write would leave it to commit at the pause's end
         expect(await Promise.all(writes)).toEqual(['57014', '57014']);
-        expect(Date.now() - started).toBeLessThan(5000);
         await consoleQuery('RESUME ALL');
         for (const c of bySlot.values()) expect((await c.query<{ ok: number }>('select 1 as ok')).rows[0]!.ok).toBe(1);
         const { rows } = await cluster.query<{ n: string }>('SELECT count(*) AS n FROM w WHERE id = ANY($1)', [ids], 'demo');

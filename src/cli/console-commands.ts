@@ -37,16 +37,30 @@ export interface ConsoleContext {
    * an operator pauses, resumes or reloads applies to all of them; the failures, one line each.
    */
   everywhere?: (text: string) => Promise<string[]>;
+  /** A worker: the rows the other workers of this host answer to a statement, and who failed. */
+  gather?: (text: string) => Promise<{ rows: Cell[][]; failures: string[] }>;
 }
 
 /** Who runs a statement relayed from another worker: it is not relayed again. */
 const RELAYED: ConsoleCaller = { user: 'quietcut', client: 'another worker' };
 
-/** Run a statement another worker relayed here (its console client was told the local outcome there). */
-export async function runRelayedConsole(commands: ReadonlyMap<string, ConsoleCommand>, text: string): Promise<void> {
+/** Run a statement another worker relayed here (its console client was told the local outcome there); its rows. */
+export async function runRelayedConsole(commands: ReadonlyMap<string, ConsoleCommand>, text: string): Promise<Cell[][]> {
   const st = parseStatement(text, new Set(commands.keys()));
   if (!st) throw new Error(`not a console command: ${text}`);
-  await commands.get(st.verb)!.run(st.args, RELAYED);
+  return (await commands.get(st.verb)!.run(st.args, RELAYED)).rows;
+}
+
+/**
+ * This host's rows of a listing: this worker's and every other worker's (a client asks one
+ * worker about the host, as PgBouncer's console answers for its one process). Rows that crossed
+ * the IPC channel carry timestamps as text: made Dates again by their column's type.
+ */
+async function onEveryWorkerRows(ctx: ConsoleContext, caller: ConsoleCaller, text: string, columns: readonly Column[], local: Cell[][]): Promise<{ rows: Cell[][]; notices?: string[] }> {
+  if (!ctx.gather || caller === RELAYED) return { rows: local };
+  const { rows, failures } = await ctx.gather(text);
+  const revived = rows.map((r) => r.map((v, i) => (columns[i]?.type === 'timestamptz' && typeof v === 'string' ? new Date(v) : v)));
+  return { rows: [...local, ...revived], ...(failures.length > 0 ? { notices: failures.map((f) => `not listed: ${f}`) } : {}) };
 }
 
 /** The same statement on the other workers, unless it came from one; their failures become NOTICEs. */
@@ -70,6 +84,9 @@ function targets(ctx: ConsoleContext, names: readonly string[]): string[] {
     throw err;
   }
 }
+
+const HOLDS_COLUMNS = [col('partition'), col('user'), col('database'), col('client'), col('backend_pid', 'int8'), col('waiting_ms', 'float8'), col('held_by'), col('release_by', 'timestamptz')];
+const CLIENTS_COLUMNS = [col('user'), col('database'), col('client'), col('state'), col('backend_pid', 'int8'), col('connected_at', 'timestamptz')];
 
 /** Held sessions per partition now. */
 function heldNow(ctx: ConsoleContext): Map<string, number> {
@@ -132,9 +149,9 @@ export function consoleCommands(ctx: ConsoleContext): Map<string, ConsoleCommand
     },
     {
       verb: 'SHOW HOLDS',
-      usage: 'SHOW HOLDS — client sessions whose write is held now',
-      columns: [col('partition'), col('user'), col('database'), col('client'), col('backend_pid', 'int8'), col('waiting_ms', 'float8'), col('held_by'), col('release_by', 'timestamptz')],
-      run: () => {
+      usage: 'SHOW HOLDS — client sessions whose write is held now (on every worker of this host)',
+      columns: HOLDS_COLUMNS,
+      run: async (_args, caller) => {
         const now = performance.now();
         const rows: Cell[][] = [];
         for (const s of ctx.proxy.sessions) {
@@ -143,7 +160,8 @@ export function consoleCommands(ctx: ConsoleContext): Map<string, ConsoleCommand
           const pause = ctx.pauses.get(h.partition);
           rows.push([h.partition, s.user, s.database, s.clientAddress, s.pid, Math.round((now - h.sinceMs) * 10) / 10, pause ? 'pause' : 'window', pause ? pause.until : null]);
         }
-        return { rows: rows.sort((a, b) => String(a[0]).localeCompare(String(b[0])) || Number(b[5]) - Number(a[5])) };
+        const all = await onEveryWorkerRows(ctx, caller, 'SHOW HOLDS', HOLDS_COLUMNS, rows);
+        return { ...all, rows: all.rows.sort((a, b) => String(a[0]).localeCompare(String(b[0])) || Number(b[5]) - Number(a[5])) };
       },
     },
     {
@@ -239,16 +257,16 @@ export function consoleCommands(ctx: ConsoleContext): Map<string, ConsoleCommand
     },
     {
       verb: 'SHOW CLIENTS',
-      usage: 'SHOW CLIENTS — client connections now (applications and console)',
-      columns: [col('user'), col('database'), col('client'), col('state'), col('backend_pid', 'int8'), col('connected_at', 'timestamptz')],
-      run: () => {
+      usage: 'SHOW CLIENTS — client connections now (applications and console, on every worker of this host)',
+      columns: CLIENTS_COLUMNS,
+      run: (_args, caller) => {
         const rows: Cell[][] = [];
         for (const s of ctx.proxy.sessions) {
           const state = s.phase !== 'ready' ? s.phase : s.heldFor ? 'held' : s.txStatus === 'T' ? 'in transaction' : s.txStatus === 'E' ? 'in failed transaction' : s.idle ? 'idle' : 'active';
           rows.push([s.user, s.database, s.clientAddress, state, s.pid || null, new Date(s.connectedAtMs)]);
         }
         for (const c of ctx.console()?.sessions ?? []) rows.push([c.caller.user, ctx.config().console.database, c.caller.client, 'console', null, c.connectedAt]);
-        return { rows };
+        return onEveryWorkerRows(ctx, caller, 'SHOW CLIENTS', CLIENTS_COLUMNS, rows);
       },
     },
     {

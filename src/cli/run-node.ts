@@ -35,7 +35,8 @@ import { NodeCoordination } from '../coordinator/shared-windows.js';
 import { WindowBus } from '../coordinator/window-bus.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
 import { diffConfig, type ReloadResult } from '../config/reload.js';
-import { ConsoleServer } from '../proxy/console/index.js';
+import { ConsoleServer, type Cell } from '../proxy/console/index.js';
+import type { Gathered } from './workers/messages.js';
 import { Pauses } from '../windows/pause.js';
 import { consoleCommands, runRelayedConsole } from './console-commands.js';
 import type { NodeStatusJson } from './status-table.js';
@@ -82,7 +83,8 @@ export interface RunningNode {
   /** GET /status of this node. */
   status(): NodeStatusJson;
   /** Run one console statement here (a worker, for a console connection that landed on another one). */
-  runConsole(text: string): Promise<void>;
+  /** Run a console statement relayed from another worker; its rows. */
+  runConsole(text: string): Promise<Cell[][]>;
   cluster: LocalCluster | null;
   connectionString: string;
   stop(): Promise<void>;
@@ -108,6 +110,8 @@ export interface WorkerLink {
   relayCancel(slot: number, pid: number, secret: number): void;
   /** Run a console statement on every other worker; the failures, one line each. */
   everywhere(text: string): Promise<string[]>;
+  /** A console statement's rows on every other worker (SHOW CLIENTS, SHOW HOLDS: one host, one answer). */
+  gather(text: string): Promise<Gathered>;
 }
 
 /**
@@ -439,7 +443,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     metrics,
     pool,
     backup: (partitions, o) => backup(partitions, o),
-    ...(worker ? { everywhere: worker.everywhere } : {}),
+    ...(worker ? { everywhere: worker.everywhere, gather: worker.gather } : {}),
   });
   const consoleServer: ConsoleServer = new ConsoleServer({
     database: config.console.database,

@@ -2,6 +2,7 @@
  * What a primary and its workers say to each other over the cluster IPC channel (`--workers`).
  * Questions carry an id and are answered once; everything else is a one-way notice.
  */
+import type { Cell } from '../../proxy/console/index.js';
 import type { MetricsJson } from '../run-node.js';
 import type { NodeStatusJson } from '../status-table.js';
 
@@ -17,12 +18,19 @@ export interface WorkerReady {
 /** Questions the primary asks a worker. */
 export type WorkerQuestion = { k: 'scrape' } | { k: 'status' } | { k: 'console'; text: string };
 /** Questions a worker asks the primary. */
-export type PrimaryQuestion = { k: 'everywhere'; text: string };
+export type PrimaryQuestion = { k: 'everywhere'; text: string } | { k: 'gather'; text: string };
+
+/** What the other workers answered to a console statement: their rows, and who failed and why. */
+export interface Gathered {
+  rows: Cell[][];
+  failures: string[];
+}
 
 export interface WorkerAnswers {
   scrape: MetricsJson;
   status: NodeStatusJson;
-  console: null;
+  /** The statement's rows on that worker. */
+  console: Cell[][];
 }
 
 export type ToWorker =
