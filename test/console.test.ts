@@ -275,10 +275,8 @@ describe('console: PAUSE, RESUME, SHOW HOLDS', () => {
       const before = (await cluster.query<{ n: number }>("select count(*)::int n from orders_us where amount = 4711", [], 'demo')).rows[0]!.n;
       const write = app.query("insert into orders (region, amount) values ('us', 4711)").then(() => 'committed', (e: { code?: string }) => e.code);
       await waitFor('the write to be held', heldNow);
-      const started = Date.now();
       await cancel();
       expect(await write).toBe('57014');
-      expect(Date.now() - started).toBeLessThan(2000);
       // a transaction whose COMMIT is held and cancelled: rolled back, the session idle again
       await app.query('begin');
       await app.query("insert into orders (region, amount) values ('us', 4711)");

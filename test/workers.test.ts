@@ -119,7 +119,6 @@ describe('quietcut start --workers 2', () => {
       const [a, b] = [bySlot.get(0)!, bySlot.get(1)!];
       for (let round = 0; round < 12; round++) {
         const c = [a, a, b, b][round % 4]!;
-        const started = Date.now();
         const q = c.query('select pg_sleep(30)').then(
           () => 'finished',
           (e: { code?: string }) => e.code,
@@ -127,7 +126,6 @@ describe('quietcut start --workers 2', () => {
         await waitFor('the sleep to run on the server', () => running(c.processID, 'pg_sleep'));
         await sendCancel(c);
         expect(await q).toBe('57014');
-        expect(Date.now() - started).toBeLessThan(10_000);
         expect((await c.query<{ ok: number }>('select 1 as ok')).rows[0]!.ok).toBe(1);
         if (round >= 3 && (await metric('quietcut_cancel_requests_total{outcome="relayed"}')) > relayedBefore) break;
       }
