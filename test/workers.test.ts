@@ -137,7 +137,7 @@ describe('quietcut start --workers 2', () => {
     });
   });
 
-  test('PAUSE on the console holds writes on both workers; SHOW HOLDS and SHOW CLIENTS list both workers\' sessions; a cancelled held write gets 57014 and never commits', async () => {
+  test('PAUSE on the console holds writes on both workers; SHOW HOLDS, SHOW CLIENTS and SHOW WINDOWS answer for both workers; a cancelled held write gets 57014 and never commits', async () => {
     const heldBefore = await metric('quietcut_held_writes_total{partition="public.w_1"}');
     await withClientPerWorker(async (bySlot) => {
       try {
@@ -158,6 +158,8 @@ describe('quietcut start --workers 2', () => {
         expect(holds.every((h) => typeof h.release_by === 'string' && !Number.isNaN(Date.parse(h.release_by)))).toBe(true);
         const clients = await consoleQuery('SHOW CLIENTS');
         expect(clients.filter((c) => addresses.includes(c.client!)).map((c) => [c.client, c.state]).sort()).toEqual(addresses.map((a) => [a, 'held']));
+        const windows = (await consoleQuery('SHOW WINDOWS')).filter((w) => w.partition === 'public.w_1');
+        expect(windows.map((w) => [w.state, w.held_now])).toEqual([['paused', '2']]);
         for (const c of bySlot.values()) await sendCancel(c);
         // a cancel that did not reach the worker holding the write would leave it to commit at the pause's end
         expect(await Promise.all(writes)).toEqual(['57014', '57014']);

@@ -16,6 +16,7 @@ import type { BackupRunResult } from '../coordinator/backup-run.js';
 import { PauseConflict, type Pauses } from '../windows/pause.js';
 import type { PartitionActivity } from './node-status.js';
 import { resolveNames, UnknownNameError } from './partition-names.js';
+import { hostRows, mergeRows, type Gather, type MergeRule } from './console-host-rows.js';
 
 export interface ConsoleContext {
   node: string;
@@ -38,7 +39,7 @@ export interface ConsoleContext {
    */
   everywhere?: (text: string) => Promise<string[]>;
   /** A worker: the rows the other workers of this host answer to a statement, and who failed. */
-  gather?: (text: string) => Promise<{ rows: Cell[][]; failures: string[] }>;
+  gather?: Gather;
 }
 
 /** Who runs a statement relayed from another worker: it is not relayed again. */
@@ -51,16 +52,10 @@ export async function runRelayedConsole(commands: ReadonlyMap<string, ConsoleCom
   return (await commands.get(st.verb)!.run(st.args, RELAYED)).rows;
 }
 
-/**
- * This host's rows of a listing: this worker's and every other worker's (a client asks one
- * worker about the host, as PgBouncer's console answers for its one process). Rows that crossed
- * the IPC channel carry timestamps as text: made Dates again by their column's type.
- */
+/** This host's rows of a listing (every worker's), unless the statement came from another worker. */
 async function onEveryWorkerRows(ctx: ConsoleContext, caller: ConsoleCaller, text: string, columns: readonly Column[], local: Cell[][]): Promise<{ rows: Cell[][]; notices?: string[] }> {
   if (!ctx.gather || caller === RELAYED) return { rows: local };
-  const { rows, failures } = await ctx.gather(text);
-  const revived = rows.map((r) => r.map((v, i) => (columns[i]?.type === 'timestamptz' && typeof v === 'string' ? new Date(v) : v)));
-  return { rows: [...local, ...revived], ...(failures.length > 0 ? { notices: failures.map((f) => `not listed: ${f}`) } : {}) };
+  return hostRows(ctx.gather, text, columns, local);
 }
 
 /** The same statement on the other workers, unless it came from one; their failures become NOTICEs. */
@@ -85,6 +80,21 @@ function targets(ctx: ConsoleContext, names: readonly string[]): string[] {
   }
 }
 
+const WINDOWS_COLUMNS: ReadonlyArray<Column & { merge: MergeRule }> = [
+  { ...col('partition'), merge: 'key' },
+  { ...col('table'), merge: 'same' },
+  { ...col('state'), merge: 'busy' },
+  { ...col('held_now', 'int8'), merge: 'sum' },
+  { ...col('paused_until', 'timestamptz'), merge: 'max' },
+  { ...col('next_window_at', 'timestamptz'), merge: 'min' },
+  { ...col('last_status'), merge: 'last' },
+  { ...col('last_at', 'timestamptz'), merge: 'last' },
+  { ...col('last_window_ms', 'float8'), merge: 'last' },
+  { ...col('last_held', 'int8'), merge: 'sum' },
+  { ...col('windows', 'int8'), merge: 'max' },
+  { ...col('held_total', 'int8'), merge: 'sum' },
+];
+const LAST_AT = WINDOWS_COLUMNS.findIndex((c) => c.name === 'last_at');
 const HOLDS_COLUMNS = [col('partition'), col('user'), col('database'), col('client'), col('backend_pid', 'int8'), col('waiting_ms', 'float8'), col('held_by'), col('release_by', 'timestamptz')];
 const CLIENTS_COLUMNS = [col('user'), col('database'), col('client'), col('state'), col('backend_pid', 'int8'), col('connected_at', 'timestamptz')];
 
@@ -108,43 +118,30 @@ export function consoleCommands(ctx: ConsoleContext): Map<string, ConsoleCommand
     },
     {
       verb: 'SHOW WINDOWS',
-      usage: 'SHOW WINDOWS — per partition: window now, next planned, last window',
-      columns: [
-        col('partition'),
-        col('table'),
-        col('state'),
-        col('held_now', 'int8'),
-        col('paused_until', 'timestamptz'),
-        col('next_window_at', 'timestamptz'),
-        col('last_status'),
-        col('last_at', 'timestamptz'),
-        col('last_window_ms', 'float8'),
-        col('last_held', 'int8'),
-        col('windows', 'int8'),
-        col('held_total', 'int8'),
-      ],
-      run: () => {
+      usage: 'SHOW WINDOWS — per partition: window now, next planned, last window (over every worker of this host)',
+      columns: WINDOWS_COLUMNS,
+      run: async (_args, caller) => {
         const held = heldNow(ctx);
         for (const l of ctx.leaves()) ctx.activity.know(l.name, l.root);
-        return {
-          rows: ctx.activity.snapshot().map((p) => {
-            const pause = ctx.pauses.get(p.partition);
-            return [
-              p.partition,
-              p.table,
-              pause ? 'paused' : p.window,
-              held.get(p.partition) ?? 0,
-              pause?.until ?? null,
-              ms(p.nextWindowAt),
-              p.lastBackup?.status ?? null,
-              ms(p.lastBackup?.at ?? null),
-              p.lastBackup?.windowMs ?? null,
-              p.heldLast,
-              p.windows,
-              p.heldTotal,
-            ];
-          }),
-        };
+        const local: Cell[][] = ctx.activity.snapshot().map((p) => {
+          const pause = ctx.pauses.get(p.partition);
+          return [
+            p.partition,
+            p.table,
+            pause ? 'paused' : p.window,
+            held.get(p.partition) ?? 0,
+            pause?.until ?? null,
+            ms(p.nextWindowAt),
+            p.lastBackup?.status ?? null,
+            ms(p.lastBackup?.at ?? null),
+            p.lastBackup?.windowMs ?? null,
+            p.heldLast,
+            p.windows,
+            p.heldTotal,
+          ];
+        });
+        const all = await onEveryWorkerRows(ctx, caller, 'SHOW WINDOWS', WINDOWS_COLUMNS, local);
+        return { ...all, rows: mergeRows(all.rows, WINDOWS_COLUMNS.map((c) => c.merge), LAST_AT) };
       },
     },
     {
