@@ -10,7 +10,7 @@
  * daily edges the profile model wins, and `forecast` chooses between them by holdout.
  */
 import { screenGrossOutliers } from './profile-model.js';
-import { mstl } from './stl.js';
+import { mstl, stl } from './stl.js';
 
 export interface MstlFit {
   dailySteps: number;
@@ -104,4 +104,32 @@ export function mstlMean(fit: MstlFit, horizonSteps: number): Float64Array {
   const mean = mstlSeasonal(fit, horizonSteps);
   for (let h = 0; h < horizonSteps; h++) mean[h] = Math.max(0, fit.level + (mean[h] as number));
   return mean;
+}
+
+/**
+ * The fit rolled to a later origin: the history now ends `end` (> the fit's end) and
+ * tail = values[end - tail.length, end). Re-estimates what drifts fastest, the daily component
+ * and the level, by one STL of the daily period on the recent tail with the weekly component held
+ * at the fit's last week; the weekly component (slow, 15 weeks of smoothing) is kept. About a
+ * twelfth of a full fit's cost.
+ */
+export function refitMstlDaily(fit: MstlFit, tail: Float64Array, stepsSinceFit: number): MstlFit | null {
+  const m = fit.dailySteps;
+  const W = fit.weeklySteps;
+  const n = tail.length;
+  if (n <= 2 * m) return null;
+  const y = cleaned(tail, m);
+  if (y === null) return null;
+  // tail[i] sits at (stepsSinceFit - n + i) steps after the fit's end.
+  const weeklyAt = (i: number): number => (W > 0 ? (fit.lastWeekly[(((stepsSinceFit - n + i) % W) + W) % W] as number) : 0);
+  const x = new Float64Array(n);
+  for (let i = 0; i < n; i++) x[i] = (y[i] as number) - weeklyAt(i);
+  const d = stl(x, { period: m, seasonalWindow: 11 });
+  const adjusted = new Float64Array(n);
+  for (let i = 0; i < n; i++) adjusted[i] = (x[i] as number) - (d.seasonal[i] as number);
+  const { alpha, level } = fitLevel(adjusted);
+  // lastWeekly re-phased so that it again starts at the new end.
+  const lastWeekly = new Float64Array(W);
+  for (let j = 0; j < W; j++) lastWeekly[j] = fit.lastWeekly[(stepsSinceFit + j) % W] as number;
+  return { dailySteps: m, weeklySteps: W, lastDaily: d.seasonal.slice(n - m), lastWeekly, alpha, level };
 }
