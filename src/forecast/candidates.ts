@@ -29,8 +29,12 @@ export interface CandidateContext {
 
 export interface Candidate {
   name: string;
-  /** Forecasts of days [cut + k·m, cut + (k+1)·m) for k < days, one after another; null: cannot. */
-  rolling(ctx: CandidateContext, cut: number, days: number): Float64Array | null;
+  /**
+   * Forecasts of days [cut + k·m, cut + (k+1)·m) for k < days, one after another; null: cannot,
+   * or `inRace` (given to a candidate whose days come dear, see `prunable`) said after some day
+   * that the forecast so far already ranks it out.
+   */
+  rolling(ctx: CandidateContext, cut: number, days: number, inRace?: (forecast: Float64Array, daysDone: number) => boolean): Float64Array | null;
   /** Fit on all of ctx.values and forecast `steps` steps after it, with the model's name. */
   final(ctx: CandidateContext, steps: number): { mean: Float64Array; model: string } | null;
   /**
@@ -38,6 +42,8 @@ export interface Candidate {
    * fitted on hourly sums and spread back by the recent within-hour shares (combine.ts).
    */
   finalStepsPerDay: number;
+  /** Its rolling() calls inRace after each day: each later day costs a good part of a fit. */
+  prunable?: boolean;
 }
 
 /** screened() per values array (the candidates of one forecast share it), with the mask it used. */
@@ -127,20 +133,22 @@ const profile: Candidate = {
  * sums), it rolls that fit to the end instead of fitting afresh: the same backtest (BOS 0.905 →
  * 0.913, the rest within ±0.002) for 1.5 s less CPU in bench/forecast-speed.ts (8.2–8.7 → 6.8–6.9 s).
  */
-const validationFits = new WeakMap<Float64Array, { fit: MstlFit; from: number; cut: number }>();
+const validationFits = new WeakMap<Float64Array, { fit: MstlFit; from: number; cut: number; weekly: boolean }>();
 
 const mstl: Candidate = {
   name: 'mstl',
   finalStepsPerDay: 48,
-  rolling(ctx, cut, days) {
+  prunable: true,
+  rolling(ctx, cut, days, inRace) {
     const from = Math.max(0, cut - (MSTL_DAYS - days) * ctx.m);
     validationFits.delete(ctx.values);
     const fit = fitMstl(ctx.values.subarray(from, cut), ctx.m, ctx.weekly, ctx.keep.subarray(from, cut));
     if (fit === null) return null;
-    validationFits.set(ctx.values, { fit, from, cut });
+    validationFits.set(ctx.values, { fit, from, cut, weekly: ctx.weekly });
     const out = new Float64Array(days * ctx.m);
     out.set(mstlMean(fit, ctx.m));
     for (let k = 1; k < days; k++) {
+      if (inRace !== undefined && !inRace(out, k)) return null;
       const end = cut + k * ctx.m;
       const day = rollMstl(fit, ctx.values.subarray(from, end), k * ctx.m, MSTL_TAIL_DAYS, ctx.keep.subarray(from, end));
       if (day === null) return null;
