@@ -277,17 +277,3 @@ describe('pruning a dear candidate during validation', () => {
     expect(Array.from(a.upper)).toEqual(Array.from(b.upper));
   });
 });
-
-describe('the upper band of the combined forecast', () => {
-  it('covers an hour that goes wrong now and then, even after a calm validation week', () => {
-    const random = rng(43);
-    const days = 35;
-    // 22:00 runs 40 over on every fourth day, except in the last week (the validation week).
-    const over = (i: number): boolean => i % 24 === 22 && Math.floor(i / 24) % 4 === 0 && i < (days - 7) * 24;
-    const series: Series = { startMs: MONDAY, stepMs: HOUR_MS, values: Float64Array.from({ length: days * 24 }, (_, i) => 100 + 30 * Math.sin((2 * Math.PI * i) / 24) + 4 * random() + (over(i) ? 40 : 0)) };
-    const f = forecast(series, opts);
-    const margin = (h: number): number => (f.upper[h] as number) - (f.mean[h] as number);
-    expect(margin(22)).toBeGreaterThan(20);
-    expect(margin(22)).toBeGreaterThan(3 * margin(12));
-  });
-});

@@ -17,7 +17,6 @@
  * rest at half-hourly sums) and are spread back over the fine steps by recent within-block shares.
  */
 import { CANDIDATES, refitRolling, type Candidate, type CandidateContext } from './candidates.js';
-import { profileUpperBand } from './profile-band.js';
 import { fitProfile, hasDailyProfile, hasWeeklyProfile, screenGrossOutliers, type ProfileModelOptions } from './profile-model.js';
 import { blockFactor, blockShares, coarsen, refine } from './resolution.js';
 import { DAY_MS, countFinite, median, quantile, stepsPer } from './series-math.js';
@@ -264,12 +263,6 @@ export function forecastCombined(history: Series, opts: ForecastOptions, profile
 
   // Intervals: validation errors per slot of the day, each block's error spread over its steps.
   const band = slotQuantiles(errorsOf(chosen.validation, actual), mc, opts.quantile, combo.intervalNeighbours);
-  // A week of errors (3 × cvDays a slot) misses the tail of hours that go wrong now and then (the
-  // last hour of flights, where delays pile up): the profile model's day-ahead errors over the
-  // whole history floor the upper band. Exceedances of the 0.9 quantile over the simulator's 14
-  // days (hours 07-23): public series 15.5 % → 10.6 %, wider set 12.9 % → 10.1 %.
-  const floor = profileUpperBand({ startMs: ctx.startMs, stepMs: ctx.stepMs, values: ctx.values.subarray(0, cut) }, profileAtCut, new Float64Array(mc), opts.quantile);
-  for (let s = 0; s < mc; s++) band.upper[s] = Math.max(band.upper[s] as number, floor[s] as number);
   const shares = coarse.factor > 1 ? blockShares(history.values, coarse.factor, m) : null;
   const upper = new Float64Array(mean.length);
   const lower = new Float64Array(mean.length);
