@@ -90,6 +90,11 @@ describe('live adjustment before a planned window', () => {
     const d = liveDecision(small, new Map([['p', surge]]));
     expect(d.action).toBe('skip');
     expect(d.action === 'skip' && d.reason).toContain('maxQueuedRequests 10');
+    // Twice the forecast overflows a budget of 3 but is no surge: held, the queue rejecting the overflow.
+    const tight = stuck.map((x) => ({ ...x, live: { ...x.live!, maxQueuedRequests: 3 } }));
+    const kept = liveDecision(tight, new Map([['p', 2 * w.live!.leadMean]]));
+    expect(kept.action).toBe('keep');
+    expect(kept.reason).toContain('no later slot');
   });
 });
 

@@ -3,8 +3,8 @@
  * before a group's window, compare each member's live write count over the last minutes with what
  * the forecast said for them. Far above the forecast, or high enough that the window's queue would
  * outgrow its budget, the window moves to the next good slot the plan left for it (same hold, so
- * within the budget; a dump slot the plan leaves free), or, with none left and a queue the live
- * load would overflow, is skipped with a reason. The plan carries
+ * within the budget; a dump slot the plan leaves free), or, with none left, far above and a queue
+ * the live load would overflow, is skipped with a reason. The plan carries
  * what the check needs (PlannedWindow.live), so the node needs no forecast to decide.
  */
 import type { LiveWindowInfo, PlannedWindow } from './types.js';
@@ -60,12 +60,21 @@ export function liveDecision(windows: readonly PlannedWindow[], observed: Readon
   const what = `live writes ${Math.round(seen)} in the last ${Math.round(first.live.lookbackMs / 1000)} s, forecast ${first.live.leadMean.toFixed(1)} (upper ${first.live.leadUpper.toFixed(1)})`;
   const next = first.live.shifts[0];
   if (next !== undefined) return { action: 'move', shiftMs: next.shiftMs, reason: `${first.partition}: ${what}; window moved to the next good slot, ${Math.round(next.shiftMs / 60_000)} min later` };
-  // No later slot: hold anyway unless the live rate would overflow a member's queue budget.
+  // No later slot: skip only when the load is far above the forecast and would overflow the
+  // queue. Over the budget at a load the forecast's band allowed for, the window runs and the
+  // queue rejects the overflow (windows.maxQueuedRequests): a backup with a few rejected writes
+  // is better than none.
   for (const w of surging) {
-    const projected = projectedQueue(w, observed.get(w.partition) ?? 0);
-    if (wouldOverflow(w, observed.get(w.partition) ?? 0)) {
+    const seenHere = observed.get(w.partition) ?? 0;
+    const projected = projectedQueue(w, seenHere);
+    if (farAbove(w.live as LiveWindowInfo, seenHere, opts) && wouldOverflow(w, seenHere)) {
       return { action: 'skip', reason: `${w.partition}: ${what}; at that rate its hold queue would reach ${Math.round(projected)} > maxQueuedRequests ${(w.live as LiveWindowInfo).maxQueuedRequests}, and no later slot is left in the interval` };
     }
+  }
+  const over = surging.find((w) => wouldOverflow(w, observed.get(w.partition) ?? 0));
+  if (over !== undefined) {
+    const projected = Math.round(projectedQueue(over, observed.get(over.partition) ?? 0));
+    return { action: 'keep', reason: `${over.partition}: ${what}; no later slot is left: held, though its queue may reach ${projected} > maxQueuedRequests ${(over.live as LiveWindowInfo).maxQueuedRequests} (the overflow is rejected)` };
   }
   return { action: 'keep', reason: `${first.partition}: ${what}; no later slot is left, and the queue budget holds at that rate` };
 }
