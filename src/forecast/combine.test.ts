@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { refitRolling, type Candidate } from './candidates.js';
-import { combineSteps, slotQuantiles, validateOptions } from './combine.js';
+import { CANDIDATES, refitRolling, type Candidate } from './candidates.js';
+import { DEFAULT_COMBINATION_OPTIONS, combineSteps, slotQuantiles, validateOptions } from './combine.js';
 import { forecast, forecastProfile } from './forecast.js';
 import { DEFAULT_PROFILE_OPTIONS, screenGrossOutliers } from './profile-model.js';
 import { mstl } from './stl.js';
@@ -242,5 +242,38 @@ describe('refitRolling', () => {
     expect(out?.[2 * 24]).toBe(168 + 48);
     expect(out?.[3 * 24]).toBe(240);
     expect(out?.[6 * 24 + 23]).toBe(312 + 23);
+  });
+});
+
+describe('pruning a dear candidate during validation', () => {
+  it('stops a prunable candidate once its first days rank it out, with the same forecast as without pruning', () => {
+    const random = rng(41);
+    const series: Series = { startMs: MONDAY, stepMs: HOUR_MS, values: Float64Array.from({ length: 35 * 24 }, (_, i) => 100 + 40 * Math.sin((2 * Math.PI * i) / 24) + 5 * random()) };
+    // A model that forecasts 10x the load: it can never make the best three.
+    const hopeless = (prunable: boolean, days: number[]): Candidate => ({
+      name: 'hopeless',
+      finalStepsPerDay: 48,
+      prunable,
+      rolling(ctx, cut, n, inRace) {
+        const out = new Float64Array(n * ctx.m).fill(1000);
+        for (let k = 1; k < n; k++) {
+          if (inRace !== undefined && !inRace(out, k)) return null;
+          days.push(k);
+        }
+        return out;
+      },
+      final: (_ctx, steps) => ({ mean: new Float64Array(steps).fill(1000), model: 'hopeless' }),
+    });
+    const pruned: number[] = [];
+    const full: number[] = [];
+    const others = CANDIDATES.filter((c) => c.name !== 'mstl');
+    const a = forecast(series, opts, DEFAULT_PROFILE_OPTIONS, { ...DEFAULT_COMBINATION_OPTIONS, candidates: [hopeless(true, pruned), ...others] });
+    const b = forecast(series, opts, DEFAULT_PROFILE_OPTIONS, { ...DEFAULT_COMBINATION_OPTIONS, candidates: [hopeless(false, full), ...others] });
+    expect(full).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(pruned.length).toBeLessThan(full.length);
+    expect(a.model).toBe(b.model);
+    expect(a.model).not.toContain('hopeless');
+    expect(Array.from(a.mean)).toEqual(Array.from(b.mean));
+    expect(Array.from(a.upper)).toEqual(Array.from(b.upper));
   });
 });

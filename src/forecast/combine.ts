@@ -165,6 +165,32 @@ export function slotQuantiles(errors: Float64Array, m: number, q: number, neighb
   return { lower, upper };
 }
 
+/**
+ * The score a candidate must beat to be among the best `top` singles, so in a combination or
+ * chosen alone: the top-th best score already in (Infinity while fewer are in).
+ */
+function rankingBar(singles: readonly { validation: Float64Array }[], actual: Float64Array, m: number, opts: Pick<CombinationOptions, 'firstDayWeight' | 'top'>): number {
+  const k = Math.max(2, opts.top);
+  if (singles.length < k) return Infinity;
+  const scores = singles.map((s) => validationScore(errorsOf(s.validation, actual), m, opts.firstDayWeight)).sort((a, b) => a - b);
+  return scores[k - 1] as number;
+}
+
+/**
+ * A lower bound on the validation score (firstDayWeight 0) of a forecast known for its first
+ * `steps` steps: their absolute errors over all the validation's known steps, the others' being
+ * >= 0. Above the ranking bar, the outcome is the same without the remaining days.
+ */
+function scoreAtLeast(forecast: Float64Array, actual: Float64Array, steps: number): number {
+  let sum = 0;
+  for (let t = 0; t < steps; t++) {
+    const e = (actual[t] as number) - (forecast[t] as number);
+    if (Number.isFinite(e)) sum += Math.abs(e);
+  }
+  const known = countFinite(actual);
+  return known > 0 ? sum / known : 0;
+}
+
 interface Resolution {
   factor: number;
   ctx: CandidateContext;
@@ -203,8 +229,16 @@ export function forecastCombined(history: Series, opts: ForecastOptions, profile
   const actual = Float64Array.from(ctx.values.subarray(cut), (v, t) => ((ctx.keep[cut + t] as number) > 0 ? v : NaN));
 
   const singles: { candidate: Candidate; validation: Float64Array }[] = [];
-  for (const candidate of combo.candidates ?? CANDIDATES) {
-    const validation = combo.reestimate === true ? refitRolling(candidate, ctx, cut, combo.cvDays) : candidate.rolling(ctx, cut, combo.cvDays);
+  const candidates = combo.candidates ?? CANDIDATES;
+  // Prunable candidates go last, so that the others' scores can rank them out after a few days.
+  const canPrune = (c: Candidate): boolean => c.prunable === true && combo.reestimate !== true && combo.firstDayWeight === 0;
+  for (const candidate of [...candidates.filter((c) => !canPrune(c)), ...candidates.filter(canPrune)]) {
+    let validation: Float64Array | null;
+    if (combo.reestimate === true) validation = refitRolling(candidate, ctx, cut, combo.cvDays);
+    else if (canPrune(candidate)) {
+      const bar = rankingBar(singles, actual, mc, combo);
+      validation = candidate.rolling(ctx, cut, combo.cvDays, (f, daysDone) => !(scoreAtLeast(f, actual, daysDone * mc) > bar));
+    } else validation = candidate.rolling(ctx, cut, combo.cvDays);
     if (validation !== null) singles.push({ candidate, validation });
   }
   const chosen = validateOptions(singles, actual, mc, combo)[0];

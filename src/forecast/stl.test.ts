@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { forecast } from './forecast.js';
-import { fitMstl, mstlMean } from './mstl-model.js';
+import { fitMstl, mstlMean, rollMstl } from './mstl-model.js';
 import { mstl, stl } from './stl.js';
 
 function rng(seed: number): () => number {
@@ -53,6 +53,25 @@ describe('STL and MSTL', () => {
     const mean = mstlMean(fit!, 24);
     for (let h = 0; h < 24; h++) expect(Math.abs((mean[h] as number) - truth(n + h))).toBeLessThan(2);
     expect(fitMstl(new Float64Array(40), 24)).toBeNull();
+  });
+
+  it('rolled to a later origin, MSTL follows a changed daily shape and keeps the weekly one', () => {
+    const random = rng(3);
+    const n = 24 * 7 * 6;
+    const later = 24 * 7;
+    // The daily peak moves from 06:00 to 12:00 on the fit's last day; weekends are 20 lower throughout.
+    const truth = (i: number): number => 100 + 30 * Math.sin((2 * Math.PI * (i - (i >= n - 24 ? 6 : 0))) / 24) + (Math.floor(i / 24) % 7 >= 5 ? -20 : 0);
+    const y = Float64Array.from({ length: n + later }, (_, i) => truth(i) + (random() - 0.5));
+    const fit = fitMstl(y.subarray(0, n), 24)!;
+    const rolled = rollMstl(fit, y, later, 14);
+    expect(rolled).not.toBeNull();
+    const error = (mean: Float64Array, from: number): number => mean.reduce((s, v, h) => s + Math.abs(v - truth(from + h)), 0) / mean.length;
+    const stale = mstlMean(fit, later + 168).subarray(later);
+    // A week ahead, so the weekend is in it: the weekly component came through the roll.
+    const fresh = mstlMean(rolled!, 168);
+    expect(error(fresh, n + later)).toBeLessThan(0.25 * error(stale, n + later));
+    expect(error(fresh, n + later)).toBeLessThan(4);
+    expect(() => rollMstl(fit, y.subarray(24), later, 14)).toThrow(RangeError);
   });
 
   it('the model choice falls back to forecast() on short histories', () => {

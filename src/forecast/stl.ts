@@ -36,13 +36,28 @@ function nextOdd(x: number): number {
 }
 
 /**
- * Tricube weights of the last window fitted without robustness weights, kept while the window's
- * shape (its ends relative to xs, and h) repeats, as it does at every fit away from the series
- * ends: the weights and their moments are then computed once per smooth instead of once per fit.
- * Module scratch is safe: JavaScript is single-threaded and loess does not re-enter itself.
+ * Tricube weights of windows fitted without robustness weights, kept by the window's shape (its
+ * ends relative to xs, and h): away from the series ends every fit of one smooth has the same
+ * shape, and the cycle-subseries of a long period (a weekly one has 7 or 8 points per slot) repeat
+ * the same few shapes slot after slot, so the weights and their moments are computed once rather
+ * than per fit. Direct-mapped: a shape evicts whichever shared its slot. Module scratch is safe:
+ * JavaScript is single-threaded and loess does not re-enter itself.
  */
-/** Cached weights cover positions xs + first .. xs + first + count − 1. */
-const tricube = { left: NaN, right: NaN, h: NaN, first: 0, count: 0, w: new Float64Array(64), wd: new Float64Array(64), s0: 0, s1: 0, s2: 0 };
+interface TricubeEntry {
+  left: number;
+  right: number;
+  h: number;
+  /** Weights cover positions xs + first .. xs + first + count − 1. */
+  first: number;
+  count: number;
+  w: Float64Array;
+  wd: Float64Array;
+  s0: number;
+  s1: number;
+  s2: number;
+}
+const TRICUBE_SLOTS = 32;
+const tricubes: TricubeEntry[] = Array.from({ length: TRICUBE_SLOTS }, () => ({ left: NaN, right: NaN, h: NaN, first: 0, count: 0, w: new Float64Array(64), wd: new Float64Array(64), s0: 0, s1: 0, s2: 0 }));
 
 /**
  * Local weighted fit (tricube weights, degree 0 or 1) of y[nleft..nright] (1-based positions, as in
@@ -65,15 +80,17 @@ function loessAt(y: Float64Array, yOffset: number, n: number, len: number, degre
   if (rw === null) {
     // The positions with a positive weight are a contiguous run around xs; cache their weights
     // (and weight × offset) by the window's shape. Same sums in the same order as below.
-    const t = tricube;
-    if (t.left !== nleft - xs || t.right !== nright - xs || t.h !== h) {
+    const left = nleft - xs;
+    const right = nright - xs;
+    const t = tricubes[((left * 7 + right * 3 + h) >>> 0) % TRICUBE_SLOTS] as TricubeEntry;
+    if (t.left !== left || t.right !== right || t.h !== h) {
       const size = nright - nleft + 1;
       if (t.w.length < size) {
         t.w = new Float64Array(2 * size);
         t.wd = new Float64Array(2 * size);
       }
-      t.left = nleft - xs;
-      t.right = nright - xs;
+      t.left = left;
+      t.right = right;
       t.h = h;
       t.first = 0;
       t.s0 = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseInterval } from './interval.js';
-import { DEFAULT_LIVE_ADJUST_OPTIONS, farAbove, liveDecision, shiftWindows } from './live-adjust.js';
+import { DEFAULT_LIVE_ADJUST_OPTIONS, farAbove, liveDecision, projectedQueue, shiftWindows } from './live-adjust.js';
 import { planHeuristic } from './plan.js';
 import { comparePlanScores, ratios } from './render-simulation.js';
 import { emptyScore } from './score.js';
@@ -57,15 +57,44 @@ describe('live adjustment before a planned window', () => {
     expect(farAbove({ ...plan.windows[0]!.live!, leadMean: 0.1, leadUpper: 0.1 }, DEFAULT_LIVE_ADJUST_OPTIONS.minExcessWrites - 1)).toBe(false);
   });
 
-  it('with no later slot: holds when the queue budget holds at the live rate, skips with a reason when it would overflow', () => {
-    const plan = planned();
-    const stuck = plan.windows.map((w) => ({ ...w, live: { ...w.live!, shifts: [], maxQueuedRequests: 1_000 } }));
-    // 500 writes in 10 minutes over a hold of ~0 ms: the queue holds.
-    expect(liveDecision(stuck, new Map([['p', 500]])).action).toBe('keep');
-    const long = stuck.map((w) => ({ ...w, holdMs: 30 * 60_000 }));
-    const d = liveDecision(long, new Map([['p', 500]]));
+  it('moves a window whose queue would outgrow its budget at the live load, though the load is not far above the forecast', () => {
+    // After-dump: a 10-minute hold in the 02:00 trough (10/h), so about 1.7 writes forecast.
+    const windowsWith = (maxQueuedRequests: number) =>
+      planHeuristic(planInput([partition('p', curve, { dumpMs: 10 * 60_000, maxHoldMs: HOUR_MS, maxQueuedRequests })], { release: 'after-dump', candidateStepMs: 5 * 60_000, liveLookbackMs: 10 * 60_000 })).windows;
+    const tight = windowsWith(3);
+    const w = tight[0]!;
+    expect(Math.floor(w.startMs / HOUR_MS)).toBe(2);
+    expect(w.heldWrites).toBeLessThan(3);
+    // Twice the forecast over the lookback: not "far above" (3x), but twice the window's
+    // forecast queue is over a budget of 3.
+    const twice = new Map([['p', 2 * w.live!.leadMean]]);
+    expect(farAbove(w.live!, 2 * w.live!.leadMean)).toBe(false);
+    expect(projectedQueue(w, 2 * w.live!.leadMean)).toBeCloseTo(2 * w.heldWrites, 9);
+    const d = liveDecision(tight, twice);
+    expect(d.action).toBe('move');
+    expect(d.action === 'move' && d.shiftMs).toBe(w.live!.shifts[0]!.shiftMs);
+    // A budget of 5 holds at that load: kept.
+    expect(liveDecision(windowsWith(5), twice).action).toBe('keep');
+    // Load at the forecast: kept, even right after a busy hour (the forecast expects the drop).
+    expect(liveDecision(tight, new Map([['p', w.live!.leadMean]])).action).toBe('keep');
+  });
+
+  it('with no later slot: holds when the queue budget holds at the live load, skips with a reason when it would overflow', () => {
+    const plan = planHeuristic(planInput([partition('p', curve, { dumpMs: 10 * 60_000, maxHoldMs: HOUR_MS, maxQueuedRequests: 1_000 })], { release: 'after-dump', candidateStepMs: 5 * 60_000, liveLookbackMs: 10 * 60_000 }));
+    const stuck = plan.windows.map((w) => ({ ...w, live: { ...w.live!, shifts: [] } }));
+    const w = stuck[0]!;
+    // 30 times the forecast: far above, but 30 x ~1.7 writes fit in 1,000.
+    const surge = 30 * w.live!.leadMean;
+    expect(liveDecision(stuck, new Map([['p', surge]])).action).toBe('keep');
+    const small = stuck.map((x) => ({ ...x, live: { ...x.live!, maxQueuedRequests: 10 } }));
+    const d = liveDecision(small, new Map([['p', surge]]));
     expect(d.action).toBe('skip');
-    expect(d.action === 'skip' && d.reason).toContain('maxQueuedRequests 1000');
+    expect(d.action === 'skip' && d.reason).toContain('maxQueuedRequests 10');
+    // Twice the forecast overflows a budget of 3 but is no surge: held, the queue rejecting the overflow.
+    const tight = stuck.map((x) => ({ ...x, live: { ...x.live!, maxQueuedRequests: 3 } }));
+    const kept = liveDecision(tight, new Map([['p', 2 * w.live!.leadMean]]));
+    expect(kept.action).toBe('keep');
+    expect(kept.reason).toContain('no later slot');
   });
 });
 
