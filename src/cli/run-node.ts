@@ -1,11 +1,11 @@
-import { LocalCluster } from '../localdb/cluster.js';
-import { DEMO_SHARD_TABLE, startDemoShards, type DemoShards } from '../localdb/demo-shards.js';
+import type { LocalCluster } from '../localdb/cluster.js';
+import { resolveUpstream } from './node-upstream.js';
 import type { Config } from '../config/schema.js';
 import { BUILD, Metrics } from '../metrics/registry.js';
 import { startMetricsHttp } from '../metrics/http.js';
 import { ProxyServer } from '../proxy/server.js';
 import { scrapeHook } from './scrape-hook.js';
-import { parseHostPort, parseUpstreamUrl } from '../proxy/upstream.js';
+import { parseHostPort } from '../proxy/upstream.js';
 import type { Logger } from '../util/log.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -14,18 +14,17 @@ import { CatalogRefresher, loadCatalog, type Catalog } from '../catalog/index.js
 import { initSqlParser, SqlClassifier } from '../sql/index.js';
 import { migrate } from '../store/migrate.js';
 import { WriteRecorder } from '../stats/recorder.js';
-import { bypassHorizonMs, pruneHistory, TableStatsSampler } from '../stats/table-stats.js';
+import { NodeStats } from './node-stats.js';
 import { NullInspector } from '../proxy/inspector.js';
 import { WriteInspector, type InspectorShared } from '../proxy/write-inspector.js';
 import { adminPool, adminTarget, type AdminTarget } from './admin-db.js';
 import { connectWhenUp, resolveTlsWhenUp } from './wait-for-db.js';
 import { loadUpstreamTls } from '../util/pg-tls.js';
 import { WindowGate } from '../windows/gate.js';
-import { runBackup, type BackupRunResult } from '../coordinator/backup-run.js';
-import { locateForeign } from '../windows/servers.js';
-import type { ReleaseRule, WindowMode } from '../windows/window.js';
+import type { BackupRunResult } from '../coordinator/backup-run.js';
+import { NodeBackups, type BackupOptions } from './node-backups.js';
 import { BackupRequests } from '../coordinator/requests.js';
-import { parseTableName, type PgTarget } from '../backup/index.js';
+import type { PgTarget } from '../backup/index.js';
 import { PlanScheduler } from '../coordinator/scheduler.js';
 import { nodeClock } from '../coordinator/clock.js';
 import { WindowFollower } from '../coordinator/follower.js';
@@ -34,11 +33,13 @@ import { ContactFence, watchContact } from '../coordinator/contact-fence.js';
 import { NodeCoordination } from '../coordinator/shared-windows.js';
 import { WindowBus } from '../coordinator/window-bus.js';
 import { PartitionActivity, type PartitionStatus } from './node-status.js';
-import { diffConfig, type ReloadResult } from '../config/reload.js';
+import type { ReloadResult } from '../config/reload.js';
+import { NodeConfig } from './node-reload.js';
 import { ConsoleServer, type Cell } from '../proxy/console/index.js';
 import type { Gathered } from './workers/messages.js';
 import { Pauses } from '../windows/pause.js';
-import { consoleCommands, runRelayedConsole } from './console-commands.js';
+import { runRelayedConsole } from './console-commands.js';
+import { startConsole } from './node-console.js';
 import type { NodeStatusJson } from './status-table.js';
 
 /** A registry's content as prom-client's getMetricsAsJSON gives it (what AggregatorRegistry sums). */
@@ -59,7 +60,7 @@ export interface RunningNode {
   flushStats(): Promise<void>;
   gate: WindowGate;
   /** Open windows and back up these partitions now (on this node). */
-  backup(partitions: readonly string[], opts?: { mode?: WindowMode; release?: ReleaseRule; trigger?: string; onProgress?: (p: string, state: string) => void }): Promise<BackupRunResult>;
+  backup(partitions: readonly string[], opts?: BackupOptions): Promise<BackupRunResult>;
   metrics: Metrics;
   /** Planned backups: planning ticks, stored plans armed as timers (coordinator/scheduler.ts); replaced when a reload changes the schedule. */
   readonly scheduler: PlanScheduler;
@@ -152,32 +153,44 @@ export function bindError(err: unknown, option: string, hostPort: { host: string
 }
 
 async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, undo: Array<() => unknown>): Promise<RunningNode> {
-  let cluster: LocalCluster | null = null;
-  let shards: DemoShards | null = null;
-  let upstream: { host: string; port: number; database: string | null; user: string | null };
-  if (config.upstream.url) {
-    upstream = parseUpstreamUrl(config.upstream.url);
-  } else {
-    log.info('no upstream configured: starting a private PostgreSQL with a demo partitioned table');
-    cluster = await LocalCluster.start({ demo: true, log });
-    const started = cluster;
-    undo.push(() => started.stop());
-    upstream = { host: cluster.host, port: cluster.port, database: 'demo', user: 'postgres' };
-    if (runOpts.demoShards) {
-      shards = await startDemoShards(cluster, runOpts.demoShards, 'demo', log);
-      const s = shards;
-      undo.push(() => s.stop());
-      // One cut across the shards, unless the configuration names its own groups.
-      if (config.windows.groups === 'partition') config = { ...config, windows: { ...config.windows, groups: { [DEMO_SHARD_TABLE]: shards.leaves } } };
-    }
-  }
-  if (runOpts.demoShards && !shards) throw new Error('--demo-shards needs demo mode: it starts its own shards next to the private PostgreSQL (no upstream.url)');
+  const resolved = await resolveUpstream(config, runOpts.demoShards, log, undo);
+  const { upstream, cluster, shards } = resolved;
+  config = resolved.config;
 
   const upstreamTls = loadUpstreamTls(config.upstream.tls);
-  // The configuration in force; a reload replaces it, and what reads it at use sees the new one.
-  let current = config;
   const startedAt = new Date();
   const metrics = new Metrics(config.metrics.maxPartitionLabels, config.metrics.maxHistogramPartitions);
+  // The configuration in force; a reload replaces it, and what reads it at use sees the new one.
+  const live = new NodeConfig(config, {
+    source: runOpts.reloadConfig,
+    // TLS files are read before anything changes: a missing or bad file refuses the reload whole.
+    check: (next) =>
+      proxy.reconfigure({
+        maxClientConnections: next.limits.maxClientConnections,
+        maxMessageBytes: next.limits.maxMessageBytes,
+        startupTimeoutMs: next.limits.startupTimeoutMs,
+        shutdownTimeoutMs: next.shutdownTimeoutMs,
+        tls: next.tls.cert && next.tls.key ? { cert: next.tls.cert, key: next.tls.key } : null,
+      }),
+    apply: (next, _before, changes) => {
+      proxy.heldNoticeAfterMs = next.windows.noticeAfterMs;
+      writingFunctions.clear();
+      for (const [k, v] of Object.entries(next.sql.writingFunctions)) writingFunctions.set(k, v);
+      if (changes.some((c) => c.option.startsWith('catalog.'))) catalog.refreshSoon();
+      if (changes.some((c) => /^(backup\.(schedule|planAt|interval|timezone)|planner\.|forecast\.)/.test(c.option))) {
+        // A new schedule: the old scheduler's timers go, a new one arms from the stored plans.
+        schedulerSwap = schedulerSwap
+          .then(async () => {
+            await scheduler.stop();
+            scheduler = newScheduler(next);
+            await scheduler.start();
+          })
+          .catch((err: unknown) => log.error({ err }, 'rescheduling after reload failed'));
+      }
+    },
+    metrics,
+    log,
+  });
   const listen = parseHostPort(config.listen);
   const gate = new WindowGate();
   const proxy = new ProxyServer({
@@ -232,7 +245,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     load: async () => {
       const c = await pool.connect();
       try {
-        return await loadCatalog(c, { schemas: [...current.catalog.schemas], plainTables: [...current.catalog.plainTables] });
+        return await loadCatalog(c, { schemas: [...live.current.catalog.schemas], plainTables: [...live.current.catalog.plainTables] });
       } finally {
         c.release();
       }
@@ -267,35 +280,10 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     );
   }
 
-  const flushStats = async (): Promise<void> => {
-    if (!config.stats.enabled) return;
-    const c = await pool.connect();
-    try {
-      await recorder.flush(c);
-    } finally {
-      c.release();
-    }
-  };
-  const sampler = new TableStatsSampler({ metrics, node, horizonMs: bypassHorizonMs(config.stats) });
-  const timers: NodeJS.Timeout[] = [];
-  if (config.stats.enabled) {
-    timers.push(setInterval(() => flushStats().catch(() => undefined), config.stats.flushIntervalMs));
-    timers.push(
-      setInterval(() => {
-        void (async () => {
-          const c = await pool.connect();
-          try {
-            await sampler.sample(c, catalog.current.leaves().map((l) => l.name), recorder.takeRowsSince());
-            await pruneHistory(c, config.stats.retentionDays);
-          } finally {
-            c.release();
-          }
-        })().catch((err: unknown) => log.warn({ err }, 'table stats sample failed'));
-      }, config.stats.tableStatsIntervalMs),
-    );
-    for (const t of timers) t.unref();
-    undo.push(() => timers.forEach((t) => clearInterval(t)));
-  }
+  const stats = new NodeStats({ stats: config.stats, pool, recorder, catalog, metrics, node, log });
+  const flushStats = (): Promise<void> => stats.flush();
+  stats.start();
+  undo.push(() => stats.stop());
 
   // --- windows and backups
   const target: PgTarget = { host: admin.host, port: admin.port, user: admin.user, database: admin.database, tls: admin.tls, connectTimeoutMs: admin.connectTimeoutMs };
@@ -335,47 +323,8 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   });
   undo.push(() => fence.stop());
   watchContact(membership, follower, fence, node, config.nodes.pollMs, log);
-  let backupChain: Promise<unknown> = Promise.resolve();
-  const backup: RunningNode['backup'] = (partitions, o = {}) => {
-    const cat = catalog.current;
-    const known = new Map(cat.leaves().map((l) => [l.name, l.root]));
-    const tableOf = new Map(cat.leaves().map((l) => [l.name, l.table ?? parseTableName(l.name)]));
-    for (const p of partitions) if (!known.has(p)) return Promise.reject(new Error(`unknown partition ${p}: not a leaf of a managed table`));
-    // One run at a time on a node: two runs must not hold the same partition.
-    const onProgress = (p: string, state: string): void => {
-      activity.windowStep(p, state);
-      o.onProgress?.(p, state);
-    };
-    for (const p of partitions) activity.windowStep(p, 'queued');
-    // Foreign leaves (postgres_fdw) are dumped on their own servers, each in its own snapshot.
-    const foreignLeaves = cat.leaves().filter((l) => l.foreignServer !== null).map((l) => l.name);
-    const run = backupChain.then(async () => {
-      const config = current;
-      const foreign = foreignLeaves.length > 0 ? await locateForeign(pool, foreignLeaves, { config, admin: target }) : null;
-      return runBackup({
-        partitions,
-        ...(foreign ? { foreign } : {}),
-        rootOf: (p) => known.get(p) ?? p,
-        tableOf: (p) => tableOf.get(p) ?? parseTableName(p),
-        ...(systemIdentifier ? { systemIdentifier } : {}),
-        config,
-        ...(o.mode ? { mode: o.mode } : {}),
-        ...(o.release ? { release: o.release } : {}),
-        gate,
-        target,
-        pool,
-        node,
-        trigger: o.trigger ?? 'manual',
-        metrics,
-        log,
-        onProgress,
-        coordination,
-      });
-    });
-    run.then((r) => activity.backupDone(r), () => activity.backupFailed(partitions));
-    backupChain = run.catch(() => undefined);
-    return run;
-  };
+  const backups = new NodeBackups({ catalog, activity, config: () => live.current, gate, target, pool, node, metrics, log, coordination, systemIdentifier });
+  const backup: RunningNode['backup'] = (partitions, o) => backups.backup(partitions, o);
   const requests = new BackupRequests({
     pool,
     target,
@@ -428,15 +377,16 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   }
 
   // --- the admin console on the proxy's port, and reloads
-  const commands = consoleCommands({
+  const { server: consoleServer, commands } = startConsole(proxy, config, {
     node,
     listen: `${addr.host}:${addr.port}`,
     upstream: `${upstream.host}:${upstream.port}`,
+    upstreamAt: upstream,
+    admin,
     startedAt,
-    config: () => current,
-    reload: () => reloadNow(),
+    config: () => live.current,
+    reload: () => live.reload(),
     proxy,
-    console: (): ConsoleServer => consoleServer,
     activity,
     leaves: () => catalog.current.leaves(),
     pauses,
@@ -444,68 +394,10 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     pool,
     backup: (partitions, o) => backup(partitions, o),
     ...(worker ? { everywhere: worker.everywhere, gather: worker.gather } : {}),
-  });
-  const consoleServer: ConsoleServer = new ConsoleServer({
-    database: config.console.database,
-    allowed: () => current.console.roles ?? [admin.user],
-    authDatabase: () => current.console.authDatabase ?? admin.database,
-    upstream: { host: upstream.host, port: upstream.port, connectTimeoutMs: config.upstream.connectTimeoutMs },
-    authTimeoutMs: config.upstream.connectTimeoutMs + config.limits.startupTimeoutMs,
-    commands,
     log,
   });
-  // The console's virtual database is claimed at startup, before any server connection is made.
-  proxy.claimStartup = (client, params, rest) => {
-    if ((params.get('database') ?? params.get('user')) !== consoleServer.database) return false;
-    // The session removes its listeners once this returns: open on the next tick, socket paused.
-    client.pause();
-    queueMicrotask(() => consoleServer.open(client, params, rest));
-    return true;
-  };
 
   let schedulerSwap: Promise<void> = Promise.resolve();
-  const reloadNow = (): ReloadResult => {
-    let next: Config;
-    try {
-      if (!runOpts.reloadConfig) throw new Error('this node was started without a configuration source to reload from');
-      next = runOpts.reloadConfig();
-      // TLS files are read before anything changes: a missing or bad file refuses the reload whole.
-      proxy.reconfigure({
-        maxClientConnections: next.limits.maxClientConnections,
-        maxMessageBytes: next.limits.maxMessageBytes,
-        startupTimeoutMs: next.limits.startupTimeoutMs,
-        shutdownTimeoutMs: next.shutdownTimeoutMs,
-        tls: next.tls.cert && next.tls.key ? { cert: next.tls.cert, key: next.tls.key } : null,
-      });
-    } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
-      metrics.configReloads.labels('invalid').inc();
-      log.error({ err: error }, 'configuration reload refused; the previous configuration stays in force');
-      return { ok: false, error };
-    }
-    const changes = diffConfig(current, next);
-    const before = current;
-    // Options that need a restart keep their running values, so the node stays consistent.
-    current = next;
-    if (next.log.level !== before.log.level) log.level = next.log.level;
-    proxy.heldNoticeAfterMs = next.windows.noticeAfterMs;
-    writingFunctions.clear();
-    for (const [k, v] of Object.entries(next.sql.writingFunctions)) writingFunctions.set(k, v);
-    if (changes.some((c) => c.option.startsWith('catalog.'))) catalog.refreshSoon();
-    if (changes.some((c) => /^(backup\.(schedule|planAt|interval|timezone)|planner\.|forecast\.)/.test(c.option))) {
-      // A new schedule: the old scheduler's timers go, a new one arms from the stored plans.
-      schedulerSwap = schedulerSwap.then(async () => {
-        await scheduler.stop();
-        scheduler = newScheduler(next);
-        await scheduler.start();
-      }).catch((err: unknown) => log.error({ err }, 'rescheduling after reload failed'));
-    }
-    const restart = changes.filter((c) => c.applies === 'restart');
-    metrics.configReloads.labels('applied').inc();
-    metrics.configRestartPending.set(restart.length);
-    log.info({ live: changes.filter((c) => c.applies === 'live').map((c) => c.option), restart: restart.map((c) => c.option) }, restart.length > 0 ? 'configuration reloaded; some changes need a restart' : 'configuration reloaded');
-    return { ok: true, changes };
-  };
 
   const db = upstream.database ?? 'postgres';
   const user = upstream.user ?? 'postgres';
@@ -514,7 +406,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   return {
     proxy,
     get config() {
-      return current;
+      return live.current;
     },
     node,
     admin,
@@ -530,7 +422,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
       return scheduler;
     },
     async reload() {
-      const r = reloadNow();
+      const r = live.reload();
       await schedulerSwap;
       return r;
     },
@@ -555,12 +447,12 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
       consoleServer.close();
       await requests.stop();
       await proxy.shutdown();
-      await backupChain;
+      await backups.idle();
       fence.stop();
       await follower.stop();
       await membership.stop();
       await bus.stop();
-      for (const t of timers) clearInterval(t);
+      stats.stop();
       catalog.stop();
       await flushStats().catch((err: unknown) => log.warn({ err }, 'final history flush failed'));
       await pool.end();
