@@ -26,21 +26,9 @@ import { loadSimPartitions } from '../src/cli/commands/simulate.js';
 import { forecast } from '../src/forecast/index.js';
 import { parseInterval } from '../src/planner/interval.js';
 import { formatSimulationTable, ratios } from '../src/planner/render-simulation.js';
-import { DEFAULT_REPLAN_OPTIONS } from '../src/planner/replan.js';
 import { DEFAULT_SIMULATE_OPTIONS, simulate, type SimPartition, type SimulateOptions } from '../src/planner/simulate.js';
 
 const days = Number(process.argv[2] ?? 14);
-// ONLY=text runs the scenarios whose name contains it; REPLAN=0 turns the intraday re-plan off;
-// REPLAN_SHRINK and REPLAN_LOOKBACK_H override its defaults (to measure them, not to tune silently).
-const only = process.env.ONLY;
-const replan =
-  process.env.REPLAN === '0'
-    ? null
-    : {
-        ...DEFAULT_REPLAN_OPTIONS,
-        ...(process.env.REPLAN_SHRINK === undefined ? {} : { shrink: Number(process.env.REPLAN_SHRINK) }),
-        ...(process.env.REPLAN_LOOKBACK_H === undefined ? {} : { lookbackMs: Number(process.env.REPLAN_LOOKBACK_H) * 3_600_000 }),
-      };
 const sharedDir = [join(import.meta.dirname, '..', '..', 'shared', 'data', 'series'), '/work/shared/data/series'].find((d) => existsSync(d));
 if (sharedDir === undefined) throw new Error('shared/data/series not found beside the clone');
 const csvs = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((f) => f.endsWith('.csv')).sort().map((f) => join(dir, f));
@@ -80,9 +68,8 @@ const scenarios: Scenario[] = [
 
 const summary: string[] = [];
 for (const s of scenarios) {
-  if (only !== undefined && !s.name.includes(only)) continue;
   const t0 = performance.now();
-  const r = await simulate(s.parts, forecast, { ...DEFAULT_SIMULATE_OPTIONS, days, replan, replanRefit: process.env.REPLAN_REFIT === '1', ...s.opts });
+  const r = await simulate(s.parts, forecast, { ...DEFAULT_SIMULATE_OPTIONS, days, ...s.opts });
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   console.log(formatSimulationTable(r, `## ${s.name} (${r.days} days, ${secs} s)`));
   console.log('');
@@ -90,9 +77,9 @@ for (const s of scenarios) {
   const u = q['adaptive/uniform']!;
   const o = q['adaptive/oracle']!;
   summary.push(
-    `| ${s.name} | ${u.heldWrites} | ${u.overlapCost} | ${o.heldWrites} | ${o.overlapCost} | ${r.adaptive.budgetViolations} / ${r.uniform.budgetViolations} | ${r.adaptive.missedBackups} / ${r.uniform.missedBackups} / ${r.oracle.missedBackups} | ${r.live.moved} / ${r.live.skipped} | ${r.live.replanned ?? 0} |`,
+    `| ${s.name} | ${u.heldWrites} | ${u.overlapCost} | ${o.heldWrites} | ${o.overlapCost} | ${r.adaptive.budgetViolations} / ${r.uniform.budgetViolations} | ${r.adaptive.missedBackups} / ${r.uniform.missedBackups} / ${r.oracle.missedBackups} | ${r.live.moved} / ${r.live.skipped} |`,
   );
 }
-console.log('| scenario | held a/u | overlap a/u | held a/o | overlap a/o | violations adaptive / uniform | missed a / u / o | live moved / skipped | re-plan moved |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| scenario | held a/u | overlap a/u | held a/o | overlap a/o | violations adaptive / uniform | missed a / u / o | live moved / skipped |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const line of summary) console.log(line);

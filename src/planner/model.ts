@@ -228,12 +228,8 @@ function buildGroup(
 
   const lead = Math.max(...members.map((m) => -m.startOffsetMs));
   const tail = Math.max(...members.map((m) => m.endOffsetMs), ...jobs.map((j) => j.startOffsetMs + j.durationMs));
-  const total = Math.floor((t1 - t0 - lead - tail) / candidateStepMs + 1e-9) + 1;
-  if (total <= 0) return `window and dump need ${minutes(lead + tail)}, longer than the backup interval (${minutes(t1 - t0)})`;
-  // Candidates whose window would start before earliestStartMs are past; the rest keep the grid.
-  const first = input.earliestStartMs === undefined ? 0 : Math.max(0, Math.ceil((input.earliestStartMs - t0) / candidateStepMs - 1e-9));
-  const count = total - first;
-  if (count <= 0) return `window and dump need ${minutes(lead + tail)}, longer than what is left of the backup interval`;
+  const count = Math.floor((t1 - t0 - lead - tail) / candidateStepMs + 1e-9) + 1;
+  if (count <= 0) return `window and dump need ${minutes(lead + tail)}, longer than the backup interval (${minutes(t1 - t0)})`;
 
   const risk = input.riskWeight ?? DEFAULT_RISK_WEIGHT;
   const cuts = new Float64Array(count);
@@ -244,7 +240,7 @@ function buildGroup(
   let bestQueue = Infinity;
   let queueCulprit = '';
   for (let k = 0; k < count; k++) {
-    const cut = t0 + lead + (first + k) * candidateStepMs;
+    const cut = t0 + lead + k * candidateStepMs;
     cuts[k] = cut;
     let h = 0;
     let hu = 0;

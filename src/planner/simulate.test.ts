@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Forecast, ForecastOptions, Series } from '../forecast/types.js';
 import { parseInterval } from './interval.js';
-import { DEFAULT_REPLAN_OPTIONS } from './replan.js';
 import { DEFAULT_SIMULATE_OPTIONS, alignSeries, simulate } from './simulate.js';
 
 const HOUR = 3_600_000;
@@ -47,13 +46,6 @@ describe('simulate', () => {
     expect(r.uniform.peakHoldMs).toBe(60 * 60_000 + 360);
     expect(r.adaptive.budgetViolations).toBe(0);
     expect(r.adaptive.missedBackups).toBe(0);
-  });
-
-  it('with a forecast equal to what happens, the intraday re-plan changes nothing', async () => {
-    const off = await simulate([{ name: 'a', series: daily(10) }], naive, opts);
-    const on = await simulate([{ name: 'a', series: daily(10) }], naive, { ...opts, replan: DEFAULT_REPLAN_OPTIONS });
-    expect(on.adaptive).toEqual(off.adaptive);
-    expect(on.live.replanned).toBe(0);
   });
 
   it('moves series from other years onto one calendar by whole weeks', () => {

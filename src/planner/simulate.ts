@@ -8,7 +8,6 @@ import { Cumulative } from './curve.js';
 import { intervalLengthMs, intervalOnDay, type DailyInterval } from './interval.js';
 import { DEFAULT_LIVE_ADJUST_OPTIONS, liveDecision, shiftWindows, type LiveAdjustOptions } from './live-adjust.js';
 import { plan, type SolverChoice } from './plan.js';
-import { replanPending, replanWith, type ReplanOptions } from './replan.js';
 import { addScores, emptyScore, scorePlan, type PlanScore } from './score.js';
 import type { PartitionPlanInput, Plan, PlanInput, PlannedWindow, ReleaseRule, WindowMode } from './types.js';
 import { planUniform } from './uniform.js';
@@ -49,12 +48,6 @@ export interface SimulateOptions {
   riskWeight?: number;
   /** Live adjustment of the adaptive plan before each window (null: off). */
   live?: LiveAdjustOptions | null;
-  /** Intraday re-plan of the adaptive plan's pending windows every replanEveryMs (null: off). */
-  replan?: ReplanOptions | null;
-  /** Spacing of the intraday re-plans from the interval's start. Default one hour. */
-  replanEveryMs?: number;
-  /** Instead of the level correction, refit the forecast at each re-plan on the history up to then. */
-  replanRefit?: boolean;
 }
 
 export const DEFAULT_SIMULATE_OPTIONS: Omit<SimulateOptions, 'interval'> = {
@@ -79,8 +72,6 @@ export interface LiveCounts {
   /** Windows moved to a later slot, and skipped, by the live check. */
   moved: number;
   skipped: number;
-  /** Windows the intraday re-plan moved. */
-  replanned?: number;
 }
 
 export interface DayResult {
@@ -176,53 +167,21 @@ export async function simulate(parts: readonly SimPartition[], forecaster: Forec
       ...(opts.riskWeight === undefined ? {} : { riskWeight: opts.riskWeight }),
     });
     const solver = { solver: opts.solver ?? 'auto' };
-    let planned = await plan(input(withForecast), solver);
-    let replanned = 0;
-    if (opts.replan !== null && opts.replan !== undefined) {
-      // Causal: at each re-plan instant the level ratio reads the actual load before it only.
-      const seen = new Map(withActual.map((a) => [a.name, new Cumulative({ ...a.forecast, values: a.forecast.mean })]));
-      const every = opts.replanEveryMs ?? 3_600_000;
-      for (let now = iv.startMs + every; now < iv.endMs; now += every) {
-        const r = opts.replanRefit === true
-          ? await replanWith(planned, input(withForecast), refitAt(aligned, withForecast, forecaster, start, now, iv.endMs, opts), now, opts.replan.armLeadMs, solver)
-          : await replanPending(planned, input(withForecast), seen, now, opts.replan, solver);
-        planned = r.plan;
-        replanned += r.moved.length;
-      }
-    }
+    const planned = await plan(input(withForecast), solver);
     const { plan: adaptive, live } = opts.live === null ? { plan: planned, live: { moved: 0, skipped: 0 } } : adjustLive(planned, withActual, opts.live ?? DEFAULT_LIVE_ADJUST_OPTIONS);
     const oracle = await plan(input(withActual), solver);
     const uniform = planUniform(input(withForecast));
     perDay.push({
       intervalStartMs: iv.startMs,
-      live: { ...live, replanned },
+      live,
       adaptive: scorePlan(adaptive, withActual),
       uniform: scorePlan(uniform, withActual),
       oracle: scorePlan(oracle, withActual),
     });
   }
   const total = (key: 'adaptive' | 'uniform' | 'oracle'): PlanScore => perDay.reduce((s, d) => addScores(s, d[key]), emptyScore());
-  const live = perDay.reduce((s, d) => ({ moved: s.moved + d.live.moved, skipped: s.skipped + d.live.skipped, replanned: (s.replanned ?? 0) + (d.live.replanned ?? 0) }), { moved: 0, skipped: 0, replanned: 0 });
+  const live = perDay.reduce((s, d) => ({ moved: s.moved + d.live.moved, skipped: s.skipped + d.live.skipped }), { moved: 0, skipped: 0 });
   return { days: perDay.length, live, adaptive: total('adaptive'), uniform: total('uniform'), oracle: total('oracle'), perDay };
-}
-
-/**
- * Each partition's day-ahead forecast with its part from `now` on replaced by a forecast fitted on
- * the history up to `now`: the intraday update a coordinator could make each plan cycle. Causal:
- * the history ends at `now`.
- */
-function refitAt(aligned: readonly SimPartition[], dayAhead: readonly PartitionPlanInput[], forecaster: Forecaster, dataStart: number, now: number, endMs: number, opts: SimulateOptions): Map<string, Forecast> {
-  const out = new Map<string, Forecast>();
-  for (const p of aligned) {
-    const f = dayAhead.find((d) => d.name === p.name)?.forecast;
-    if (f === undefined || (now - f.startMs) % f.stepMs !== 0 || f.stepMs !== p.series.stepMs) continue;
-    const history = slice(p.series, Math.max(dataStart, now - opts.historyDays * DAY_MS), now);
-    const fresh = forecaster(history, { horizonSteps: Math.ceil((endMs - now) / p.series.stepMs), quantile: opts.quantile });
-    const past = (now - f.startMs) / f.stepMs;
-    const splice = (a: Float64Array, b: Float64Array): Float64Array => Float64Array.from(a, (v, i) => (i < past ? v : (b[i - past] ?? v)));
-    out.set(p.name, { ...f, mean: splice(f.mean, fresh.mean), upper: splice(f.upper, fresh.upper), model: `${f.model}+intraday ${fresh.model}` });
-  }
-  return out;
 }
 
 /**

@@ -62,12 +62,6 @@ export interface PlanInput {
    * check). Default DEFAULT_LIVE_LOOKBACK_MS.
    */
   liveLookbackMs?: number;
-  /**
-   * No window may start before this (an intraday re-plan: the time already past). The interval
-   * still starts at intervalStartMs, so the candidate grid and the load curves stay aligned with
-   * the forecast's steps. Default: the interval's start.
-   */
-  earliestStartMs?: number;
   /** Skip groups whose every member has had no write since its last good backup. */
   skipUnchanged: boolean;
   /** Spacing of the candidate window starts. Default: min(forecast step, 60 s). */
