@@ -2,7 +2,7 @@
  * Runs the simulator over the public series (../shared/data/series) and the wider set
  * (bench/series) and prints, per scenario, the table of adaptive, uniform and oracle plans with the
  * ratios adaptive/uniform and adaptive/oracle, the missed backups and the live check's moves.
- * `npx tsx bench/simulate-series.ts [days]`.
+ * `npx tsx bench/simulate-series.ts [days]`; `ONLY='wider set' npx tsx ...` for some scenarios.
  *
  * The "no zero-load night" scenarios (after-dump release, 10-minute dumps, one-hour hold budget)
  * are the goals of issue 14: adaptive held writes <= 1.10 x oracle and <= 0.7 x uniform, zero
@@ -29,6 +29,8 @@ import { formatSimulationTable, ratios } from '../src/planner/render-simulation.
 import { DEFAULT_SIMULATE_OPTIONS, simulate, type SimPartition, type SimulateOptions } from '../src/planner/simulate.js';
 
 const days = Number(process.argv[2] ?? 14);
+// ONLY=text runs just the scenarios whose name contains it (the whole run takes about 20 s here).
+const only = process.env.ONLY;
 const sharedDir = [join(import.meta.dirname, '..', '..', 'shared', 'data', 'series'), '/work/shared/data/series'].find((d) => existsSync(d));
 if (sharedDir === undefined) throw new Error('shared/data/series not found beside the clone');
 const csvs = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((f) => f.endsWith('.csv')).sort().map((f) => join(dir, f));
@@ -68,6 +70,7 @@ const scenarios: Scenario[] = [
 
 const summary: string[] = [];
 for (const s of scenarios) {
+  if (only !== undefined && !s.name.includes(only)) continue;
   const t0 = performance.now();
   const r = await simulate(s.parts, forecast, { ...DEFAULT_SIMULATE_OPTIONS, days, ...s.opts });
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
