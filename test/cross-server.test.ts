@@ -23,7 +23,7 @@ import { runBackup } from '../src/coordinator/backup-run.js';
 import { preparePin } from '../src/windows/pin.js';
 import { locateForeign } from '../src/windows/servers.js';
 import { startTestCluster } from './helpers/pg.js';
-import { checkCut, restoreShardRows, XWriter, type ShardRows, type XWrite } from './helpers/cross-writers.js';
+import { checkCut, restoreShardRows, shardServersSql, XWriter, type ShardRows, type XWrite } from './helpers/cross-writers.js';
 import { waitFor } from './helpers/invariants.js';
 
 const run = promisify(execFile);
@@ -48,11 +48,7 @@ beforeAll(async () => {
   // A shard-2 partition whose dump lasts long enough to restart the shard under it.
   await s2.query(`INSERT INTO data.b_part SELECT -g, 2, NULL, NULL, md5(g::text) || md5((g * 3)::text) FROM generate_series(1, 300000) g`);
   await front.query(
-    `CREATE EXTENSION postgres_fdw;
-     CREATE SERVER shard1 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '${s1.port}', dbname 'postgres');
-     CREATE SERVER shard2 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '${s2.port}', dbname 'postgres');
-     CREATE USER MAPPING FOR postgres SERVER shard1 OPTIONS (user 'postgres');
-     CREATE USER MAPPING FOR postgres SERVER shard2 OPTIONS (user 'postgres');
+    `${shardServersSql(s1, s2)}
      CREATE TABLE xw (id bigint NOT NULL, p int NOT NULL, tx bigint, ref bigint) PARTITION BY LIST (p);
      CREATE TABLE xw_0 PARTITION OF xw FOR VALUES IN (0);
      -- both shards call their table data.w_part: artifacts and verify must keep them apart

@@ -15,7 +15,7 @@ import { LocalCluster } from '../src/localdb/cluster.js';
 import { silentLogger } from '../src/util/log.js';
 import { sharedWindowKey } from '../src/windows/coordination.js';
 import { startTestCluster } from './helpers/pg.js';
-import { checkCut, restoreShardRows, XWriter, type ShardRows, type XWrite } from './helpers/cross-writers.js';
+import { checkCut, createShardedTable, restoreShardRows, XWriter, type ShardRows, type XWrite } from './helpers/cross-writers.js';
 import { waitFor } from './helpers/invariants.js';
 
 let front: LocalCluster;
@@ -27,20 +27,7 @@ const nodes: RunningNode[] = [];
 beforeAll(async () => {
   [front, s1, s2] = await Promise.all([startTestCluster(), LocalCluster.start(), LocalCluster.start()]);
   backupDir = mkdtempSync(join(tmpdir(), 'qc-multi-shards-'));
-  for (const s of [s1, s2]) await s.query('CREATE SCHEMA data; CREATE TABLE data.w_part (id bigint PRIMARY KEY, p int NOT NULL, tx bigint, ref bigint);');
-  await front.query(
-    `CREATE EXTENSION postgres_fdw;
-     CREATE SERVER shard1 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '${s1.port}', dbname 'postgres');
-     CREATE SERVER shard2 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '${s2.port}', dbname 'postgres');
-     CREATE USER MAPPING FOR postgres SERVER shard1 OPTIONS (user 'postgres');
-     CREATE USER MAPPING FOR postgres SERVER shard2 OPTIONS (user 'postgres');
-     CREATE TABLE xw (id bigint NOT NULL, p int NOT NULL, tx bigint, ref bigint) PARTITION BY LIST (p);
-     CREATE TABLE xw_0 PARTITION OF xw FOR VALUES IN (0);
-     CREATE FOREIGN TABLE xw_1 PARTITION OF xw FOR VALUES IN (1) SERVER shard1 OPTIONS (schema_name 'data', table_name 'w_part');
-     CREATE FOREIGN TABLE xw_2 PARTITION OF xw FOR VALUES IN (2) SERVER shard2 OPTIONS (schema_name 'data', table_name 'w_part');`,
-    [],
-    'demo',
-  );
+  await createShardedTable(front, s1, s2);
   for (let i = 0; i < 3; i++) {
     const config = loadConfig({
       env: {},

@@ -19,7 +19,7 @@ import { workerOfSecret } from '../src/proxy/cancel-key.js';
 import { silentLogger } from '../src/util/log.js';
 import { sharedWindowKey } from '../src/windows/coordination.js';
 import { CliNodes, cliConfigFile, cliStatus, withOutput, type Started } from './helpers/cli-node.js';
-import { committedBetween, createWriterTable, windowTimes } from './helpers/cut-checks.js';
+import { committedBetween, createWriterTable, straggler, windowTimes } from './helpers/cut-checks.js';
 import { waitFor } from './helpers/invariants.js';
 import { testNodeConfig } from './helpers/node.js';
 import { startTestCluster } from './helpers/pg.js';
@@ -49,6 +49,17 @@ async function workersOf(metrics: string): Promise<Array<{ slot: number; node: s
   return waitFor('both workers to serve', async () => {
     const ws = (await cliStatus(metrics)).workers ?? [];
     return ws.length === 2 && ws.every((w) => w.node !== '') ? ws : null;
+  });
+}
+
+/** A client session of that worker (the cancel key names it): connections are opened until one lands there; all go into `opened`. */
+function clientOn(connectionString: string, slot: number, opened: pg.Client[]): Promise<pg.Client> {
+  return waitFor(`a client on worker ${slot}`, async () => {
+    const c = new pg.Client({ connectionString }) as pg.Client & { secretKey: number };
+    c.on('error', () => undefined);
+    await c.connect();
+    opened.push(c);
+    return workerOfSecret(c.secretKey) === slot ? c : null;
   });
 }
 
@@ -118,8 +129,7 @@ describe('--workers 2, worker 1 cut off from the database mid-window', () => {
     const budget = 12_000;
     const p = cli.start(['--workers', '2', '--config', cliConfigFile(work, cluster.url('demo'), { windows: { maxHoldMs: budget } })], withOptions({ '1': { adminVia: { host: '127.0.0.1', port: relay.port } } }));
     let a: RunningNode | null = null;
-    const straggler = `straggler-${freshId()}`;
-    const letGo = (): Promise<unknown> => cluster.query('UPDATE quietcut.nodes SET lease_expires_at = clock_timestamp() WHERE node = $1', [straggler], 'demo');
+    const { join: holdOpen, letGo } = straggler(cluster);
     const clients: pg.Client[] = [];
     try {
       const state = await p.served();
@@ -128,16 +138,10 @@ describe('--workers 2, worker 1 cut off from the database mid-window', () => {
       const inContact = workers.find((w) => w.slot === 0)!.node;
       a = await runNode(testNodeConfig(cluster.url('demo'), join(work, 'backups'), { nodes: { leaseMs: 3000, heartbeatMs: 200, pollMs: 100 }, windows: { maxHoldMs: budget } }), silentLogger);
       // A client of worker 1 (the key names the worker that owns the session).
-      const mine = await waitFor('a client on worker 1', async () => {
-        const c = new pg.Client({ connectionString: state.connectionString }) as pg.Client & { secretKey: number };
-        c.on('error', () => undefined);
-        await c.connect();
-        clients.push(c);
-        return workerOfSecret(c.secretKey) === 1 ? c : null;
-      });
+      const mine = await clientOn(state.connectionString, 1, clients);
 
       // A window kept open by a straggler (a live lease that never acknowledges), run by node a.
-      await cluster.query(`INSERT INTO quietcut.nodes (node, lease_expires_at) VALUES ($1, clock_timestamp() + interval '10 minutes')`, [straggler], 'demo');
+      await holdOpen();
       const result = a.backup(['public.w_0'], { release: 'after-dump' });
       const key = await waitFor('the window to open', async () => {
         const { rows } = await cluster.query<{ key: string }>(`SELECT window_key AS key FROM quietcut.windows WHERE runner = $1 AND state = 'open'`, [a!.node], 'demo');
@@ -187,23 +191,16 @@ describe('--workers 2, the worker running a window killed with SIGKILL', () => {
   test('the other worker lets its held write go by the budget, the run ends aborted and never good, the primary restarts the dead worker', async () => {
     const budget = 8000;
     const p = cli.start(['--workers', '2', '--config', cliConfigFile(work, cluster.url('demo'), { nodes: { leaseMs: 1500 }, windows: { maxHoldMs: budget } })]);
-    const straggler = `straggler-${freshId()}`;
-    const letGo = (): Promise<unknown> => cluster.query('UPDATE quietcut.nodes SET lease_expires_at = clock_timestamp() WHERE node = $1', [straggler], 'demo');
+    const { join: holdOpen, letGo } = straggler(cluster);
     const clients: pg.Client[] = [];
     try {
       const state = await p.served();
       const workers = await workersOf(state.metrics!);
       const runner = workers.find((w) => w.slot === 0)!;
       const other = workers.find((w) => w.slot === 1)!;
-      const mine = await waitFor('a client on worker 1', async () => {
-        const c = new pg.Client({ connectionString: state.connectionString }) as pg.Client & { secretKey: number };
-        c.on('error', () => undefined);
-        await c.connect();
-        clients.push(c);
-        return workerOfSecret(c.secretKey) === 1 ? c : null;
-      });
+      const mine = await clientOn(state.connectionString, 1, clients);
       // The straggler keeps the window open (the runner waits for its acknowledgement) until the kill.
-      await cluster.query(`INSERT INTO quietcut.nodes (node, lease_expires_at) VALUES ($1, clock_timestamp() + interval '10 minutes')`, [straggler], 'demo');
+      await holdOpen();
       const backup = consoleQuery(state.connectionString, 'BACKUP public.w_0', runner.node);
       backup.catch(() => undefined);
       const { key, runId } = await waitFor('worker 0 to open its window', async () => {

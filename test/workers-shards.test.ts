@@ -13,7 +13,7 @@ import type { NodeState } from '../src/cli/locate.js';
 import { LocalCluster } from '../src/localdb/cluster.js';
 import { sharedWindowKey } from '../src/windows/coordination.js';
 import { CliNodes, cliConfigFile, cliStatus, withOutput, type Started } from './helpers/cli-node.js';
-import { checkCut, restoreShardRows, XWriter } from './helpers/cross-writers.js';
+import { checkCut, createShardedTable, restoreShardRows, XWriter } from './helpers/cross-writers.js';
 import { waitFor } from './helpers/invariants.js';
 import { startTestCluster } from './helpers/pg.js';
 import { consoleQuery } from './helpers/started-node.js';
@@ -29,20 +29,7 @@ let state: NodeState;
 beforeAll(async () => {
   [front, s1, s2] = await Promise.all([startTestCluster(), LocalCluster.start(), LocalCluster.start()]);
   work = mkdtempSync(join(tmpdir(), 'qc-workers-shards-'));
-  for (const s of [s1, s2]) await s.query('CREATE SCHEMA data; CREATE TABLE data.w_part (id bigint PRIMARY KEY, p int NOT NULL, tx bigint, ref bigint);');
-  await front.query(
-    `CREATE EXTENSION postgres_fdw;
-     CREATE SERVER shard1 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '${s1.port}', dbname 'postgres');
-     CREATE SERVER shard2 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '${s2.port}', dbname 'postgres');
-     CREATE USER MAPPING FOR postgres SERVER shard1 OPTIONS (user 'postgres');
-     CREATE USER MAPPING FOR postgres SERVER shard2 OPTIONS (user 'postgres');
-     CREATE TABLE xw (id bigint NOT NULL, p int NOT NULL, tx bigint, ref bigint) PARTITION BY LIST (p);
-     CREATE TABLE xw_0 PARTITION OF xw FOR VALUES IN (0);
-     CREATE FOREIGN TABLE xw_1 PARTITION OF xw FOR VALUES IN (1) SERVER shard1 OPTIONS (schema_name 'data', table_name 'w_part');
-     CREATE FOREIGN TABLE xw_2 PARTITION OF xw FOR VALUES IN (2) SERVER shard2 OPTIONS (schema_name 'data', table_name 'w_part');`,
-    [],
-    'demo',
-  );
+  await createShardedTable(front, s1, s2);
   cli = new CliNodes(work);
   primary = cli.start(['--workers', '2', '--config', cliConfigFile(work, front.url('demo'), { windows: { groups: 'table', maxHoldMs: 30_000 }, servers: { shard1: { url: s1.url('postgres') } } })]);
   state = await primary.served();

@@ -165,3 +165,26 @@ export async function restoreShardRows(front: LocalCluster, files: ReadonlyArray
   }
   return rows;
 }
+
+/** postgres_fdw on the front server: servers shard1 and shard2 for two shard clusters, mapped for postgres. */
+export function shardServersSql(s1: LocalCluster, s2: LocalCluster): string {
+  return `CREATE EXTENSION postgres_fdw;
+     CREATE SERVER shard1 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '${s1.port}', dbname 'postgres');
+     CREATE SERVER shard2 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '${s2.port}', dbname 'postgres');
+     CREATE USER MAPPING FOR postgres SERVER shard1 OPTIONS (user 'postgres');
+     CREATE USER MAPPING FOR postgres SERVER shard2 OPTIONS (user 'postgres');`;
+}
+
+/** Table xw in database demo of `front`: xw_0 local, xw_1 on shard 1 and xw_2 on shard 2 (each data.w_part there). */
+export async function createShardedTable(front: LocalCluster, s1: LocalCluster, s2: LocalCluster): Promise<void> {
+  for (const s of [s1, s2]) await s.query('CREATE SCHEMA data; CREATE TABLE data.w_part (id bigint PRIMARY KEY, p int NOT NULL, tx bigint, ref bigint);');
+  await front.query(
+    `${shardServersSql(s1, s2)}
+     CREATE TABLE xw (id bigint NOT NULL, p int NOT NULL, tx bigint, ref bigint) PARTITION BY LIST (p);
+     CREATE TABLE xw_0 PARTITION OF xw FOR VALUES IN (0);
+     CREATE FOREIGN TABLE xw_1 PARTITION OF xw FOR VALUES IN (1) SERVER shard1 OPTIONS (schema_name 'data', table_name 'w_part');
+     CREATE FOREIGN TABLE xw_2 PARTITION OF xw FOR VALUES IN (2) SERVER shard2 OPTIONS (schema_name 'data', table_name 'w_part');`,
+    [],
+    'demo',
+  );
+}

@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import type { LocalCluster } from '../../src/localdb/cluster.js';
-import type { Writer } from './writers.js';
+import { freshId, type Writer } from './writers.js';
 
 /** Table w with 8 list partitions; w_0 (the windowed one) big enough that its dump lasts a while. */
 export async function createWriterTable(cluster: LocalCluster, database = 'demo', bigRows = 400_000): Promise<void> {
@@ -54,4 +54,16 @@ export async function checkNothingLost(cluster: LocalCluster, writers: readonly 
   }
   for (const n of inDb.values()) expect(n).toBe(1);
   return { acked };
+}
+
+/**
+ * A node row with a live lease that never acknowledges: a runner waits for it before its cut, so a
+ * window stays open (every real node holding) until `letGo` ends the lease.
+ */
+export function straggler(cluster: LocalCluster, database = 'demo'): { join: () => Promise<unknown>; letGo: () => Promise<unknown> } {
+  const node = `straggler-${freshId()}`;
+  return {
+    join: () => cluster.query(`INSERT INTO quietcut.nodes (node, lease_expires_at) VALUES ($1, clock_timestamp() + interval '10 minutes')`, [node], database),
+    letGo: () => cluster.query('UPDATE quietcut.nodes SET lease_expires_at = clock_timestamp() WHERE node = $1', [node], database),
+  };
 }
