@@ -66,7 +66,8 @@ export class Membership {
   /** Register (first heartbeat) and keep renewing. Throws when the first renewal fails. */
   async start(): Promise<void> {
     await this.beat(true);
-    this.timer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    // A tick while a beat is still out (a slow server) is skipped, not queued.
+    this.timer = setInterval(() => void (this.beating ?? this.beatNow()), this.heartbeatMs);
     this.timer.unref();
   }
 
@@ -95,13 +96,22 @@ export class Membership {
     this.listeners.add(f);
   }
 
-  /** One heartbeat now (tests; also what the timer does). */
-  heartbeat(): Promise<void> {
+  /**
+   * One heartbeat that starts now: after the one in flight, if any, so that what it reports (the
+   * client round trips seen so far, a fresh lease) is not an older beat's.
+   */
+  async heartbeat(): Promise<void> {
+    while (this.beating) await this.beating;
+    return this.beatNow();
+  }
+
+  private beatNow(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    this.beating ??= this.beat(false).finally(() => {
-      this.beating = null;
+    const b = this.beat(false).finally(() => {
+      if (this.beating === b) this.beating = null;
     });
-    return this.beating;
+    this.beating = b;
+    return b;
   }
 
   private async beat(first: boolean): Promise<void> {
