@@ -11,6 +11,9 @@ import { waitFor } from './invariants.js';
 import { consoleQuery } from './started-node.js';
 import { Writer, type WriterKind } from './writers.js';
 
+/** At most this many writers are opened to get two on every worker. */
+const MAX_WRITERS = 40;
+
 export interface WindowWithWritersOptions {
   kinds?: readonly WriterKind[];
   /** Runs while the window is open, given the node that runs it. */
@@ -18,21 +21,30 @@ export interface WindowWithWritersOptions {
 }
 
 /**
- * A console BACKUP of w_0 with writers on every worker (two of each kind): no write to w_0 commits
+ * A console BACKUP of w_0 with writers on every worker (two of each kind, and more until every
+ * worker has two): no write to w_0 commits
  * between the cut and the window's end, no acknowledged write is lost, none is applied twice.
  */
 export async function windowWithWriters(at: { cluster: LocalCluster; state: NodeState }, o: WindowWithWritersOptions = {}): Promise<{ runId: string; runner: string }> {
   const { cluster, state } = at;
   const port = Number(new URL(state.connectionString).port);
   const kinds = o.kinds ?? ['simple', 'extended', 'transaction', 'pipelined'];
-  const ws = [...kinds, ...kinds].map((k, i) => new Writer(100 + i, k, state.connectionString, port, () => Math.floor(Math.random() * 4)));
-  for (const w of ws) w.start();
+  const ws: Writer[] = [];
+  const addWriter = (): void => {
+    const w = new Writer(100 + ws.length, kinds[ws.length % kinds.length]!, state.connectionString, port, () => Math.floor(Math.random() * 4));
+    ws.push(w);
+    w.start();
+  };
+  for (let i = 0; i < 2 * kinds.length; i++) addWriter();
   try {
+    // The primary hands each connection to a worker that is free to take it, so a busy worker
+    // gets fewer: more writers join until every worker has two (bounded).
     await waitFor('writers on every worker', async () => {
       const workers = (await cliStatus(state.metrics!)).workers!;
       if (workers.every((w) => w.clients >= 2)) return true;
+      if (ws.length < MAX_WRITERS && workers.reduce((n, w) => n + w.clients, 0) >= ws.length) addWriter();
       // said when the wait times out: which worker lacks clients, and what became of the writers
-      throw new Error(`clients per worker ${JSON.stringify(workers.map((w) => [w.slot, w.clients]))}; writers lost ${ws.filter((w) => w.lost).length} of ${ws.length}; errors ${JSON.stringify(ws.flatMap((w) => w.records.map((r) => r.error)).filter((e) => e !== null).slice(0, 5))}`);
+      throw new Error(`clients per worker ${JSON.stringify(workers.map((w) => [w.slot, w.clients]))}; writers ${ws.length}, lost ${ws.filter((w) => w.lost).length}; errors ${JSON.stringify(ws.flatMap((w) => w.records.map((r) => r.error)).filter((e) => e !== null).slice(0, 5))}`);
     });
     await waitFor('every writer to get writes through', () => ws.every((w) => w.records.some((r) => r.ackAt !== null)));
     const backup = consoleQuery(state.connectionString, 'BACKUP public.w_0');
