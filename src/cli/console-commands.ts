@@ -16,7 +16,7 @@ import type { BackupRunResult } from '../coordinator/backup-run.js';
 import { PauseConflict, type Pauses } from '../windows/pause.js';
 import type { PartitionActivity } from './node-status.js';
 import { resolveNames, UnknownNameError } from './partition-names.js';
-import { hostRows, mergeRows, type Gather, type MergeRule } from './console-host-rows.js';
+import { hostRows, mergeRows, type Everywhere, type MergeRule } from './console-host-rows.js';
 
 export interface ConsoleContext {
   node: string;
@@ -35,11 +35,10 @@ export interface ConsoleContext {
   backup: (partitions: readonly string[], o: { trigger: string }) => Promise<BackupRunResult>;
   /**
    * A worker (cli/workers): run a statement on every other worker of this host too, so that what
-   * an operator pauses, resumes or reloads applies to all of them; the failures, one line each.
+   * an operator pauses, resumes or reloads applies to all of them, and listings answer for the
+   * host; their rows and who failed.
    */
-  everywhere?: (text: string) => Promise<string[]>;
-  /** A worker: the rows the other workers of this host answer to a statement, and who failed. */
-  gather?: Gather;
+  everywhere?: Everywhere;
 }
 
 /** Who runs a statement relayed from another worker: it is not relayed again. */
@@ -54,14 +53,14 @@ export async function runRelayedConsole(commands: ReadonlyMap<string, ConsoleCom
 
 /** This host's rows of a listing (every worker's), unless the statement came from another worker. */
 async function onEveryWorkerRows(ctx: ConsoleContext, caller: ConsoleCaller, text: string, columns: readonly Column[], local: Cell[][]): Promise<{ rows: Cell[][]; notices?: string[] }> {
-  if (!ctx.gather || caller === RELAYED) return { rows: local };
-  return hostRows(ctx.gather, text, columns, local);
+  if (!ctx.everywhere || caller === RELAYED) return { rows: local };
+  return hostRows(ctx.everywhere, text, columns, local);
 }
 
 /** The same statement on the other workers, unless it came from one; their failures become NOTICEs. */
 async function onEveryWorker(ctx: ConsoleContext, caller: ConsoleCaller, text: string): Promise<string[]> {
   if (!ctx.everywhere || caller === RELAYED) return [];
-  return (await ctx.everywhere(text)).map((f) => `not applied on every worker: ${f}`);
+  return (await ctx.everywhere(text)).failures.map((f) => `not applied on every worker: ${f}`);
 }
 
 /** Names quoted for a relayed statement (the console's words keep a quoted name whole). */

@@ -5,8 +5,14 @@
  */
 import type { Cell, Column } from '../proxy/console/index.js';
 
-/** The other workers' rows of a statement and who failed (a worker's ConsoleContext.gather). */
-export type Gather = (text: string) => Promise<{ rows: Cell[][]; failures: string[] }>;
+/** What the other workers of this host answered to a console statement: their rows, and who failed and why. */
+export interface Gathered {
+  rows: Cell[][];
+  failures: string[];
+}
+
+/** Run a console statement on every other worker of this host (a worker's ConsoleContext.everywhere). */
+export type Everywhere = (text: string) => Promise<Gathered>;
 
 /** Rows that crossed the IPC channel carry timestamps as text: Dates again, by their column's type. */
 export function reviveRows(columns: readonly Column[], rows: readonly Cell[][]): Cell[][] {
@@ -14,8 +20,8 @@ export function reviveRows(columns: readonly Column[], rows: readonly Cell[][]):
 }
 
 /** This worker's rows and every other worker's; the workers that did not answer, as notices. */
-export async function hostRows(gather: Gather, text: string, columns: readonly Column[], local: Cell[][]): Promise<{ rows: Cell[][]; notices?: string[] }> {
-  const { rows, failures } = await gather(text);
+export async function hostRows(everywhere: Everywhere, text: string, columns: readonly Column[], local: Cell[][]): Promise<{ rows: Cell[][]; notices?: string[] }> {
+  const { rows, failures } = await everywhere(text);
   return { rows: [...local, ...reviveRows(columns, rows)], ...(failures.length > 0 ? { notices: failures.map((f) => `not listed: ${f}`) } : {}) };
 }
 

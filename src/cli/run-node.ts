@@ -36,7 +36,7 @@ import { PartitionActivity, type PartitionStatus } from './node-status.js';
 import type { ReloadResult } from '../config/reload.js';
 import { NodeConfig } from './node-reload.js';
 import { ConsoleServer, type Cell } from '../proxy/console/index.js';
-import type { Gathered } from './workers/messages.js';
+import type { Gathered } from './console-host-rows.js';
 import { Pauses } from '../windows/pause.js';
 import { runRelayedConsole } from './console-commands.js';
 import { startConsole } from './node-console.js';
@@ -109,10 +109,8 @@ export interface WorkerLink {
   slot: number;
   /** A CancelRequest naming another worker's slot. */
   relayCancel(slot: number, pid: number, secret: number): void;
-  /** Run a console statement on every other worker; the failures, one line each. */
-  everywhere(text: string): Promise<string[]>;
-  /** A console statement's rows on every other worker (SHOW CLIENTS, SHOW HOLDS: one host, one answer). */
-  gather(text: string): Promise<Gathered>;
+  /** Run a console statement on every other worker: their rows (listings answer for the host) and who failed. */
+  everywhere(text: string): Promise<Gathered>;
 }
 
 /**
@@ -393,7 +391,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     metrics,
     pool,
     backup: (partitions, o) => backup(partitions, o),
-    ...(worker ? { everywhere: worker.everywhere, gather: worker.gather } : {}),
+    ...(worker ? { everywhere: worker.everywhere } : {}),
     log,
   });
 

@@ -18,13 +18,7 @@ export interface WorkerReady {
 /** Questions the primary asks a worker. */
 export type WorkerQuestion = { k: 'scrape' } | { k: 'status' } | { k: 'console'; text: string };
 /** Questions a worker asks the primary. */
-export type PrimaryQuestion = { k: 'everywhere'; text: string } | { k: 'gather'; text: string };
-
-/** What the other workers answered to a console statement: their rows, and who failed and why. */
-export interface Gathered {
-  rows: Cell[][];
-  failures: string[];
-}
+export type PrimaryQuestion = { k: 'everywhere'; text: string };
 
 export interface WorkerAnswers {
   scrape: MetricsJson;

@@ -12,7 +12,8 @@ import type { Logger } from '../../util/log.js';
 import { announce, recordNodeState } from '../announce.js';
 import { bindError } from '../run-node.js';
 import { mergeStatus, sumMetrics } from './aggregate.js';
-import { answer, Questions, WORKER_SLOT_ENV, type Gathered, type PrimaryQuestion, type ToPrimary, type ToWorker, type WorkerAnswers, type WorkerQuestion, type WorkerReady } from './messages.js';
+import type { Gathered } from '../console-host-rows.js';
+import { answer, Questions, WORKER_SLOT_ENV, type PrimaryQuestion, type ToPrimary, type ToWorker, type WorkerAnswers, type WorkerQuestion, type WorkerReady } from './messages.js';
 
 /** A worker that dies this many times within CRASH_WINDOW_MS is not restarted again: everything stops. */
 export const MAX_RAPID_CRASHES = 5;
@@ -78,9 +79,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       async () => {
         const others = ready().filter((s) => s !== from);
         const outcomes = await Promise.allSettled(others.map((s) => ask(s, { k: 'console', text: q.text })));
-        const failures = outcomes.flatMap((r, i) => (r.status === 'rejected' ? [`${others[i]!.ready?.node ?? `worker ${others[i]!.slot}`}: ${(r.reason as Error).message}`] : []));
-        if (q.k === 'everywhere') return failures;
-        const gathered: Gathered = { rows: outcomes.flatMap((r) => (r.status === 'fulfilled' ? r.value : [])), failures };
+        const gathered: Gathered = {
+          rows: outcomes.flatMap((r) => (r.status === 'fulfilled' ? r.value : [])),
+          failures: outcomes.flatMap((r, i) => (r.status === 'rejected' ? [`${others[i]!.ready?.node ?? `worker ${others[i]!.slot}`}: ${(r.reason as Error).message}`] : [])),
+        };
         return gathered;
       },
     );

@@ -7,7 +7,8 @@ import { createLogger, type Logger } from '../../util/log.js';
 import { upstreamUrlOf } from '../announce.js';
 import { runNode, type RunningNode, type WorkerLink } from '../run-node.js';
 import { testWorkerOptions } from './test-options.js';
-import { answer, Questions, type Gathered, WORKER_SLOT_ENV, type ToPrimary, type ToWorker, type WorkerAnswers, type WorkerQuestion } from './messages.js';
+import type { Gathered } from '../console-host-rows.js';
+import { answer, Questions, WORKER_SLOT_ENV, type ToPrimary, type ToWorker, type WorkerAnswers, type WorkerQuestion } from './messages.js';
 
 /** How long a worker waits for the primary to relay a console statement to the others. */
 const RELAY_TIMEOUT_MS = 15_000;
@@ -43,8 +44,7 @@ async function runWorker(slot: number, config: Config, reloadConfig: () => Confi
   const link: WorkerLink = {
     slot,
     relayCancel: (to, pid, secret) => send({ t: 'cancel', slot: to, pid, secret }),
-    everywhere: (text) => questions.ask<string[]>(send, { k: 'everywhere', text }, 'relaying to the other workers'),
-    gather: (text) => questions.ask<Gathered>(send, { k: 'gather', text }, 'asking the other workers'),
+    everywhere: (text) => questions.ask<Gathered>(send, { k: 'everywhere', text }, 'relaying to the other workers'),
   };
   let node: RunningNode | null = null;
   let stopping = false;
