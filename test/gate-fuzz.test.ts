@@ -103,7 +103,12 @@ test(`random legal traffic under windows: no leak, no rejected-but-committed wri
   // 1. no write slipped past a window: its partitions were the same at its drain and at its end
   for (const f of facts) {
     const leaked = [...f.atEnd].filter((x) => !f.atDrain.has(x));
-    expect(leaked, `${seed}: committed inside a ${f.mode} window on f_${f.partitions.join(',f_')}`).toEqual([]);
+    // which session and which kind of unit (fuzz-session.ts unit()) wrote each leaked row
+    const who = leaked.map((x) => {
+      const s = sessions.find((y) => y.unitOf.has(x));
+      return `${x}: session ${s?.n ?? '?'} unit ${s?.unitOf.get(x) ?? '?'}`;
+    });
+    expect(leaked, `${seed}: committed inside a ${f.mode} window on f_${f.partitions.join(',f_')} (${who.join('; ')})`).toEqual([]);
   }
   // 2. every row acknowledged committed before a window began is in that window's cut
   const ackedAt = new Map<number, number>();

@@ -29,6 +29,9 @@ export class FuzzSession {
   /** Rows the client was told are committed, with the time it learnt it (performance.now()). */
   readonly committed = new Map<number, number>();
   readonly partitionOf = new Map<number, number>();
+  /** Which kind of unit (the case in unit()) wrote each row: for the failure report. */
+  readonly unitOf = new Map<number, number>();
+  private unitKind = -1;
   statements = 0;
   rejected = 0;
   private raw!: RawClient;
@@ -45,7 +48,7 @@ export class FuzzSession {
   private lastSent = '';
 
   constructor(
-    private readonly n: number,
+    readonly n: number,
     private readonly rand: () => number,
     private readonly nextId: () => number,
     private readonly partitions: number,
@@ -81,6 +84,7 @@ export class FuzzSession {
     const id = this.nextId();
     const p = Math.floor(this.rand() * this.partitions);
     this.partitionOf.set(id, p);
+    this.unitOf.set(id, this.unitKind);
     return { id, p, sql: `insert into f values (${id}, ${p}) returning id` };
   }
 
@@ -89,6 +93,7 @@ export class FuzzSession {
     let kind = Math.floor(this.rand() * 14);
     // one prepared transaction per batch, so its gid is known when it has to be rolled back
     if (kind === 13 && this.twoPhase) kind = 0;
+    this.unitKind = kind;
     switch (kind) {
       case 0:
         return { bytes: q(this.row().sql), answers: 1, statements: 1 };
