@@ -102,6 +102,9 @@ function scramSteps(password: string): Script['steps'] {
 
 const simple = (sql: string): Script['steps'][number] => ({ send: query(sql), until: rfq(2) });
 
+/** A pg_sleep is running in the executor (so the query's RowDescription is already produced). */
+const sleeping = async (): Promise<boolean> => ((await cluster.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'")).rowCount ?? 0) > 0;
+
 const scripts: Script[] = [
   // ---- startup variants
   { name: 'plain startup, a query, Terminate', steps: [{ send: login(), until: ready }, simple('select 1 as one'), { send: terminate(), until: closed }] },
@@ -192,7 +195,7 @@ const scripts: Script[] = [
   { name: 'COPY TO STDOUT', steps: [{ send: login(), until: ready }, simple('copy (select g, g::text from generate_series(1, 5) g) to stdout')] },
   { name: 'COPY in the extended protocol', steps: [{ send: login(), until: ready }, { send: Buffer.concat([parse('', 'copy (select 1) to stdout'), bind('', '', [], []), execute(), sync()]), until: rfq(2) }] },
   // ---- cancel
-  { name: 'CancelRequest for a running query', steps: [{ send: login(), until: ready }, { send: query('select pg_sleep(30)'), cancel: true, until: rfq(2) }] },
+  { name: 'CancelRequest for a running query', steps: [{ send: login(), until: ready }, { send: query('select pg_sleep(30)'), cancel: true, cancelAfter: sleeping, until: rfq(2) }] },
 ];
 
 /**

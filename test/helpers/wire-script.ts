@@ -19,6 +19,12 @@ export interface Step {
   end?: boolean;
   /** Send a CancelRequest with this connection's BackendKeyData, from a new connection. */
   cancel?: boolean;
+  /**
+   * Send that cancel only once this holds: whether a cancel lands before or after the executor
+   * started (RowDescription is sent with the error, or not at all) is timing, and the two byte
+   * streams must not differ by it.
+   */
+  cancelAfter?: () => Promise<boolean>;
   /** Wait until this holds (or the connection closed). */
   until: (r: Received, untyped: number) => boolean;
 }
@@ -165,13 +171,14 @@ export async function runScript(port: number, script: Script, timeoutMs = 20_000
       // nothing), and it travels on its own connection, so it can overtake the query: repeat it
       // until the step's answer arrives. Extra cancels for an idle backend do nothing.
       let cancelledAt = 0;
-      if (step.cancel) {
+      const mayCancel = async (): Promise<boolean> => step.cancel === true && ((await step.cancelAfter?.()) ?? true);
+      if (await mayCancel()) {
         await sendCancel(port, backendKey(r, untyped));
         cancelledAt = Date.now();
       }
       while (!step.until(r, untyped) && !r.closed) {
         if (Date.now() > deadline) throw new Error(`${script.name}: timeout waiting; got ${JSON.stringify(outcome(r, untyped))}`);
-        if (step.cancel && Date.now() - cancelledAt > 500) {
+        if (Date.now() - cancelledAt > 500 && (await mayCancel())) {
           await sendCancel(port, backendKey(r, untyped));
           cancelledAt = Date.now();
         }
