@@ -345,6 +345,119 @@ describe('4. requests split in time', () => {
   });
 });
 
+describe('4b. a message that runs, half sent when the window begins', () => {
+  // The tail of an Execute is a row count and the tail of a FunctionCall a format code: no filler
+  // makes them invalid, so a half-sent one must never reach the server before it is decided.
+  /** A request answered with no window open: the session forwards as it reads again. */
+  const ungated = async (): Promise<void> => {
+    raw.messages.length = 0;
+    raw.send(q('select 1'));
+    await answers(1);
+    raw.messages.length = 0;
+  };
+  const commitTail = (a: number): { prefix: Buffer; execute: Buffer } => ({
+    prefix: Buffer.concat([ext('begin'), ext(insert(a)), serialize.parse({ text: 'commit' }), serialize.bind({})]),
+    execute: serialize.execute({}),
+  });
+
+  test('reject mode: a COMMIT whose Execute is cut at any byte commits nothing, and the client is told so', async () => {
+    const { execute } = commitTail(0);
+    for (let cut = 1; cut < execute.length; cut++) {
+      await ungated();
+      const a = id();
+      const { prefix } = commitTail(a);
+      const before = node.proxy.counters.clientToServer;
+      raw.send(Buffer.concat([prefix, execute.subarray(0, cut)]));
+      // the proxy has read the whole first write (it forwards what precedes the half message)
+      await waitFor('the first bytes read', () => node.proxy.counters.clientToServer >= before + prefix.length);
+      const w = new TestWindow(node.gate, [P0], 'reject').open();
+      try {
+        await w.drained();
+        raw.send(Buffer.concat([execute.subarray(cut), sync()]));
+        await answers(1);
+        expect(errors(), `cut ${cut}`).toEqual(['55P03']);
+        expect(statuses(), `cut ${cut}`).toEqual(['I']);
+        expect(await present(a), `cut ${cut}: committed inside the window`).toEqual([]);
+      } finally {
+        w.close();
+      }
+      expect(await present(a), `cut ${cut}`).toEqual([]);
+      expect(await backendState(), `cut ${cut}`).toBe('idle');
+    }
+  });
+
+  test('hold mode: a COMMIT whose Execute is cut at any byte waits for the window, then commits', async () => {
+    const { execute } = commitTail(0);
+    for (let cut = 1; cut < execute.length; cut++) {
+      await ungated();
+      const a = id();
+      const { prefix } = commitTail(a);
+      const before = node.proxy.counters.clientToServer;
+      raw.send(Buffer.concat([prefix, execute.subarray(0, cut)]));
+      await waitFor('the first bytes read', () => node.proxy.counters.clientToServer >= before + prefix.length);
+      const w = new TestWindow(node.gate, [P0]).open();
+      try {
+        await w.drained();
+        raw.send(Buffer.concat([execute.subarray(cut), sync()]));
+        await waitFor('the COMMIT to be held', () => w.held.length === 1);
+        expect(await present(a), `cut ${cut}`).toEqual([]);
+      } finally {
+        w.close();
+      }
+      await answers(1);
+      expect(errors(), `cut ${cut}`).toEqual([]);
+      expect(await present(a), `cut ${cut}`).toEqual([a]);
+    }
+  });
+
+  test('reject mode: a FunctionCall cut at any byte runs nothing', async () => {
+    await cluster.query('create or replace function ins_g0(bigint) returns int language sql as $$ insert into g values ($1, 0) returning 1 $$', [], 'demo');
+    const { rows } = await cluster.query<{ oid: number }>("select 'ins_g0'::regproc::oid::int as oid", [], 'demo');
+    const call = (a: number): Buffer => {
+      const arg = Buffer.from(String(a));
+      const body = Buffer.alloc(4 + 2 + 2 + 2 + 4 + arg.length + 2);
+      let o = body.writeInt32BE(rows[0]!.oid, 0);
+      o = body.writeInt16BE(1, o);
+      o = body.writeInt16BE(0, o); // text argument
+      o = body.writeInt16BE(1, o);
+      o = body.writeInt32BE(arg.length, o);
+      o += arg.copy(body, o);
+      body.writeInt16BE(0, o); // text result
+      const head = Buffer.alloc(5);
+      head[0] = 0x46;
+      head.writeInt32BE(4 + body.length, 1);
+      return Buffer.concat([head, body]);
+    };
+    // every call has the same length: ids of the same digit count
+    const length = call(1_000_000).length;
+    const ids = Array.from({ length: length + 1 }, () => 1_000_000 + id());
+    // no window: the call writes its row
+    const first = ids.pop()!;
+    raw.send(call(first));
+    await answers(1);
+    expect(await present(first)).toEqual([first]);
+    for (let cut = 1; cut < length; cut++) {
+      await ungated();
+      const a = ids[cut]!;
+      const bytes = call(a);
+      // a Sync first: the proxy has read everything before the half message once its answer is back
+      raw.send(Buffer.concat([sync(), bytes.subarray(0, cut)]));
+      await answers(1);
+      const w = new TestWindow(node.gate, [P0], 'reject').open();
+      try {
+        await w.drained();
+        raw.send(bytes.subarray(cut));
+        await answers(2);
+        expect(errors(), `cut ${cut}`).toEqual(['55P03']);
+        expect(await present(a), `cut ${cut}: the function ran`).toEqual([]);
+      } finally {
+        w.close();
+      }
+      expect(await backendState(), `cut ${cut}`).toBe('idle');
+    }
+  });
+});
+
 describe('a message quietcut cannot decode', () => {
   // A Query whose text no NUL ends: PostgreSQL refuses it ("invalid string in message") and runs nothing.
   const unterminated = (sql: string): Buffer => {

@@ -124,6 +124,12 @@ export class MessageScanner {
     return this.acc !== null ? this.accFill : this.headerFill;
   }
 
+  /** Type byte of a partly received message (its header or more is in); -1 at a boundary or while skipping. */
+  get partialType(): number {
+    if (this.acc !== null) return this.acc[0]!;
+    return this.headerFill > 0 ? this.header[0]! : -1;
+  }
+
   /** Bytes still to come of a partly received message that is being skipped (not reported). */
   get skipping(): number {
     return this.skipRemaining;

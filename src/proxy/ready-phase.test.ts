@@ -220,8 +220,9 @@ class FakeServer {
   }
 }
 
-function run(chunks: Buffer[], mode: 'hold' | 'reject'): { toServer: string; client: string[]; committed: string[]; gate: FakeGate } {
-  const gate = new FakeGate(new Set(['p0']), mode);
+/** `openAt`: the window on p0 starts before chunk `openAt` is read (0: open from the start). */
+function run(chunks: Buffer[], mode: 'hold' | 'reject', openAt = 0): { toServer: string; client: string[]; committed: string[]; gate: FakeGate } {
+  const gate = new FakeGate(new Set(openAt === 0 ? ['p0'] : []), mode);
   const inspector = new FakeInspector();
   const sent: Buffer[] = [];
   const client: string[] = [];
@@ -261,7 +262,8 @@ function run(chunks: Buffer[], mode: 'hold' | 'reject'): { toServer: string; cli
   const drainReplies = (): void => {
     while (replies.length > 0) phase.serverData(Buffer.concat(replies.splice(0)));
   };
-  for (const c of chunks) {
+  for (const [i, c] of chunks.entries()) {
+    if (i === openAt) gate.holding.add('p0');
     phase.clientData(c);
     drainReplies();
   }
@@ -354,6 +356,41 @@ describe('ReadyPhase with a window open (hold mode)', () => {
       const r = run([stream.subarray(0, i), stream.subarray(i)], 'hold');
       expect(r.client, `split at ${i}`).toEqual(whole.client);
       expect(r.committed, `split at ${i}`).toEqual(whole.committed);
+    }
+  });
+});
+
+describe('ReadyPhase when a window starts between two chunks of a request', () => {
+  // The model server runs an Execute whatever its row count says, as PostgreSQL does: a COMMIT
+  // whose Execute was half forwarded when the window began must not be completed by a filler.
+  const request = Buffer.concat([ext('begin'), ext('insert 0'), ext('commit'), serialize.sync()]);
+  const commitWhole = request.length - 5;
+
+  test('reject mode: the COMMIT commits only if its Execute was whole before the window (then the drain waits for it); the client is told what the server did', () => {
+    for (let i = 1; i < request.length; i++) {
+      const r = run([request.subarray(0, i), request.subarray(i)], 'reject', 1);
+      const admitted = i >= commitWhole;
+      expect(r.committed, `split at ${i}`).toEqual(admitted ? ['insert 0'] : []);
+      expect(r.client.filter((m) => m.startsWith('E')), `split at ${i}`).toEqual(admitted ? [] : ['E55P03']);
+      expect(r.client.at(-1), `split at ${i}`).toBe('ZI');
+      for (const [, n] of r.gate.inflight) expect(n, `split at ${i}`).toBe(0);
+    }
+  });
+
+  test('hold mode: at every split the COMMIT commits once, without an error', () => {
+    for (let i = 1; i < request.length; i++) {
+      const r = run([request.subarray(0, i), request.subarray(i)], 'hold', 1);
+      expect(r.committed, `split at ${i}`).toEqual(['insert 0']);
+      expect(r.client.filter((m) => m.startsWith('E')), `split at ${i}`).toEqual([]);
+    }
+  });
+
+  test('no window: bytes reach the server unchanged at every split, a half message that runs only once whole', () => {
+    const whole = run([request], 'reject', 99);
+    for (let i = 1; i < request.length; i++) {
+      const r = run([request.subarray(0, i), request.subarray(i)], 'reject', 99);
+      expect(r.toServer, `split at ${i}`).toBe(whole.toServer);
+      expect(r.committed, `split at ${i}`).toEqual(['insert 0']);
     }
   });
 });

@@ -63,6 +63,13 @@ const CLIENT_WANTED = MessageScanner.types(
   Frontend.CopyFail,
 );
 const CLIENT_LIMITS = frontendTypeLimits();
+/**
+ * Messages that make the server run or commit something by themselves. Ungated, their bytes go on
+ * only once the message is whole: a window that starts while one is half read must be able to
+ * keep it from the server, and no filler can spoil one already begun (the tail of an Execute is a
+ * row count, of a FunctionCall a format code, and Sync and CopyDone have no body).
+ */
+const RUNS_ALONE = MessageScanner.types(Frontend.Execute, Frontend.Sync, Frontend.FunctionCall, Frontend.CopyDone);
 const SERVER_WANTED = MessageScanner.types(
   Backend.Authentication,
   Backend.NotificationResponse,
@@ -113,7 +120,9 @@ export interface ReadyPhaseLimits {
  * partitions is waiting for it in its drain and admits the rest; any other window holds or rejects
  * the rest. A message half sent when the window began is completed only once the gate allows it
  * (the server waits for its last bytes meanwhile); rejected, it is completed with bytes that make it
- * invalid, so it fails on the server.
+ * invalid, so it fails on the server. Only messages that run nothing by themselves are ever half
+ * sent (Query, whose NUL comes last, Parse, Bind, ...): one that runs is forwarded only whole
+ * (RUNS_ALONE), since a filler can make an Execute or a FunctionCall valid.
  */
 export class ReadyPhase implements MessageSink {
   /** The transaction status the client was last told. */
@@ -142,6 +151,9 @@ export class ReadyPhase implements MessageSink {
   private afterAnswer = false;
   private notices: Buffer[] = [];
   private closed = false;
+  /** Ungated: the bytes read so far of a half-read message that runs (RUNS_ALONE), not yet forwarded. */
+  private withheld: Buffer[] = [];
+  private withheldBytes = 0;
 
   constructor(
     private readonly host: ReadyPhaseHost,
@@ -189,7 +201,7 @@ export class ReadyPhase implements MessageSink {
       if (!this.host.gate.active) {
         // The fast path: forwarded as it came, framed on the way (up to a length the server refuses).
         const end = this.clientScanner.scan(chunk);
-        if (!this.closed) this.host.toServer(end === chunk.length ? chunk : chunk.subarray(0, end));
+        if (!this.closed) this.forwardUngated(chunk, end);
         if (this.partialTimer !== null || !this.clientScanner.atBoundary) this.watchPartial();
         return;
       }
@@ -199,6 +211,33 @@ export class ReadyPhase implements MessageSink {
     this.clientScanner.scan(chunk, from);
     this.pump();
     this.watchPartial();
+  }
+
+  /** Forward the first `end` bytes of a chunk just scanned, keeping back a half-read message that runs. */
+  private forwardUngated(chunk: Buffer, end: number): void {
+    const scanner = this.clientScanner;
+    const runsPartial = end === chunk.length && RUNS_ALONE[scanner.partialType] === 1;
+    if (this.withheldBytes > 0) {
+      if (runsPartial && scanner.partialBytes === this.withheldBytes + end) {
+        // still the same message
+        this.withheld.push(chunk);
+        this.withheldBytes += end;
+        return;
+      }
+      // whole now (or the stream failed): it goes first
+      for (const b of this.withheld) this.host.toServer(b);
+      this.withheld = [];
+      this.withheldBytes = 0;
+    }
+    if (!runsPartial) {
+      this.host.toServer(end === chunk.length ? chunk : chunk.subarray(0, end));
+      return;
+    }
+    // Every byte of the half message is in this chunk (an earlier one would have been withheld).
+    const keep = scanner.partialBytes;
+    if (end > keep) this.host.toServer(chunk.subarray(0, end - keep));
+    this.withheld.push(chunk.subarray(end - keep, end));
+    this.withheldBytes = keep;
   }
 
   /** A window is open: from here on requests are assembled whole. Returns where gated scanning starts. */
@@ -217,8 +256,11 @@ export class ReadyPhase implements MessageSink {
     }
     this.gating = true;
     scanner.collectAll = true;
-    // A message half sent: the rest waits for the decision; its first bytes count as sent.
-    if (!scanner.atBoundary) this.parts.markSent(scanner.partialBytes);
+    // A message half sent: the rest waits for the decision; its first bytes count as sent. A
+    // message that runs was withheld whole: it is decided like any other.
+    if (!scanner.atBoundary) this.parts.markSent(scanner.partialBytes - this.withheldBytes);
+    this.withheld = [];
+    this.withheldBytes = 0;
     return from;
   }
 
@@ -647,6 +689,8 @@ export class ReadyPhase implements MessageSink {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.withheld = [];
+    this.withheldBytes = 0;
     this.clearHeldNotice();
     this.clientScanner.reset(); // gives its partial message back to the shared budget
     this.watchPartial();
