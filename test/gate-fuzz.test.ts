@@ -98,17 +98,20 @@ test(`random legal traffic under windows: no leak, no rejected-but-committed wri
   }
 
   const seed = `seed ${SEED}`;
+  // which session and which kind of unit (fuzz-session.ts unit()) wrote each row, for a failure
+  const who = (ids: number[]): string =>
+    ids
+      .map((x) => {
+        const s = sessions.find((y) => y.unitOf.has(x));
+        return `${x}: session ${s?.n ?? '?'} unit ${s?.unitOf.get(x) ?? '?'}`;
+      })
+      .join('; ');
   expect(total(), seed).toBeGreaterThanOrEqual(STATEMENTS);
   expect(facts.length, seed).toBeGreaterThan(0);
   // 1. no write slipped past a window: its partitions were the same at its drain and at its end
   for (const f of facts) {
     const leaked = [...f.atEnd].filter((x) => !f.atDrain.has(x));
-    // which session and which kind of unit (fuzz-session.ts unit()) wrote each leaked row
-    const who = leaked.map((x) => {
-      const s = sessions.find((y) => y.unitOf.has(x));
-      return `${x}: session ${s?.n ?? '?'} unit ${s?.unitOf.get(x) ?? '?'}`;
-    });
-    expect(leaked, `${seed}: committed inside a ${f.mode} window on f_${f.partitions.join(',f_')} (${who.join('; ')})`).toEqual([]);
+    expect(leaked, `${seed}: committed inside a ${f.mode} window on f_${f.partitions.join(',f_')} (${who(leaked)})`).toEqual([]);
   }
   // 2. every row acknowledged committed before a window began is in that window's cut
   const ackedAt = new Map<number, number>();
@@ -125,8 +128,10 @@ test(`random legal traffic under windows: no leak, no rejected-but-committed wri
   const { rows } = await cluster.query<{ id: string }>('select id::text from f', [], 'demo');
   const truth = new Set(rows.map((r) => Number(r.id)));
   const toldCommitted = new Set(ackedAt.keys());
-  expect([...truth].filter((x) => !toldCommitted.has(x)).sort((a, b) => a - b), `${seed}: committed but not acknowledged (rejected or failed)`).toEqual([]);
-  expect([...toldCommitted].filter((x) => !truth.has(x)).sort((a, b) => a - b), `${seed}: acknowledged but not committed`).toEqual([]);
+  const unacked = [...truth].filter((x) => !toldCommitted.has(x)).sort((a, b) => a - b);
+  expect(unacked, `${seed}: committed but not acknowledged (rejected or failed): ${who(unacked)}`).toEqual([]);
+  const lost = [...toldCommitted].filter((x) => !truth.has(x)).sort((a, b) => a - b);
+  expect(lost, `${seed}: acknowledged but not committed: ${who(lost)}`).toEqual([]);
   // nothing left prepared, nothing left in flight
   const prepared = await cluster.query<{ n: number }>('select count(*)::int n from pg_prepared_xacts', [], 'demo');
   expect(prepared.rows[0]!.n, seed).toBe(0);

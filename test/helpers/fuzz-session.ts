@@ -29,7 +29,7 @@ export class FuzzSession {
   /** Rows the client was told are committed, with the time it learnt it (performance.now()). */
   readonly committed = new Map<number, number>();
   readonly partitionOf = new Map<number, number>();
-  /** Which kind of unit (the case in unit()) wrote each row: for the failure report. */
+  /** Which kind of unit (the case in unit(), 14: COPY) wrote each row: for the failure report. */
   readonly unitOf = new Map<number, number>();
   private unitKind = -1;
   statements = 0;
@@ -181,6 +181,7 @@ export class FuzzSession {
 
   /** COPY FROM STDIN, simple or extended protocol, sometimes with the next request in the same packet as CopyDone. */
   private async copy(): Promise<void> {
+    this.unitKind = 14; // for the failure report: COPY is kind 14
     const rows = Array.from({ length: 1 + Math.floor(this.rand() * 3) }, () => this.row());
     this.copyIds = rows.map((r) => r.id);
     const data = serialize.copyData(Buffer.from(rows.map((r) => `${r.id}\t${r.p}\n`).join('')));
