@@ -19,6 +19,7 @@ import type { GateDecision, HeldRequest, WriteGate } from './gate.js';
 import type { SessionInspector } from './inspector.js';
 import { RequestAssembler, answeredBoundary, eachMessage, type RequestPart } from './request-assembler.js';
 import { Owed, ResponseLedger } from './response-ledger.js';
+import { RunsWhole } from './runs-whole.js';
 
 /** What the ready phase needs from its session: sockets, and the startup it follows. */
 export interface ReadyPhaseHost {
@@ -63,13 +64,7 @@ const CLIENT_WANTED = MessageScanner.types(
   Frontend.CopyFail,
 );
 const CLIENT_LIMITS = frontendTypeLimits();
-/**
- * Messages that make the server run or commit something by themselves. Ungated, their bytes go on
- * only once the message is whole: a window that starts while one is half read must be able to
- * keep it from the server, and no filler can spoil one already begun (the tail of an Execute is a
- * row count, of a FunctionCall a format code, and Sync and CopyDone have no body).
- */
-const RUNS_ALONE = MessageScanner.types(Frontend.Execute, Frontend.Sync, Frontend.FunctionCall, Frontend.CopyDone);
+
 const SERVER_WANTED = MessageScanner.types(
   Backend.Authentication,
   Backend.NotificationResponse,
@@ -122,7 +117,7 @@ export interface ReadyPhaseLimits {
  * (the server waits for its last bytes meanwhile); rejected, it is completed with bytes that make it
  * invalid, so it fails on the server. Only messages that run nothing by themselves are ever half
  * sent (Query, whose NUL comes last, Parse, Bind, ...): one that runs is forwarded only whole
- * (RUNS_ALONE), since a filler can make an Execute or a FunctionCall valid.
+ * (runs-whole.ts), since a filler can make an Execute or a FunctionCall valid.
  */
 export class ReadyPhase implements MessageSink {
   /** The transaction status the client was last told. */
@@ -151,15 +146,15 @@ export class ReadyPhase implements MessageSink {
   private afterAnswer = false;
   private notices: Buffer[] = [];
   private closed = false;
-  /** Ungated: the bytes read so far of a half-read message that runs (RUNS_ALONE), not yet forwarded. */
-  private withheld: Buffer[] = [];
-  private withheldBytes = 0;
+  /** Ungated forwarding, which keeps back a half-read message that runs. */
+  private readonly ungated: RunsWhole;
 
   constructor(
     private readonly host: ReadyPhaseHost,
     private readonly limits: ReadyPhaseLimits,
     onServerInvalid: (reason: string) => void,
   ) {
+    this.ungated = new RunsWhole((b) => this.host.toServer(b));
     this.clientScanner = new MessageScanner(CLIENT_WANTED, limits.maxMessageBytes, this, limits.bufferBudget);
     this.clientScanner.typeLimits = CLIENT_LIMITS;
     // Server messages can be large (DataRow); only small wanted ones are ever collected.
@@ -201,7 +196,7 @@ export class ReadyPhase implements MessageSink {
       if (!this.host.gate.active) {
         // The fast path: forwarded as it came, framed on the way (up to a length the server refuses).
         const end = this.clientScanner.scan(chunk);
-        if (!this.closed) this.forwardUngated(chunk, end);
+        if (!this.closed) this.ungated.forward(chunk, end, this.clientScanner);
         if (this.partialTimer !== null || !this.clientScanner.atBoundary) this.watchPartial();
         return;
       }
@@ -211,33 +206,6 @@ export class ReadyPhase implements MessageSink {
     this.clientScanner.scan(chunk, from);
     this.pump();
     this.watchPartial();
-  }
-
-  /** Forward the first `end` bytes of a chunk just scanned, keeping back a half-read message that runs. */
-  private forwardUngated(chunk: Buffer, end: number): void {
-    const scanner = this.clientScanner;
-    const runsPartial = end === chunk.length && RUNS_ALONE[scanner.partialType] === 1;
-    if (this.withheldBytes > 0) {
-      if (runsPartial && scanner.partialBytes === this.withheldBytes + end) {
-        // still the same message
-        this.withheld.push(chunk);
-        this.withheldBytes += end;
-        return;
-      }
-      // whole now (or the stream failed): it goes first
-      for (const b of this.withheld) this.host.toServer(b);
-      this.withheld = [];
-      this.withheldBytes = 0;
-    }
-    if (!runsPartial) {
-      this.host.toServer(end === chunk.length ? chunk : chunk.subarray(0, end));
-      return;
-    }
-    // Every byte of the half message is in this chunk (an earlier one would have been withheld).
-    const keep = scanner.partialBytes;
-    if (end > keep) this.host.toServer(chunk.subarray(0, end - keep));
-    this.withheld.push(chunk.subarray(end - keep, end));
-    this.withheldBytes = keep;
   }
 
   /** A window is open: from here on requests are assembled whole. Returns where gated scanning starts. */
@@ -258,9 +226,8 @@ export class ReadyPhase implements MessageSink {
     scanner.collectAll = true;
     // A message half sent: the rest waits for the decision; its first bytes count as sent. A
     // message that runs was withheld whole: it is decided like any other.
-    if (!scanner.atBoundary) this.parts.markSent(scanner.partialBytes - this.withheldBytes);
-    this.withheld = [];
-    this.withheldBytes = 0;
+    if (!scanner.atBoundary) this.parts.markSent(scanner.partialBytes - this.ungated.withheld);
+    this.ungated.drop();
     return from;
   }
 
@@ -689,8 +656,7 @@ export class ReadyPhase implements MessageSink {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.withheld = [];
-    this.withheldBytes = 0;
+    this.ungated.drop();
     this.clearHeldNotice();
     this.clientScanner.reset(); // gives its partial message back to the shared budget
     this.watchPartial();
