@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { loadSimPartitions } from '../src/cli/commands/simulate.js';
 import { forecast } from '../src/forecast/index.js';
 import { alignSeries } from '../src/planner/simulate.js';
+import { rng } from '../src/planner/test-helpers.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -28,13 +29,9 @@ const sharedDir = [join(import.meta.dirname, '..', '..', 'shared', 'data', 'seri
 if (sharedDir === undefined) throw new Error('shared/data/series not found beside the clone');
 const csvs = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((f) => f.endsWith('.csv')).sort().map((f) => join(dir, f));
 
-// Seeded normal draws (Box–Muller on an LCG): the figures repeat from run to run.
-let state = 12345;
-const uniform = (): number => {
-  state = (state * 1664525 + 1013904223) >>> 0;
-  return (state + 0.5) / 2 ** 32;
-};
-const normal = (): number => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+// Seeded normal draws (Box–Muller on the planner's seeded generator): the figures repeat from run to run.
+const uniform = rng(12345);
+const normal = (): number => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 
 interface Row {
   set: string;
