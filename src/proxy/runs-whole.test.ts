@@ -5,7 +5,7 @@ import { MessageScanner } from '../protocol/scanner.js';
 import { RunsWhole } from './runs-whole.js';
 
 const WANTED = MessageScanner.types(Frontend.Query, Frontend.Parse, Frontend.Bind, Frontend.Execute, Frontend.Sync, Frontend.FunctionCall, Frontend.CopyDone);
-const RUNS = new Set([Frontend.Execute, Frontend.Sync, Frontend.FunctionCall, Frontend.CopyDone]);
+const RUNS = new Set<number>([Frontend.Execute, Frontend.Sync, Frontend.FunctionCall, Frontend.CopyDone]);
 
 // FunctionCall: oid 1234, no argument formats, no arguments, text result
 const fcall = Buffer.from([0x46, 0, 0, 0, 14, 0, 0, 0x04, 0xd2, 0, 0, 0, 0, 0, 0]);
