@@ -355,21 +355,22 @@ describe('4b. a message that runs, half sent when the window begins', () => {
     await answers(1);
     raw.messages.length = 0;
   };
-  const commitTail = (a: number): { prefix: Buffer; execute: Buffer } => ({
-    prefix: Buffer.concat([ext('begin'), ext(insert(a)), serialize.parse({ text: 'commit' }), serialize.bind({})]),
-    execute: serialize.execute({}),
-  });
+  const execute = serialize.execute({});
+  /** BEGIN, an insert and the COMMIT's Parse/Bind whole, its Execute up to `cut`: returns the row's id once the proxy has read it all. */
+  const halfCommit = async (cut: number): Promise<number> => {
+    await ungated();
+    const a = id();
+    const prefix = Buffer.concat([ext('begin'), ext(insert(a)), serialize.parse({ text: 'commit' }), serialize.bind({})]);
+    const before = node.proxy.counters.clientToServer;
+    raw.send(Buffer.concat([prefix, execute.subarray(0, cut)]));
+    // read in one chunk: the proxy has forwarded what precedes the half message
+    await waitFor('the first bytes read', () => node.proxy.counters.clientToServer >= before + prefix.length);
+    return a;
+  };
 
   test('reject mode: a COMMIT whose Execute is cut at any byte commits nothing, and the client is told so', async () => {
-    const { execute } = commitTail(0);
     for (let cut = 1; cut < execute.length; cut++) {
-      await ungated();
-      const a = id();
-      const { prefix } = commitTail(a);
-      const before = node.proxy.counters.clientToServer;
-      raw.send(Buffer.concat([prefix, execute.subarray(0, cut)]));
-      // the proxy has read the whole first write (it forwards what precedes the half message)
-      await waitFor('the first bytes read', () => node.proxy.counters.clientToServer >= before + prefix.length);
+      const a = await halfCommit(cut);
       const w = new TestWindow(node.gate, [P0], 'reject').open();
       try {
         await w.drained();
@@ -387,14 +388,8 @@ describe('4b. a message that runs, half sent when the window begins', () => {
   });
 
   test('hold mode: a COMMIT whose Execute is cut at any byte waits for the window, then commits', async () => {
-    const { execute } = commitTail(0);
     for (let cut = 1; cut < execute.length; cut++) {
-      await ungated();
-      const a = id();
-      const { prefix } = commitTail(a);
-      const before = node.proxy.counters.clientToServer;
-      raw.send(Buffer.concat([prefix, execute.subarray(0, cut)]));
-      await waitFor('the first bytes read', () => node.proxy.counters.clientToServer >= before + prefix.length);
+      const a = await halfCommit(cut);
       const w = new TestWindow(node.gate, [P0]).open();
       try {
         await w.drained();
