@@ -64,7 +64,6 @@ const CLIENT_WANTED = MessageScanner.types(
   Frontend.CopyFail,
 );
 const CLIENT_LIMITS = frontendTypeLimits();
-
 const SERVER_WANTED = MessageScanner.types(
   Backend.Authentication,
   Backend.NotificationResponse,

@@ -34,7 +34,7 @@ export class RunsWhole {
 
   /** Forward the first `end` bytes of a chunk the scanner has just read. */
   forward(chunk: Buffer, end: number, scanner: PartialState): void {
-    const runsPartial = end === chunk.length && scanner.partialType >= 0 && RUNS_ALONE[scanner.partialType] === 1;
+    const runsPartial = end === chunk.length && RUNS_ALONE[scanner.partialType] === 1;
     if (this.bytes > 0) {
       if (runsPartial && scanner.partialBytes === this.bytes + end) {
         // still the same message
