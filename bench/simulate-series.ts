@@ -80,9 +80,9 @@ for (const s of scenarios) {
   const u = q['adaptive/uniform']!;
   const o = q['adaptive/oracle']!;
   summary.push(
-    `| ${s.name} | ${u.heldWrites} | ${u.overlapCost} | ${o.heldWrites} | ${o.overlapCost} | ${r.adaptive.budgetViolations} / ${r.uniform.budgetViolations} | ${r.adaptive.missedBackups} / ${r.uniform.missedBackups} / ${r.oracle.missedBackups} | ${r.live.moved} / ${r.live.skipped} |`,
+    `| ${s.name} | ${u.heldWrites} | ${u.overlapCost} | ${o.heldWrites} | ${o.overlapCost} | ${r.adaptive.budgetViolations} / ${r.uniform.budgetViolations} | ${r.adaptive.missedBackups} / ${r.uniform.missedBackups} / ${r.oracle.missedBackups} | ${r.live.startedEarly} / ${r.live.moved} / ${r.live.skipped} |`,
   );
 }
-console.log('| scenario | held a/u | overlap a/u | held a/o | overlap a/o | violations adaptive / uniform | missed a / u / o | live moved / skipped |');
+console.log('| scenario | held a/u | overlap a/u | held a/o | overlap a/o | violations adaptive / uniform | missed a / u / o | live early / moved / skipped |');
 console.log('|---|---|---|---|---|---|---|---|');
 for (const line of summary) console.log(line);

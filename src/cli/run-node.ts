@@ -336,7 +336,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
   await requests.start();
   // --- schedule: plan each interval and run windows at their planned times (or, with
   // planner.enabled false, back up everything at each backup.schedule tick)
-  const newScheduler = (c: Config): PlanScheduler => new PlanScheduler({ config: c, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup, liveWrites: (p) => recorder.totalWrites(p) });
+  const newScheduler = (c: Config): PlanScheduler => new PlanScheduler({ config: c, pool, target, node, metrics, log, leaves: () => catalog.current.leaves(), backup, liveWrites: (p) => recorder.totalWrites(p), seesAllWrites: () => membership.live.every((n) => n.node === node) });
   let scheduler = newScheduler(config);
   undo.push(() => scheduler.stop());
   await scheduler.start();

@@ -18,7 +18,7 @@ import type { LeafInfo } from '../catalog/index.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { PlannedWindow } from '../planner/index.js';
-import { liveDecision, shiftWindows } from '../planner/live-adjust.js';
+import { liveDecision, shiftWindows, withEarlyChecks } from '../planner/live-adjust.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { BackupRunResult } from './backup-run.js';
 import { nextInterval, type IntervalInstants } from './interval.js';
@@ -44,6 +44,12 @@ export interface SchedulerDeps {
   lateGraceMs?: number;
   /** Writes this node has forwarded to a partition so far (a counter): feeds the live check before each window. */
   liveWrites?: (partition: string) => number;
+  /**
+   * Whether this node forwards all of the writes (no other live node). Only then may the live check
+   * start a window before its planned time: a node that sees only its share of the writes would
+   * read a low count as a quiet spell. Absent: never early.
+   */
+  seesAllWrites?: () => boolean;
 }
 
 /** Which mode the configuration asks for, and the cron expression that drives it (null: none). */
@@ -58,6 +64,15 @@ export interface ArmedGroup {
   partitions: string[];
   fireAtMs: number;
   windows: PlannedWindow[];
+}
+
+/**
+ * The group armed at its first early check point whose lookback is still ahead (planner/
+ * live-adjust.ts withEarlyChecks); the planned start stays among the later checks.
+ */
+export function checkEarly(g: ArmedGroup, nowMs: number): ArmedGroup {
+  const windows = withEarlyChecks(g.windows, nowMs);
+  return { ...g, windows, fireAtMs: Math.min(...windows.map((w) => w.startMs)) };
 }
 
 /** The groups of a plan in start order (pure: what the timers are armed with). */
@@ -244,7 +259,7 @@ export class PlanScheduler {
         this.log.warn({ planId, group: g.group, plannedAt: new Date(g.fireAtMs).toISOString() }, 'planned window start has passed on this node; not run here');
         continue;
       }
-      this.armGroup(armed, stored, g);
+      this.armGroup(armed, stored, this.deps.seesAllWrites?.() === true ? checkEarly(g, now) : g);
       for (const p of g.partitions) toMark.push({ partition: p, status: 'armed' });
     }
     await markWindows(this.deps.pool, planId, toMark);
@@ -291,10 +306,22 @@ export class PlanScheduler {
     this.after(armed, g.fireAtMs - lookbackMs, () => (before = new Map(g.partitions.map((p) => [p, live(p)]))));
     this.after(armed, g.fireAtMs, () => {
       const observed = new Map(g.partitions.map((p) => [p, live(p) - (before?.get(p) ?? live(p))]));
-      const d = liveDecision(g.windows, observed);
+      // Several nodes now (one joined since arming): early points are passed, as if never planned.
+      const next = g.windows[0]?.live?.shifts[0];
+      const early = (g.windows[0]?.live?.early ?? 0) > 0 && next !== undefined;
+      const d = early && this.deps.seesAllWrites?.() !== true ? { action: 'wait' as const, shiftMs: next.shiftMs, reason: 'another node is live: no early start' } : liveDecision(g.windows, observed);
       if (d.action === 'keep') {
-        if (d.reason !== null) this.log.warn({ group: g.group }, d.reason);
+        if (d.early === true) {
+          this.deps.metrics.planLiveAdjustments.labels('started_early').inc();
+          this.log.info({ planId: stored.planId, group: g.group }, d.reason ?? 'started early');
+        } else if (d.reason !== null) this.log.warn({ group: g.group }, d.reason);
         this.track(this.runGroup(stored, g));
+        return;
+      }
+      if (d.action === 'wait') {
+        this.log.debug({ planId: stored.planId, group: g.group }, d.reason);
+        const windows = shiftWindows(g.windows, d.shiftMs);
+        this.armGroup(armed, stored, { ...g, windows, fireAtMs: Math.min(...windows.map((w) => w.startMs)) });
         return;
       }
       this.deps.metrics.planLiveAdjustments.labels(d.action === 'move' ? 'moved' : 'skipped').inc();

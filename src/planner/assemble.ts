@@ -1,7 +1,7 @@
 /** From "group g cuts at candidate k" to the Plan the coordinator stores and every node arms. */
 import { SlotTimeline } from './capacity.js';
 import { DEFAULT_LIVE_LOOKBACK_MS, jobTicks, type GroupModel, type Problem, type ServerModel } from './model.js';
-import type { InfeasiblePartition, Plan, PlannedWindow, SolverName } from './types.js';
+import type { InfeasiblePartition, LiveSlot, Plan, PlannedWindow, SolverName } from './types.js';
 
 /** A later slot is "good" when it costs at most this many times the planned one. */
 const GOOD_SLOT_FACTOR = 1.5;
@@ -12,6 +12,8 @@ const MAX_LIVE_SHIFTS = 4;
  * before a window gets that long to pass before the window tries again.
  */
 export const LIVE_MIN_SHIFT_MS = 30 * 60_000;
+/** Early check points kept per group (the nearest to the planned start). */
+const MAX_EARLY_CHECKS = 24;
 
 /** choice[g] = candidate index for problem.groups[g], or -1 when no dump slot was left for it. */
 export function assemblePlan(problem: Problem, choice: ArrayLike<number>, solver: SolverName): Plan {
@@ -30,10 +32,18 @@ export function assemblePlan(problem: Problem, choice: ArrayLike<number>, solver
     const group = groupWindows(problem.servers, g, g.cuts[k] as number);
     if (lines !== null) {
       const shiftsMs = laterGoodSlots(problem, lines, g, k, Math.max(lookbackMs, LIVE_MIN_SHIFT_MS));
+      const earlierMs = earlyCheckPoints(problem, lines, g, k, lookbackMs);
       group.forEach((w, i) => {
         const m = g.members[i] as GroupModel['members'][number];
-        const lead = (at: number): { leadMean: number; leadUpper: number } => ({ leadMean: m.mean.between(at - lookbackMs, at), leadUpper: m.upper.between(at - lookbackMs, at) });
-        w.live = { lookbackMs, ...lead(w.startMs), shifts: shiftsMs.map((shiftMs) => ({ shiftMs, ...lead(w.startMs + shiftMs) })), maxQueuedRequests: m.maxQueuedRequests };
+        const load = problem.servers.find((x) => x.name === m.server)?.load;
+        const slot = (shiftMs: number): Required<LiveSlot> => {
+          const [a, b] = [w.startMs + shiftMs, w.endMs + shiftMs];
+          const overlap = load === undefined ? 0 : load.between(w.dumpStartMs + shiftMs, w.dumpEndMs + shiftMs);
+          return { shiftMs, leadMean: m.mean.between(a - lookbackMs, a), leadUpper: m.upper.between(a - lookbackMs, a), heldMean: m.mean.between(a, b), overlap };
+        };
+        const { leadMean, leadUpper } = slot(0);
+        const overlapPerHeld = problem.input.heldWeight > 0 ? problem.input.overlapWeight / problem.input.heldWeight : 0;
+        w.live = { lookbackMs, leadMean, leadUpper, overlapPerHeld, shifts: shiftsMs.map(slot), ...(earlierMs.length > 0 ? { earlier: earlierMs.map(slot) } : {}), maxQueuedRequests: m.maxQueuedRequests };
       });
     }
     windows.push(...group);
@@ -113,4 +123,45 @@ function laterGoodSlots(problem: Problem, lines: SlotTimeline[], g: GroupModel, 
   }
   for (const j of g.jobs) (lines[j.serverIndex] as SlotTimeline).add(...jobTicks(problem, j, cut), 1);
   return shifts;
+}
+
+/**
+ * Early check points for group g (planned at candidate k), as negative shifts, earliest first:
+ * per forecast step, the first candidate whose lookback starts inside that step and whose window
+ * ends in it too (the live count then reads how that very step is going), each at least a lookback
+ * and a hold after the one before (checks never overlap a window they might start), within the
+ * budget and on a dump slot the rest of the plan leaves free. Forecast steps shorter than a
+ * lookback and a hold: every such step boundary qualifies, spaced the same way.
+ */
+function earlyCheckPoints(problem: Problem, lines: SlotTimeline[], g: GroupModel, k: number, lookbackMs: number): number[] {
+  if (lookbackMs <= 0 || k <= 0) return [];
+  const cut = g.cuts[k] as number;
+  const first = g.members[0] as GroupModel['members'][number];
+  const step = first.mean.stepMs;
+  const spanMs = lookbackMs - Math.min(...g.members.map((m) => m.startOffsetMs)) + Math.max(...g.members.map((m) => m.endOffsetMs));
+  const stepOf = (t: number): number => Math.floor((t - first.mean.startMs) / step + 1e-9);
+  for (const j of g.jobs) (lines[j.serverIndex] as SlotTimeline).add(...jobTicks(problem, j, cut), -1);
+  const found: number[] = [];
+  let lastStep = Number.NEGATIVE_INFINITY;
+  let lastAt = Number.NEGATIVE_INFINITY;
+  for (let c = 0; c < k; c++) {
+    const at = g.cuts[c] as number;
+    if (!Number.isFinite(g.cost[c] as number) || at - lastAt < spanMs || cut - at < spanMs) continue;
+    const inStep = g.members.every((m) => {
+      const s0 = stepOf(at + m.startOffsetMs - lookbackMs);
+      return spanMs > step ? true : stepOf(at + m.endOffsetMs - 1) === s0;
+    });
+    const s0 = stepOf(at + first.startOffsetMs - lookbackMs);
+    if (!inStep || s0 === lastStep) continue;
+    if (g.jobs.every((j) => (lines[j.serverIndex] as SlotTimeline).fits(...jobTicks(problem, j, at)))) {
+      found.push(at - cut);
+      lastStep = s0;
+      lastAt = at;
+    }
+  }
+  for (const j of g.jobs) (lines[j.serverIndex] as SlotTimeline).add(...jobTicks(problem, j, cut), 1);
+  const kept = found.slice(-MAX_EARLY_CHECKS);
+  // Reserved: two groups starting early together must still keep to maxConcurrentDumps.
+  for (const shift of kept) for (const j of g.jobs) (lines[j.serverIndex] as SlotTimeline).add(...jobTicks(problem, j, cut + shift), 1);
+  return kept;
 }

@@ -7,7 +7,7 @@
  * the live load would overflow, is skipped with a reason. The plan carries
  * what the check needs (PlannedWindow.live), so the node needs no forecast to decide.
  */
-import type { LiveWindowInfo, PlannedWindow } from './types.js';
+import type { LiveSlot, LiveWindowInfo, PlannedWindow } from './types.js';
 
 export interface LiveAdjustOptions {
   /** "Far above": live writes more than this many times the forecast's upper quantile. */
@@ -19,8 +19,10 @@ export interface LiveAdjustOptions {
 export const DEFAULT_LIVE_ADJUST_OPTIONS: LiveAdjustOptions = { farAboveRatio: 3, minExcessWrites: 20 };
 
 export type LiveDecision =
-  | { action: 'keep'; reason: string | null }
+  | { action: 'keep'; reason: string | null; early?: boolean }
   | { action: 'move'; shiftMs: number; reason: string }
+  /** At an early check point: go on to the next one (the plan's own start is among them). */
+  | { action: 'wait'; shiftMs: number; reason: string }
   | { action: 'skip'; reason: string };
 
 /** Is this member's live count far above its forecast? */
@@ -53,6 +55,7 @@ export function wouldOverflow(w: PlannedWindow, observedWrites: number): boolean
  * outgrow the budget at the live rate even if that rate is within the forecast's band.
  */
 export function liveDecision(windows: readonly PlannedWindow[], observed: ReadonlyMap<string, number>, opts: LiveAdjustOptions = DEFAULT_LIVE_ADJUST_OPTIONS): LiveDecision {
+  if ((windows[0]?.live?.early ?? 0) > 0) return earlyDecision(windows, observed);
   const surging = windows.filter((w) => w.live !== undefined && (farAbove(w.live, observed.get(w.partition) ?? 0, opts) || wouldOverflow(w, observed.get(w.partition) ?? 0)));
   if (surging.length === 0) return { action: 'keep', reason: null };
   const first = surging[0] as PlannedWindow & { live: LiveWindowInfo };
@@ -81,7 +84,7 @@ export function liveDecision(windows: readonly PlannedWindow[], observed: Readon
 
 /**
  * The group's windows moved to one of their later slots (every instant moves; the predicted held
- * writes stay those of the plan). The slots after it stay available, rebased, with their lead
+ * writes become those of the slot). The slots after it stay available, rebased, with their lead
  * forecasts: at its new start the window is checked again.
  */
 export function shiftWindows(windows: readonly PlannedWindow[], shiftMs: number): PlannedWindow[] {
@@ -90,13 +93,103 @@ export function shiftWindows(windows: readonly PlannedWindow[], shiftMs: number)
     const moved: PlannedWindow = { ...rest, startMs: w.startMs + shiftMs, cutMs: w.cutMs + shiftMs, endMs: w.endMs + shiftMs, dumpStartMs: w.dumpStartMs + shiftMs, dumpEndMs: w.dumpEndMs + shiftMs };
     if (live !== undefined) {
       const at = live.shifts.find((s) => s.shiftMs === shiftMs);
+      if (at?.heldMean !== undefined) moved.heldWrites = at.heldMean;
+      if (at?.overlap !== undefined) moved.overlapCost = at.overlap;
+      const { early, ...kept } = live;
       moved.live = {
-        ...live,
+        ...kept,
         leadMean: at?.leadMean ?? live.leadMean,
         leadUpper: at?.leadUpper ?? live.leadUpper,
+        ...(early !== undefined && early > 1 ? { early: early - 1 } : {}),
         shifts: live.shifts.filter((s) => s.shiftMs > shiftMs).map((s) => ({ ...s, shiftMs: s.shiftMs - shiftMs })),
       };
     }
     return moved;
   });
+}
+
+/**
+ * Checking starts at the earliest early check point whose lookback has not begun by `nowMs`: the
+ * windows move there, and the early points after it, the planned start and the plan's later slots
+ * become its shifts. Without early points (older plans, or all passed) the windows stay as planned.
+ */
+export function withEarlyChecks(windows: readonly PlannedWindow[], nowMs: number): PlannedWindow[] {
+  const head = windows[0];
+  const points = head?.live?.earlier ?? [];
+  // Members share the group's cut, so their early points line up: the head's decide.
+  const from = head === undefined ? -1 : points.findIndex((p) => head.startMs + p.shiftMs - (head.live as LiveWindowInfo).lookbackMs >= nowMs);
+  if (from < 0) return [...windows];
+  const d = (points[from] as LiveSlot).shiftMs;
+  return windows.map((w) => {
+    const { earlier = [], ...l } = w.live as LiveWindowInfo;
+    const at = earlier[from];
+    const planned: LiveSlot = { shiftMs: 0, leadMean: l.leadMean, leadUpper: l.leadUpper, heldMean: w.heldWrites, overlap: w.overlapCost };
+    const rest = [...earlier.slice(from + 1), planned, ...l.shifts];
+    return {
+      ...w,
+      startMs: w.startMs + d,
+      cutMs: w.cutMs + d,
+      endMs: w.endMs + d,
+      dumpStartMs: w.dumpStartMs + d,
+      dumpEndMs: w.dumpEndMs + d,
+      heldWrites: at?.heldMean ?? w.heldWrites,
+      overlapCost: at?.overlap ?? w.overlapCost,
+      live: {
+        ...l,
+        leadMean: at?.leadMean ?? l.leadMean,
+        leadUpper: at?.leadUpper ?? l.leadUpper,
+        early: points.length - from,
+        shifts: rest.map((s) => ({ ...s, shiftMs: s.shiftMs - d })),
+      },
+    };
+  });
+}
+
+/**
+ * The group's cost if started now: the writes its windows would take, the live count carried over
+ * the window, plus the forecast overlap of its dumps at the plan's weight.
+ */
+function heldNow(windows: readonly PlannedWindow[], observed: ReadonlyMap<string, number>): number {
+  let sum = 0;
+  for (const w of windows) {
+    const live = w.live as LiveWindowInfo;
+    const seen = observed.get(w.partition) ?? 0;
+    sum += live.leadMean > 0 ? w.heldWrites * (seen / live.leadMean) : live.lookbackMs > 0 ? (seen / live.lookbackMs) * w.holdMs : w.heldWrites;
+    sum += (live.overlapPerHeld ?? 0) * w.overlapCost;
+  }
+  return sum;
+}
+
+/**
+ * The cheapest start left to the group if it waits: the lowest forecast cost among its remaining
+ * early points and the planned start (where it runs at the latest). A certainty-equivalent rule:
+ * the point's live count is compared with forecasts, not with what the later points might show,
+ * which valued waiting too highly here (bench/README.md, "live check").
+ */
+export function waitingCost(windows: readonly PlannedWindow[]): number {
+  const n = Math.min(windows[0]?.live?.early ?? 0, windows[0]?.live?.shifts.length ?? 0);
+  let best = Number.POSITIVE_INFINITY;
+  for (let j = 0; j < n; j++) {
+    let cost = 0;
+    for (const w of windows) {
+      const live = w.live as LiveWindowInfo;
+      const s = live.shifts[j] as LiveSlot;
+      cost += (s.heldMean ?? w.heldWrites) + (live.overlapPerHeld ?? 0) * (s.overlap ?? w.overlapCost);
+    }
+    best = Math.min(best, cost);
+  }
+  return best;
+}
+
+/**
+ * At an early check point: start now when the window would cost no more at the live rate than the
+ * best start left is forecast to; otherwise go on to the next point.
+ */
+function earlyDecision(windows: readonly PlannedWindow[], observed: ReadonlyMap<string, number>): LiveDecision {
+  const now = heldNow(windows, observed);
+  const wait = waitingCost(windows);
+  const next = windows[0]?.live?.shifts[0];
+  const what = `cost ${Math.round(now)} at the live rate now, ${Math.round(wait)} forecast at the best start left`;
+  if (next === undefined || now <= wait) return { action: 'keep', early: true, reason: `${windows[0]?.group ?? ''}: started before its planned time: ${what}` };
+  return { action: 'wait', shiftMs: next.shiftMs, reason: `${windows[0]?.group ?? ''}: ${what}` };
 }

@@ -54,6 +54,6 @@ export function formatSimulationTable(r: SimulationResult, title: string): strin
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
   const out = [title, '', line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ''];
   for (const [name, v] of Object.entries(ratios(r))) out.push(`${name.padEnd(17)} held writes ${v.heldWrites}   overlap cost ${v.overlapCost}   missed backups ${v.missedBackups}`);
-  out.push(`live check (adaptive): ${r.live.moved} windows moved to a later slot, ${r.live.skipped} skipped`);
+  out.push(`live check (adaptive): ${r.live.startedEarly} windows started early, ${r.live.moved} moved to a later slot, ${r.live.skipped} skipped`);
   return out.join('\n');
 }

@@ -6,7 +6,7 @@
 import type { Forecast, ForecastOptions, Series } from '../forecast/types.js';
 import { Cumulative } from './curve.js';
 import { intervalLengthMs, intervalOnDay, type DailyInterval } from './interval.js';
-import { DEFAULT_LIVE_ADJUST_OPTIONS, liveDecision, shiftWindows, type LiveAdjustOptions } from './live-adjust.js';
+import { DEFAULT_LIVE_ADJUST_OPTIONS, liveDecision, shiftWindows, withEarlyChecks, type LiveAdjustOptions } from './live-adjust.js';
 import { plan, type SolverChoice } from './plan.js';
 import { addScores, emptyScore, scorePlan, type PlanScore } from './score.js';
 import type { PartitionPlanInput, Plan, PlanInput, PlannedWindow, ReleaseRule, WindowMode } from './types.js';
@@ -72,7 +72,11 @@ export interface LiveCounts {
   /** Windows moved to a later slot, and skipped, by the live check. */
   moved: number;
   skipped: number;
+  /** Windows started at an early check point, before their planned start. */
+  startedEarly: number;
 }
+
+const noLive = (): LiveCounts => ({ moved: 0, skipped: 0, startedEarly: 0 });
 
 export interface DayResult {
   intervalStartMs: number;
@@ -168,7 +172,7 @@ export async function simulate(parts: readonly SimPartition[], forecaster: Forec
     });
     const solver = { solver: opts.solver ?? 'auto' };
     const planned = await plan(input(withForecast), solver);
-    const { plan: adaptive, live } = opts.live === null ? { plan: planned, live: { moved: 0, skipped: 0 } } : adjustLive(planned, withActual, opts.live ?? DEFAULT_LIVE_ADJUST_OPTIONS);
+    const { plan: adaptive, live } = opts.live === null ? { plan: planned, live: noLive() } : adjustLive(planned, withActual, opts.live ?? DEFAULT_LIVE_ADJUST_OPTIONS);
     const oracle = await plan(input(withActual), solver);
     const uniform = planUniform(input(withForecast));
     perDay.push({
@@ -180,7 +184,7 @@ export async function simulate(parts: readonly SimPartition[], forecaster: Forec
     });
   }
   const total = (key: 'adaptive' | 'uniform' | 'oracle'): PlanScore => perDay.reduce((s, d) => addScores(s, d[key]), emptyScore());
-  const live = perDay.reduce((s, d) => ({ moved: s.moved + d.live.moved, skipped: s.skipped + d.live.skipped }), { moved: 0, skipped: 0 });
+  const live = perDay.reduce((s, d) => ({ moved: s.moved + d.live.moved, skipped: s.skipped + d.live.skipped, startedEarly: s.startedEarly + d.live.startedEarly }), noLive());
   return { days: perDay.length, live, adaptive: total('adaptive'), uniform: total('uniform'), oracle: total('oracle'), perDay };
 }
 
@@ -195,15 +199,16 @@ export function adjustLive(p: Plan, actual: readonly PartitionPlanInput[], opts:
   for (const w of p.windows) byGroup.set(w.group, [...(byGroup.get(w.group) ?? []), w]);
   const windows: PlannedWindow[] = [];
   const infeasible = [...p.infeasible];
-  const live: LiveCounts = { moved: 0, skipped: 0 };
+  const live = noLive();
   for (const [group, planned] of byGroup) {
-    let members = planned;
+    // The node arms the plan before the interval: checks start at the first early point.
+    let members = withEarlyChecks(planned, Number.NEGATIVE_INFINITY);
     // Checked at the planned start and again at every start it moves to.
     for (;;) {
       const observed = new Map(members.map((w) => [w.partition, w.live === undefined ? 0 : (curves.get(w.partition)?.between(w.startMs - w.live.lookbackMs, w.startMs) ?? 0)]));
       const d = liveDecision(members, observed, opts);
-      if (d.action === 'move') {
-        live.moved += 1;
+      if (d.action === 'wait' || d.action === 'move') {
+        if (d.action === 'move') live.moved += 1;
         members = shiftWindows(members, d.shiftMs);
         continue;
       }
@@ -211,6 +216,7 @@ export function adjustLive(p: Plan, actual: readonly PartitionPlanInput[], opts:
         live.skipped += 1;
         for (const w of members) infeasible.push({ partition: w.partition, group, reason: d.reason });
       } else {
+        if (d.early === true) live.startedEarly += 1;
         windows.push(...members);
       }
       break;

@@ -98,17 +98,39 @@ export interface PlannedWindow {
   live?: LiveWindowInfo;
 }
 
+/** A start the live check may take instead of the planned one: the cut moved by shiftMs. */
+export interface LiveSlot {
+  shiftMs: number;
+  /** Forecast writes over the lookback before that start: mean and upper quantile. */
+  leadMean: number;
+  leadUpper: number;
+  /** Forecast writes inside the window moved there (mean). */
+  heldMean?: number;
+  /** Forecast server load beside the dump moved there (PlannedWindow.overlapCost). */
+  overlap?: number;
+}
+
 export interface LiveWindowInfo {
   /** The check looks at the live writes over this span before startMs. */
   lookbackMs: number;
   /** Forecast writes over that span: mean and upper quantile. */
   leadMean: number;
   leadUpper: number;
+  /** PlanInput.overlapWeight / heldWeight: what the early check weighs a dump's overlap at. */
+  overlapPerHeld?: number;
   /**
    * The next good slots for the whole group, earliest first: the cut moved by shiftMs, with the
    * forecast for the lookback before each (a moved window is checked again at its new start).
    */
-  shifts: { shiftMs: number; leadMean: number; leadUpper: number }[];
+  shifts: LiveSlot[];
+  /**
+   * Early check points, earliest first (shiftMs < 0): starts before the planned one where the
+   * lookback reads one forecast step, so the live count tells how that step is really going; the
+   * window may start there when that beats what waiting is expected to cost (live-adjust.ts).
+   */
+  earlier?: LiveSlot[];
+  /** Set while checking early: check points before the planned start left, this one included. */
+  early?: number;
   maxQueuedRequests: number;
 }
 
