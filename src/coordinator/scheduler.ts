@@ -18,7 +18,7 @@ import type { LeafInfo } from '../catalog/index.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { PlannedWindow } from '../planner/index.js';
-import { liveDecision, shiftWindows, withEarlyChecks } from '../planner/live-adjust.js';
+import { nodeLiveDecision, shiftWindows, withEarlyChecks } from '../planner/live-adjust.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { BackupRunResult } from './backup-run.js';
 import { nextInterval, type IntervalInstants } from './interval.js';
@@ -259,7 +259,7 @@ export class PlanScheduler {
         this.log.warn({ planId, group: g.group, plannedAt: new Date(g.fireAtMs).toISOString() }, 'planned window start has passed on this node; not run here');
         continue;
       }
-      this.armGroup(armed, stored, this.deps.seesAllWrites?.() === true ? checkEarly(g, now) : g);
+      this.armGroup(armed, stored, this.deps.liveWrites !== undefined && this.deps.seesAllWrites?.() === true ? checkEarly(g, now) : g);
       for (const p of g.partitions) toMark.push({ partition: p, status: 'armed' });
     }
     await markWindows(this.deps.pool, planId, toMark);
@@ -293,12 +293,20 @@ export class PlanScheduler {
   /**
    * Arm one group; with live counts and live info in the plan, the counts are sampled one lookback
    * before the start and compared with the forecast at the start (planner/live-adjust.ts): the
-   * group then runs, moves to its next good slot (and is checked again there) or is skipped.
+   * group then runs, moves to its next good slot (and is checked again there) or is skipped; at an
+   * early check point it runs or waits for the next point.
    */
   private armGroup(armed: ArmedPlan, stored: StoredPlan, g: ArmedGroup): void {
     const live = this.deps.liveWrites;
     const lookbackMs = g.windows[0]?.live?.lookbackMs ?? 0;
     if (live === undefined || lookbackMs <= 0 || g.fireAtMs - lookbackMs < Date.now()) {
+      // An early point is only ever a start after a check: one that cannot be checked is passed.
+      const next = g.windows[0]?.live?.shifts[0];
+      if ((g.windows[0]?.live?.early ?? 0) > 0 && next !== undefined) {
+        const windows = shiftWindows(g.windows, next.shiftMs);
+        this.armGroup(armed, stored, { ...g, windows, fireAtMs: Math.min(...windows.map((w) => w.startMs)) });
+        return;
+      }
       this.after(armed, g.fireAtMs, () => this.track(this.runGroup(stored, g)));
       return;
     }
@@ -306,10 +314,8 @@ export class PlanScheduler {
     this.after(armed, g.fireAtMs - lookbackMs, () => (before = new Map(g.partitions.map((p) => [p, live(p)]))));
     this.after(armed, g.fireAtMs, () => {
       const observed = new Map(g.partitions.map((p) => [p, live(p) - (before?.get(p) ?? live(p))]));
-      // Several nodes now (one joined since arming): early points are passed, as if never planned.
-      const next = g.windows[0]?.live?.shifts[0];
-      const early = (g.windows[0]?.live?.early ?? 0) > 0 && next !== undefined;
-      const d = early && this.deps.seesAllWrites?.() !== true ? { action: 'wait' as const, shiftMs: next.shiftMs, reason: 'another node is live: no early start' } : liveDecision(g.windows, observed);
+      // Asked again here: a node that joined since arming takes a share of the writes.
+      const d = nodeLiveDecision(g.windows, observed, this.deps.seesAllWrites?.() === true);
       if (d.action === 'keep') {
         if (d.early === true) {
           this.deps.metrics.planLiveAdjustments.labels('started_early').inc();

@@ -193,3 +193,14 @@ function earlyDecision(windows: readonly PlannedWindow[], observed: ReadonlyMap<
   if (next === undefined || now <= wait) return { action: 'keep', early: true, reason: `${windows[0]?.group ?? ''}: started before its planned time: ${what}` };
   return { action: 'wait', shiftMs: next.shiftMs, reason: `${windows[0]?.group ?? ''}: ${what}` };
 }
+
+/**
+ * The decision on a node: as liveDecision, except that a node which does not see all of the
+ * writes (another node is live) passes its early points, since its share of the count would read
+ * as a quiet spell; from the planned start on it checks as usual.
+ */
+export function nodeLiveDecision(windows: readonly PlannedWindow[], observed: ReadonlyMap<string, number>, seesAllWrites: boolean): LiveDecision {
+  const next = windows[0]?.live?.shifts[0];
+  if (!seesAllWrites && (windows[0]?.live?.early ?? 0) > 0 && next !== undefined) return { action: 'wait', shiftMs: next.shiftMs, reason: 'another node is live: no start before the planned time' };
+  return liveDecision(windows, observed);
+}
