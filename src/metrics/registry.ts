@@ -165,7 +165,7 @@ export class Metrics {
   })();
   readonly planLiveAdjustments = new Counter({
     name: 'quietcut_plan_live_adjustments_total',
-    help: 'Planned windows the live check before them moved to a later slot or skipped (the live write rate far above the forecast), or started early (action started_early: the live rate at an early check point below what waiting was expected to cost)',
+    help: 'Planned windows the live check before them moved to a later slot or skipped (the live write rate far above the forecast), or started early (action started_early: the cost at the live rate at an early check point no more than the forecast cost of the best start left)',
     labelNames: ['action'] as const,
     registers: [this.registry],
   });

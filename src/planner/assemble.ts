@@ -14,6 +14,7 @@ const MAX_LIVE_SHIFTS = 4;
 export const LIVE_MIN_SHIFT_MS = 30 * 60_000;
 /** Early check points kept per group (the nearest to the planned start). */
 const MAX_EARLY_CHECKS = 24;
+const HOUR_MS = 3_600_000;
 
 /** choice[g] = candidate index for problem.groups[g], or -1 when no dump slot was left for it. */
 export function assemblePlan(problem: Problem, choice: ArrayLike<number>, solver: SolverName): Plan {
@@ -126,42 +127,39 @@ function laterGoodSlots(problem: Problem, lines: SlotTimeline[], g: GroupModel, 
 }
 
 /**
- * Early check points for group g (planned at candidate k), as negative shifts, earliest first:
- * per forecast step, the first candidate whose lookback starts inside that step and whose window
- * ends in it too (the live count then reads how that very step is going), each at least a lookback
- * and a hold after the one before (checks never overlap a window they might start), within the
- * budget and on a dump slot the rest of the plan leaves free. Forecast steps shorter than a
- * lookback and a hold: every such step boundary qualifies, spaced the same way.
+ * Early check points for group g (planned at candidate k), as negative shifts, earliest first: per
+ * block of the forecast (its step, or the clock hour for steps under an hour, the resolution its
+ * models run at: forecast/resolution.ts), the first candidate whose lookback and window both lie
+ * inside the block, so the live count reads how that very block is going; at least a lookback and
+ * a hold apart, within the budget and on a dump slot the rest of the plan leaves free (then
+ * reserved: groups starting early together still keep to maxConcurrentDumps). A lookback read in
+ * one block says little about the next (the simulator's hourly flights: points every 30 minutes
+ * regardless of blocks held 1.45x the oracle), so a window longer than a block gets none.
  */
 function earlyCheckPoints(problem: Problem, lines: SlotTimeline[], g: GroupModel, k: number, lookbackMs: number): number[] {
   if (lookbackMs <= 0 || k <= 0) return [];
   const cut = g.cuts[k] as number;
   const first = g.members[0] as GroupModel['members'][number];
   const step = first.mean.stepMs;
+  const blockOf = (t: number): number => (step >= HOUR_MS ? Math.floor((t - first.mean.startMs) / step + 1e-9) : Math.floor(t / HOUR_MS));
   const spanMs = lookbackMs - Math.min(...g.members.map((m) => m.startOffsetMs)) + Math.max(...g.members.map((m) => m.endOffsetMs));
-  const stepOf = (t: number): number => Math.floor((t - first.mean.startMs) / step + 1e-9);
   for (const j of g.jobs) (lines[j.serverIndex] as SlotTimeline).add(...jobTicks(problem, j, cut), -1);
   const found: number[] = [];
-  let lastStep = Number.NEGATIVE_INFINITY;
+  let lastBlock = Number.NEGATIVE_INFINITY;
   let lastAt = Number.NEGATIVE_INFINITY;
   for (let c = 0; c < k; c++) {
     const at = g.cuts[c] as number;
     if (!Number.isFinite(g.cost[c] as number) || at - lastAt < spanMs || cut - at < spanMs) continue;
-    const inStep = g.members.every((m) => {
-      const s0 = stepOf(at + m.startOffsetMs - lookbackMs);
-      return spanMs > step ? true : stepOf(at + m.endOffsetMs - 1) === s0;
-    });
-    const s0 = stepOf(at + first.startOffsetMs - lookbackMs);
-    if (!inStep || s0 === lastStep) continue;
+    const block = blockOf(at + first.startOffsetMs - lookbackMs);
+    if (block === lastBlock || !g.members.every((m) => blockOf(at + m.startOffsetMs - lookbackMs) === block && blockOf(at + m.endOffsetMs - 1) === block)) continue;
     if (g.jobs.every((j) => (lines[j.serverIndex] as SlotTimeline).fits(...jobTicks(problem, j, at)))) {
       found.push(at - cut);
-      lastStep = s0;
+      lastBlock = block;
       lastAt = at;
     }
   }
   for (const j of g.jobs) (lines[j.serverIndex] as SlotTimeline).add(...jobTicks(problem, j, cut), 1);
   const kept = found.slice(-MAX_EARLY_CHECKS);
-  // Reserved: two groups starting early together must still keep to maxConcurrentDumps.
   for (const shift of kept) for (const j of g.jobs) (lines[j.serverIndex] as SlotTimeline).add(...jobTicks(problem, j, cut + shift), 1);
   return kept;
 }

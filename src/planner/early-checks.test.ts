@@ -50,14 +50,19 @@ describe('early check points in the plan', () => {
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
   });
 
-  it('forecast steps shorter than a lookback and a window: points at least that far apart', () => {
+  it('forecast steps under an hour: one point per clock hour, lookback and window inside it', () => {
     const fine = Array.from({ length: 72 }, (_, i) => (i >= 36 && i < 48 ? 1 : 10));
     const p = partition('p', fine, { forecast: forecastOf(fine, { stepMs: 5 * MIN }), dumpMs: 10 * MIN, maxHoldMs: HOUR_MS });
     const w = planned([p]).windows[0]!;
+    expect(hourOf(w.startMs)).toBe(3);
     const starts = w.live!.earlier!.map((x) => w.startMs + x.shiftMs);
-    expect(starts.length).toBeGreaterThan(3);
-    starts.forEach((s, i) => i > 0 && expect(s - starts[i - 1]!).toBeGreaterThanOrEqual(w.live!.lookbackMs + w.holdMs));
-    expect(w.startMs - starts[starts.length - 1]!).toBeGreaterThanOrEqual(w.live!.lookbackMs + w.holdMs);
+    expect(starts.map(hourOf)).toEqual([0, 1, 2]);
+    for (const s of starts) expect(hourOf(s - w.live!.lookbackMs)).toBe(hourOf(s + w.holdMs - 1));
+  });
+
+  it('a window longer than a forecast step gets no early point', () => {
+    const w = planned([part('p', { dumpMs: 70 * MIN, maxHoldMs: 2 * HOUR_MS })]).windows[0]!;
+    expect(w.live!.earlier).toBeUndefined();
   });
 });
 
