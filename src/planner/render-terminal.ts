@@ -25,7 +25,7 @@ export function renderPlanTerminal(plan: Plan, forecasts: ReadonlyMap<string, Fo
   const colOf = (t: number): number => Math.min(width - 1, Math.max(0, Math.floor(((t - t0) / (t1 - t0)) * width)));
   const { planned, other } = planRows(plan);
   const out: string[] = [`plan ${time(t0)}–${time(t1)} (${plan.solver}): ${planned.length} windows, ${plan.infeasible.length} infeasible, ${plan.skipped.length} skipped`];
-  out.push('legend: bars = forecast writes/min (upper quantile, mean, lower quantile; one scale per partition), ^ = window and cut, = = dump');
+  out.push('legend: bars = forecast writes/min (upper quantile, mean, lower quantile; one scale per partition), ^ = window and cut, = = dump, ? = early check point');
   for (const w of planned) {
     out.push('');
     out.push(
@@ -47,8 +47,11 @@ export function renderPlanTerminal(plan: Plan, forecasts: ReadonlyMap<string, Fo
     const marks = Array.from({ length: width }, () => ' ');
     for (let c = colOf(w.dumpStartMs); c <= colOf(Math.max(w.dumpStartMs, w.dumpEndMs - 1)); c++) marks[c] = '=';
     // The window is usually far shorter than a column: it still gets its own mark, drawn last.
+    const early = (w.live?.earlier ?? []).map((p) => w.startMs + p.shiftMs);
+    for (const t of early) marks[colOf(t)] = '?';
     for (let c = colOf(w.startMs); c <= colOf(Math.max(w.startMs, w.endMs - 1)); c++) marks[c] = '^';
     out.push(`  plan  │${marks.join('')}│ cut ${seconds(w.cutMs)}`);
+    if (early.length > 0) out.push(`  early checks at ${early.map(time).join(', ')}: the window starts at one instead when its live load is below the forecast there (one node only)`);
   }
   if (planned.length > 0) out.push(`        ${time(t0)}${' '.repeat(Math.max(1, width + 2 - 2 * time(t0).length))}${time(t1)}`);
   if (other.length > 0) {

@@ -25,8 +25,11 @@ describe('plan pictures', () => {
     // 12 columns over 6 hours, two per hour; bar height = round(8 * rate / 12): 10 -> 7, 8 -> 5, 2 -> 1, 5 -> 3, 9 -> 6, 12 -> 8.
     expect(mean).toBe('  mean  │▇▇▅▅▁▁▃▃▆▆██│ peak 0.20 writes/min');
     const marks = lines.find((l) => l.startsWith('  plan'))!;
-    // Window and cut at 02:00 (column 4); the 30-min dump starts 80 ms later (pin), so it just reaches column 5.
-    expect(marks).toBe('  plan  │    ^=      │ cut 02:00:00');
+    // Window and cut at 02:00 (column 4); the 30-min dump starts 80 ms later (pin), so it just reaches
+    // column 5. Early check points at 00:30 and 01:30 (columns 1 and 3): the first starts in each
+    // hour whose 5-minute lookback lies in that hour too.
+    expect(marks).toBe('  plan  │ ? ?^=      │ cut 02:00:00');
+    expect(text).toContain('  early checks at 00:30, 01:30: the window starts at one instead');
     const head = lines.find((l) => l.startsWith('public.a<b>'))!;
     expect(head).toMatch(/window 02:00:00, hold 100 ms {2}held ~[\d.]+ writes {2}queue ≤[\d.]+ requests {2}dump 02:00:00–02:30:00 \(30\.0 min\)/);
     expect(text).toContain('public.late: infeasible: needs a hold of');
