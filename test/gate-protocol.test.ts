@@ -561,9 +561,25 @@ describe('5. one statement namespace', () => {
   });
 
   test('DEALLOCATE, DISCARD ALL and Close forget a statement; a new one under the same name is classified as itself', async () => {
-    raw.send(Buffer.concat([q('prepare n3 as insert into g values (1000002, 0)'), q('discard all'), q('prepare n3 as select 3')]));
-    raw.send(Buffer.concat([q('prepare n1 as insert into g values (1000000, 0)'), q('deallocate n1'), q('prepare n1 as select 1')]));
-    raw.send(Buffer.concat([serialize.parse({ name: 'n2', text: 'insert into g values (1000001, 0)' }), serialize.close({ type: 'S', name: 'n2' } as never), serialize.parse({ name: 'n2', text: 'select 2' }), sync()]));
+    // One packet, so every Parse below is read before the server has answered the DISCARD ALL (a
+    // pooler's client does this): while a settings change is pending, a statement that writes
+    // nothing still reads as itself (ASCII, no backslash), and one that writes stays unknown.
+    const later = id();
+    raw.send(
+      Buffer.concat([
+        q('prepare n3 as insert into g values (1000002, 0)'),
+        q('discard all'),
+        q('prepare n3 as select 3'),
+        q('prepare n1 as insert into g values (1000000, 0)'),
+        q('deallocate n1'),
+        q('prepare n1 as select 1'),
+        serialize.parse({ name: 'n2', text: 'insert into g values (1000001, 0)' }),
+        serialize.close({ type: 'S', name: 'n2' } as never),
+        serialize.parse({ name: 'n2', text: 'select 2' }),
+        serialize.parse({ name: 'n4', text: 'insert into g values ($1, 1)' }),
+        sync(),
+      ]),
+    );
     await answers(7);
     expect(errors()).toEqual([]);
     const w = new TestWindow(node.gate, [P0]).open();
@@ -573,8 +589,16 @@ describe('5. one statement namespace', () => {
       await answers(3);
       expect(errors()).toEqual([]);
       expect(w.held).toHaveLength(0);
+      // n4 writes to g_1, outside the window, but was parsed while the settings were unsettled:
+      // it counts as writing anything, so it waits.
+      raw.send(Buffer.concat([serialize.bind({ statement: 'n4', values: [String(later)] }), serialize.execute({}), sync()]));
+      await waitFor('the Execute of a write parsed while settings were pending to be held', () => w.held.length === 1);
+      expect(await present(later)).toEqual([]);
     } finally {
       w.close();
     }
+    await answers(4);
+    expect(errors()).toEqual([]);
+    expect(await present(later)).toEqual([later]);
   });
 });

@@ -33,9 +33,16 @@ export class SessionSettings {
     this.pending = false;
   }
 
-  /** The text may read differently on the server than in the proxy's parser. */
-  misreads(sql: string): boolean {
-    if (this.pending) return true;
+  /**
+   * The text may read differently on the server than in the proxy's parser. `resolvesKeys` false:
+   * the statement writes nothing the proxy resolves (no target, no EXECUTE, no writing function),
+   * so while a change is pending only the text's reading matters, and ASCII text without a
+   * backslash reads the same under every value of the settings modelled. (Otherwise a statement
+   * a pooler's client prepares in the same packet as its DISCARD ALL would count as writing
+   * anything for the statement's whole life.)
+   */
+  misreads(sql: string, resolvesKeys = true): boolean {
+    if (this.pending) return resolvesKeys || sql.includes('\\') || !isAscii(sql);
     if (this.scsOff && sql.includes('\\')) return true;
     return !this.utf8 && !isAscii(sql);
   }

@@ -154,8 +154,9 @@ export class WriteInspector implements SessionInspector {
 
   parse(msg: ParseMessage): void {
     const stmts = this.shared.classifier.classify(msg.sql);
-    const misread = this.settings.misreads(msg.sql);
-    const paramFree = !misread && stmts.every((s) => this.needsNoParams(s)) ? stmts.map((stmt) => ({ stmt, writes: new Map<string, string[]>(), all: EMPTY })) : null;
+    const writesNothing = stmts.every((s) => this.needsNoParams(s));
+    const misread = this.settings.misreads(msg.sql, !writesNothing);
+    const paramFree = !misread && writesNothing ? stmts.map((stmt) => ({ stmt, writes: new Map<string, string[]>(), all: EMPTY })) : null;
     this.statements.set(msg.name, { stmts, paramTypes: msg.paramTypes, paramFree, misread });
     // DDL and SET take effect at Execute; nothing to do yet.
   }
