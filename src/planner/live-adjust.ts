@@ -4,7 +4,9 @@
  * the forecast said for them. Far above the forecast, or high enough that the window's queue would
  * outgrow its budget, the window moves to the next good slot the plan left for it (same hold, so
  * within the budget; a dump slot the plan leaves free), or, with none left, far above and a queue
- * the live load would overflow, is skipped with a reason. The plan carries
+ * the live load would overflow, is skipped with a reason. Before that, on a node that sees all
+ * the writes, the window may start at one of the plan's early check points, where the live load
+ * shows that hour running quieter than the best start left is forecast to be. The plan carries
  * what the check needs (PlannedWindow.live), so the node needs no forecast to decide.
  */
 import type { LiveSlot, LiveWindowInfo, PlannedWindow } from './types.js';
@@ -164,7 +166,7 @@ function heldNow(windows: readonly PlannedWindow[], observed: ReadonlyMap<string
  * The cheapest start left to the group if it waits: the lowest forecast cost among its remaining
  * early points and the planned start (where it runs at the latest). A certainty-equivalent rule:
  * the point's live count is compared with forecasts, not with what the later points might show,
- * which valued waiting too highly here (bench/README.md, "live check").
+ * which valued waiting too highly in the simulator (README, the planner figures).
  */
 export function waitingCost(windows: readonly PlannedWindow[]): number {
   const n = Math.min(windows[0]?.live?.early ?? 0, windows[0]?.live?.shifts.length ?? 0);
