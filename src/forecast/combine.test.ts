@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { CANDIDATES, refitRolling, type Candidate } from './candidates.js';
-import { DEFAULT_COMBINATION_OPTIONS, combineSteps, slotQuantiles, validateOptions } from './combine.js';
+import { DEFAULT_COMBINATION_OPTIONS, combineSteps, slotErrorLevels, slotQuantiles, validateOptions } from './combine.js';
 import { forecast, forecastProfile } from './forecast.js';
 import { DEFAULT_PROFILE_OPTIONS, screenGrossOutliers } from './profile-model.js';
 import { mstl } from './stl.js';
-import type { Series } from './types.js';
+import { SPREAD_LEVELS, type Series } from './types.js';
 
 const HOUR_MS = 3_600_000;
 const MONDAY = Date.UTC(2024, 0, 1);
@@ -185,6 +185,43 @@ describe('prediction intervals', () => {
     expect(covered / total).toBeGreaterThan(0.65);
     expect(covered / total).toBeLessThan(0.97);
     expect(nightWidth * 5).toBeLessThan(dayWidth);
+  });
+
+  it('error levels per slot: the quantiles of the pooled errors, NaN where a slot has none', () => {
+    const m = 4;
+    // Three days; slot 1 errs by 10, 20, 30 and slot 3 has no finite error at all.
+    const errors = Float64Array.from([0, 10, 0, NaN, 0, 20, 0, NaN, 0, 30, 0, NaN]);
+    const [lo, mid, hi] = slotErrorLevels(errors, m, [0, 0.5, 1], 0) as [Float64Array, Float64Array, Float64Array];
+    expect([lo[1], mid[1], hi[1]]).toEqual([10, 20, 30]);
+    expect([lo[0], hi[0]]).toEqual([0, 0]);
+    expect(Number.isNaN(mid[3]!)).toBe(true);
+    // With one neighbour each side, slot 0 pools slots 3, 0 and 1 (circularly): 0, 10, 20, 30.
+    const pooled = slotErrorLevels(errors, m, [1], 1)[0]!;
+    expect(pooled[0]).toBe(30);
+    expect(pooled[2]).toBe(30);
+  });
+
+  it('the spread of a forecast: one curve per level, in order, never below zero, with the band inside its range', () => {
+    const random = rng(33);
+    const n = 42 * 24;
+    const truth = (i: number): number => (i % 24 >= 8 && i % 24 < 20 ? 200 : 10);
+    const series: Series = { startMs: MONDAY, stepMs: HOUR_MS, values: Float64Array.from({ length: n }, (_, i) => Math.max(0, truth(i) + (i % 24 >= 8 && i % 24 < 20 ? 30 : 3) * (random() - 0.5) * 3)) };
+    const f = forecast(series, opts);
+    expect(f.spread).toHaveLength(SPREAD_LEVELS.length);
+    let nightSpread = 0;
+    let daySpread = 0;
+    for (let h = 0; h < 24; h++) {
+      const at = f.spread!.map((curve) => curve[h]!);
+      for (let i = 1; i < at.length; i++) expect(at[i]).toBeGreaterThanOrEqual(at[i - 1]!);
+      expect(at[0]).toBeGreaterThanOrEqual(0);
+      // The 0.9 band lies between the outermost levels (1/18 and 17/18) or on them.
+      expect(f.upper[h]).toBeLessThanOrEqual(at[at.length - 1]! + 1e-9);
+      if (h === 3) nightSpread = at[at.length - 1]! - at[0]!;
+      if (h === 14) daySpread = at[at.length - 1]! - at[0]!;
+    }
+    expect(nightSpread * 5).toBeLessThan(daySpread);
+    // The profile path measures no validation errors, so gives no spread.
+    expect(forecastProfile(series, opts).spread).toBeUndefined();
   });
 });
 

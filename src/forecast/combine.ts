@@ -9,7 +9,8 @@
  * Prediction intervals per step come from the chosen option's validation errors: per time of day
  * (pooled with the neighbouring slots, so each quantile rests on 3 × cvDays errors), added to the
  * mean forecast. Quiet hours are usually also the calm ones, and the planner prefers a trough
- * whose upper quantile is low (a certain one) to a lower but uncertain one.
+ * whose upper quantile is low (a certain one) to a lower but uncertain one. The same errors at
+ * SPREAD_LEVELS give the whole spread per step, which the live check weighs waiting with.
  *
  * Cost: validation runs on hourly sums of finer history, one fit per candidate (three for the
  * profile model, candidates.ts); the final fits of
@@ -20,7 +21,7 @@ import { CANDIDATES, refitRolling, type Candidate, type CandidateContext } from 
 import { fitProfile, hasDailyProfile, hasWeeklyProfile, screenGrossOutliers, type ProfileModelOptions } from './profile-model.js';
 import { blockFactor, blockShares, coarsen, refine } from './resolution.js';
 import { DAY_MS, countFinite, median, quantile, stepsPer } from './series-math.js';
-import type { Forecast, ForecastOptions, Series } from './types.js';
+import { SPREAD_LEVELS, type Forecast, type ForecastOptions, type Series } from './types.js';
 
 export interface CombinationOptions {
   /** Validation origins: one per day, the last `cvDays` days of the history. */
@@ -144,12 +145,12 @@ export function validateOptions(singles: readonly { candidate: Candidate; valida
 
 /**
  * Per-slot error quantiles of a validation (cvDays × m errors, day-major): slot s pools slots
- * s − k .. s + k of every day (circularly). Returns [lower, upper] per slot (lower <= 0 <= upper).
+ * s − k .. s + k of every day (circularly). Returns, per level asked for, one quantile per slot
+ * (NaN where a slot has no finite error).
  */
-export function slotQuantiles(errors: Float64Array, m: number, q: number, neighbours: number): { lower: Float64Array; upper: Float64Array } {
+export function slotErrorLevels(errors: Float64Array, m: number, levels: readonly number[], neighbours: number): Float64Array[] {
   const days = Math.floor(errors.length / m);
-  const lower = new Float64Array(m);
-  const upper = new Float64Array(m);
+  const out = levels.map(() => new Float64Array(m));
   const pool = new Float64Array(days * (2 * neighbours + 1));
   for (let s = 0; s < m; s++) {
     let count = 0;
@@ -157,11 +158,16 @@ export function slotQuantiles(errors: Float64Array, m: number, q: number, neighb
       const slot = (((s + d) % m) + m) % m;
       for (let k = 0; k < days; k++) pool[count++] = errors[k * m + slot] as number;
     }
-    const hi = quantile(pool.subarray(0, count), q);
-    const lo = quantile(pool.subarray(0, count), 1 - q);
-    upper[s] = Number.isFinite(hi) ? Math.max(0, hi) : 0;
-    lower[s] = Number.isFinite(lo) ? Math.min(0, lo) : 0;
+    levels.forEach((q, i) => ((out[i] as Float64Array)[s] = quantile(pool.subarray(0, count), q)));
   }
+  return out;
+}
+
+/** The band of slotErrorLevels at q and 1 − q: [lower, upper] per slot (lower <= 0 <= upper). */
+export function slotQuantiles(errors: Float64Array, m: number, q: number, neighbours: number): { lower: Float64Array; upper: Float64Array } {
+  const [hi, lo] = slotErrorLevels(errors, m, [q, 1 - q], neighbours) as [Float64Array, Float64Array];
+  const upper = hi.map((v) => (Number.isFinite(v) ? Math.max(0, v) : 0));
+  const lower = lo.map((v) => (Number.isFinite(v) ? Math.min(0, v) : 0));
   return { lower, upper };
 }
 
@@ -262,16 +268,24 @@ export function forecastCombined(history: Series, opts: ForecastOptions, profile
   const mean = chosen.kind === 'single' ? (finals[0] as Float64Array) : combineSteps(chosen.kind, finals, chosen.weights);
 
   // Intervals: validation errors per slot of the day, each block's error spread over its steps.
-  const band = slotQuantiles(errorsOf(chosen.validation, actual), mc, opts.quantile, combo.intervalNeighbours);
+  const errors = errorsOf(chosen.validation, actual);
+  const band = slotQuantiles(errors, mc, opts.quantile, combo.intervalNeighbours);
+  const levels = slotErrorLevels(errors, mc, SPREAD_LEVELS, combo.intervalNeighbours);
   const shares = coarse.factor > 1 ? blockShares(history.values, coarse.factor, m) : null;
   const upper = new Float64Array(mean.length);
   const lower = new Float64Array(mean.length);
+  const spread = SPREAD_LEVELS.map(() => new Float64Array(mean.length));
   for (let h = 0; h < mean.length; h++) {
     const slot = Math.floor(h / coarse.factor) % mc;
     const share = shares === null ? 1 : (shares[h % m] as number);
-    upper[h] = (mean[h] as number) + (band.upper[slot] as number) * share;
-    lower[h] = Math.max(0, (mean[h] as number) + (band.lower[slot] as number) * share);
+    const mh = mean[h] as number;
+    upper[h] = mh + (band.upper[slot] as number) * share;
+    lower[h] = Math.max(0, mh + (band.lower[slot] as number) * share);
+    levels.forEach((l, i) => {
+      const e = l[slot] as number;
+      (spread[i] as Float64Array)[h] = Math.max(0, mh + (Number.isFinite(e) ? e : 0) * share);
+    });
   }
   const model = chosen.kind === 'single' ? (names[0] as string) : `${chosen.kind}(${names.join(', ')})`;
-  return { startMs: history.startMs + n * history.stepMs, stepMs: history.stepMs, mean, upper, lower, model };
+  return { startMs: history.startMs + n * history.stepMs, stepMs: history.stepMs, mean, upper, lower, spread, model };
 }

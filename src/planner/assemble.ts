@@ -37,14 +37,25 @@ export function assemblePlan(problem: Problem, choice: ArrayLike<number>, solver
       group.forEach((w, i) => {
         const m = g.members[i] as GroupModel['members'][number];
         const load = problem.servers.find((x) => x.name === m.server)?.load;
-        const slot = (shiftMs: number): Required<LiveSlot> => {
+        const slot = (shiftMs: number): LiveSlot => {
           const [a, b] = [w.startMs + shiftMs, w.endMs + shiftMs];
           const overlap = load === undefined ? 0 : load.between(w.dumpStartMs + shiftMs, w.dumpEndMs + shiftMs);
           return { shiftMs, leadMean: m.mean.between(a - lookbackMs, a), leadUpper: m.upper.between(a - lookbackMs, a), heldMean: m.mean.between(a, b), overlap };
         };
+        // The early check weighs waiting with the spread at its points and the planned start, and
+        // scales the member's own part of the load beside its dump by the live count.
+        const spread = (shiftMs: number): { heldSpread?: number[]; ownLoad?: number; heldUpper?: number } =>
+          earlierMs.length === 0
+            ? {}
+            : {
+                ...(m.spread === undefined ? {} : { heldSpread: m.spread.map((c) => roundWrites(c.between(w.startMs + shiftMs, w.endMs + shiftMs))) }),
+                ...(load === undefined ? {} : { ownLoad: roundWrites(ownLoadInWindow(m, w, shiftMs)) }),
+                heldUpper: roundWrites(m.upper.between(w.startMs + shiftMs, w.endMs + shiftMs)),
+              };
         const { leadMean, leadUpper } = slot(0);
         const overlapPerHeld = problem.input.heldWeight > 0 ? problem.input.overlapWeight / problem.input.heldWeight : 0;
-        w.live = { lookbackMs, leadMean, leadUpper, overlapPerHeld, shifts: shiftsMs.map(slot), ...(earlierMs.length > 0 ? { earlier: earlierMs.map(slot) } : {}), maxQueuedRequests: m.maxQueuedRequests };
+        const earlier = earlierMs.map((shiftMs) => ({ ...slot(shiftMs), ...spread(shiftMs) }));
+        w.live = { lookbackMs, leadMean, leadUpper, overlapPerHeld, ...spread(0), shifts: shiftsMs.map(slot), ...(earlier.length > 0 ? { earlier } : {}), maxQueuedRequests: m.maxQueuedRequests };
       });
     }
     windows.push(...group);
@@ -62,6 +73,29 @@ export function assemblePlan(problem: Problem, choice: ArrayLike<number>, solver
     totals: { heldWrites, overlapCost, objective },
   };
 }
+
+/**
+ * An early check point needs the queue budget to hold at the mean only: the live check starts a
+ * window there only when it holds at the upper quantile scaled by the live count (live-adjust.ts),
+ * which knows the hour better than the plan's upper quantile does.
+ */
+function meanFits(g: GroupModel, cut: number): boolean {
+  return g.members.every((m) => m.mode !== 'hold' || m.mean.between(cut + m.startOffsetMs, cut + m.endOffsetMs) <= m.maxQueuedRequests);
+}
+
+/**
+ * The member's own forecast writes beside its dump while its window is open: the live count
+ * read before the window carries over the window (live-adjust.ts), not past it, so the part of an
+ * after-snapshot dump that runs after the window keeps its forecast.
+ */
+function ownLoadInWindow(m: GroupModel['members'][number], w: PlannedWindow, shiftMs: number): number {
+  const a = Math.max(w.dumpStartMs, w.startMs) + shiftMs;
+  const b = Math.min(w.dumpEndMs, w.endMs) + shiftMs;
+  return b > a ? m.mean.between(a, b) : 0;
+}
+
+/** A tenth of a write is finer than any forecast: it keeps stored plans short. */
+const roundWrites = (x: number): number => Math.round(x * 10) / 10;
 
 export function groupWindows(servers: readonly ServerModel[], g: GroupModel, cutMs: number): PlannedWindow[] {
   return g.members.map((m) => {
@@ -149,7 +183,7 @@ function earlyCheckPoints(problem: Problem, lines: SlotTimeline[], g: GroupModel
   let lastAt = Number.NEGATIVE_INFINITY;
   for (let c = 0; c < k; c++) {
     const at = g.cuts[c] as number;
-    if (!Number.isFinite(g.cost[c] as number) || at - lastAt < spanMs || cut - at < spanMs) continue;
+    if (!meanFits(g, at) || at - lastAt < spanMs || cut - at < spanMs) continue;
     const block = blockOf(at + first.startOffsetMs - lookbackMs);
     if (block === lastBlock || !g.members.every((m) => blockOf(at + m.startOffsetMs - lookbackMs) === block && blockOf(at + m.endOffsetMs - 1) === block)) continue;
     if (g.jobs.every((j) => (lines[j.serverIndex] as SlotTimeline).fits(...jobTicks(problem, j, at)))) {

@@ -32,10 +32,16 @@ describe('early check points in the plan', () => {
     }
   });
 
-  it('leaves out starts whose upper forecast breaks the queue budget', () => {
+  it('keeps starts where the mean fits the queue budget, with their upper quantile; leaves out those where even the mean breaks it', () => {
     const upper = [100, 100_000, 100, 10, 100, 100];
     const w = planned([part('p', { forecast: forecastOf(curve, { upper }), maxQueuedRequests: 1_000 })]).windows[0]!;
-    expect(w.live!.earlier!.map((p) => hourOf(w.startMs + p.shiftMs))).toEqual([0, 2]);
+    const points = w.live!.earlier!;
+    expect(points.map((p) => hourOf(w.startMs + p.shiftMs))).toEqual([0, 1, 2]);
+    // The live check decides there with the upper quantile over the window (queueFits).
+    expect(points.map((p) => p.heldUpper)).toEqual([16.7, 16_666.7, 16.7]);
+    const spiky = [100, 100_000, 100, 10, 100, 100];
+    const v = planned([part('p', { forecast: forecastOf(spiky), maxQueuedRequests: 1_000 })]).windows[0]!;
+    expect(v.live!.earlier!.map((p) => hourOf(v.startMs + p.shiftMs))).toEqual([0, 2]);
   });
 
   it('two groups on one server (maxConcurrentDumps 1): no early point overlaps another dump, planned or early', () => {

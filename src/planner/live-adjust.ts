@@ -97,17 +97,29 @@ export function shiftWindows(windows: readonly PlannedWindow[], shiftMs: number)
       const at = live.shifts.find((s) => s.shiftMs === shiftMs);
       if (at?.heldMean !== undefined) moved.heldWrites = at.heldMean;
       if (at?.overlap !== undefined) moved.overlapCost = at.overlap;
-      const { early, ...kept } = live;
+      const { early, heldSpread: _spread, ownLoad: _own, heldUpper: _upper, ...kept } = live;
       moved.live = {
         ...kept,
         leadMean: at?.leadMean ?? live.leadMean,
         leadUpper: at?.leadUpper ?? live.leadUpper,
+        ...standing(at),
         ...(early !== undefined && early > 1 ? { early: early - 1 } : {}),
         shifts: live.shifts.filter((s) => s.shiftMs > shiftMs).map((s) => ({ ...s, shiftMs: s.shiftMs - shiftMs })),
       };
     }
     return moved;
   });
+}
+
+type Standing = Pick<LiveSlot, 'heldSpread' | 'ownLoad' | 'heldUpper'>;
+
+/** A slot's fields that stay with a window standing there (LiveWindowInfo.heldSpread ...). */
+function standing(at: { [K in keyof Standing]?: Standing[K] | undefined } | undefined): Standing {
+  const out: Standing = {};
+  if (at?.heldSpread !== undefined) out.heldSpread = at.heldSpread;
+  if (at?.ownLoad !== undefined) out.ownLoad = at.ownLoad;
+  if (at?.heldUpper !== undefined) out.heldUpper = at.heldUpper;
+  return out;
 }
 
 /**
@@ -123,9 +135,9 @@ export function withEarlyChecks(windows: readonly PlannedWindow[], nowMs: number
   if (from < 0) return [...windows];
   const d = (points[from] as LiveSlot).shiftMs;
   return windows.map((w) => {
-    const { earlier = [], ...l } = w.live as LiveWindowInfo;
+    const { earlier = [], heldSpread, ownLoad, heldUpper, ...l } = w.live as LiveWindowInfo;
     const at = earlier[from];
-    const planned: LiveSlot = { shiftMs: 0, leadMean: l.leadMean, leadUpper: l.leadUpper, heldMean: w.heldWrites, overlap: w.overlapCost };
+    const planned: LiveSlot = { shiftMs: 0, leadMean: l.leadMean, leadUpper: l.leadUpper, heldMean: w.heldWrites, overlap: w.overlapCost, ...standing({ heldSpread, ownLoad, heldUpper }) };
     const rest = [...earlier.slice(from + 1), planned, ...l.shifts];
     return {
       ...w,
@@ -140,6 +152,7 @@ export function withEarlyChecks(windows: readonly PlannedWindow[], nowMs: number
         ...l,
         leadMean: at?.leadMean ?? l.leadMean,
         leadUpper: at?.leadUpper ?? l.leadUpper,
+        ...standing(at),
         early: points.length - from,
         shifts: rest.map((s) => ({ ...s, shiftMs: s.shiftMs - d })),
       },
@@ -149,51 +162,119 @@ export function withEarlyChecks(windows: readonly PlannedWindow[], nowMs: number
 
 /**
  * The group's cost if started now: the writes its windows would take, the live count carried over
- * the window, plus the forecast overlap of its dumps at the plan's weight.
+ * the window, plus the forecast overlap of its dumps at the plan's weight, the member's own part
+ * of that load (LiveWindowInfo.ownLoad) carried over at the live count too.
  */
 function heldNow(windows: readonly PlannedWindow[], observed: ReadonlyMap<string, number>): number {
   let sum = 0;
   for (const w of windows) {
     const live = w.live as LiveWindowInfo;
     const seen = observed.get(w.partition) ?? 0;
-    sum += live.leadMean > 0 ? w.heldWrites * (seen / live.leadMean) : live.lookbackMs > 0 ? (seen / live.lookbackMs) * w.holdMs : w.heldWrites;
-    sum += (live.overlapPerHeld ?? 0) * w.overlapCost;
+    const ratio = liveRatio(w, observed);
+    sum += ratio !== null ? w.heldWrites * ratio : live.lookbackMs > 0 ? (seen / live.lookbackMs) * w.holdMs : w.heldWrites;
+    const own = ratio === null ? 0 : Math.min(live.ownLoad ?? 0, w.overlapCost);
+    sum += (live.overlapPerHeld ?? 0) * (w.overlapCost + (ratio === null ? 0 : (ratio - 1) * own));
   }
   return sum;
 }
 
 /**
- * The cheapest start left to the group if it waits: the lowest forecast cost among its remaining
- * early points and the planned start (where it runs at the latest). A certainty-equivalent rule:
- * the point's live count is compared with forecasts, not with what the later points might show,
- * which valued waiting too highly in the simulator (README, the planner figures).
+ * What waiting is expected to cost the group: the starts left to it are its remaining early points
+ * and the planned start (where it runs at the latest), `shifts[0 .. n)`. Where the plan carries
+ * the forecast's spread at each of them (LiveSlot.heldSpread), backward induction: at the planned
+ * start the expected cost, at each point before it the expected cost of starting there or waiting
+ * on, whichever turns out lower (waiting, where the queue would not fit: startsAt), so a later
+ * point's chance of a quiet spell is valued as well as its forecast. Else a certainty-equivalent
+ * rule, the lowest forecast cost among them (README, the planner figures).
  */
 export function waitingCost(windows: readonly PlannedWindow[]): number {
   const n = Math.min(windows[0]?.live?.early ?? 0, windows[0]?.live?.shifts.length ?? 0);
-  let best = Number.POSITIVE_INFINITY;
-  for (let j = 0; j < n; j++) {
-    let cost = 0;
-    for (const w of windows) {
-      const live = w.live as LiveWindowInfo;
-      const s = live.shifts[j] as LiveSlot;
-      cost += (s.heldMean ?? w.heldWrites) + (live.overlapPerHeld ?? 0) * (s.overlap ?? w.overlapCost);
+  const points = Array.from({ length: n }, (_, j) => slotCosts(windows, j));
+  const levels = points[0]?.spread?.length;
+  if (levels !== undefined && points.every((p) => p.spread?.length === levels)) {
+    let value = mean(points[n - 1]?.spread as number[]);
+    for (let j = n - 2; j >= 0; j--) {
+      const p = points[j] as SlotCosts;
+      value = mean((p.spread as number[]).map((x, k) => (p.fits[k] === true ? Math.min(x, value) : value)));
     }
-    best = Math.min(best, cost);
+    return value;
   }
-  return best;
+  return Math.min(...points.map((p) => p.mean));
+}
+
+interface SlotCosts {
+  mean: number;
+  /** Null where a member has no spread. */
+  spread: number[] | null;
+  /** Per spread level: would every member's queue fit there (startsAt at that level's count)? */
+  fits: boolean[];
 }
 
 /**
- * At an early check point: start now when the window would cost no more at the live rate than the
- * best start left is forecast to; otherwise go on to the next point.
+ * The group's forecast cost if it starts at shifts[j]: at the mean, and at each spread level
+ * (members at the same level, as one cut shares one day).
+ */
+function slotCosts(windows: readonly PlannedWindow[], j: number): SlotCosts {
+  let cost = 0;
+  let spread: number[] | null = null;
+  let fits: boolean[] = [];
+  windows.forEach((w, i) => {
+    const live = w.live as LiveWindowInfo;
+    const s = live.shifts[j] as LiveSlot;
+    const overlap = (live.overlapPerHeld ?? 0) * (s.overlap ?? w.overlapCost);
+    const held = s.heldMean ?? w.heldWrites;
+    cost += held + overlap;
+    const levels = s.heldSpread;
+    if (levels === undefined || (i > 0 && (spread === null || spread.length !== levels.length))) {
+      spread = null;
+      return;
+    }
+    const own = Math.min(s.ownLoad ?? 0, s.overlap ?? w.overlapCost);
+    spread = levels.map((x, k) => {
+      const ratio = held > 0 ? x / held : 1;
+      return x + (live.overlapPerHeld ?? 0) * ((s.overlap ?? w.overlapCost) + (ratio - 1) * own) + (i > 0 ? ((spread as number[])[k] as number) : 0);
+    });
+    fits = levels.map((x, k) => (i === 0 || fits[k] === true) && queueFits(w, s.heldUpper, held > 0 ? x / held : 1));
+  });
+  return { mean: cost, spread, fits };
+}
+
+/**
+ * Would a hold queue started there fit its budget at the upper quantile scaled by the live ratio?
+ * The plan keeps early points where only the mean fits (assemble.ts), so this is the check that
+ * keeps a busy hour's point from being started on an ordinary day. Without heldUpper (older
+ * plans, whose points fit at the upper quantile), the mean scaled by the ratio.
+ */
+function queueFits(w: PlannedWindow, heldUpper: number | undefined, ratio: number): boolean {
+  const live = w.live as LiveWindowInfo;
+  if (w.mode !== 'hold') return true;
+  return (heldUpper ?? w.heldWrites) * ratio <= live.maxQueuedRequests;
+}
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Each member's live count over its lookback, as a ratio to the forecast there (null: none forecast). */
+function liveRatio(w: PlannedWindow, observed: ReadonlyMap<string, number>): number | null {
+  const live = w.live as LiveWindowInfo;
+  return live.leadMean > 0 ? (observed.get(w.partition) ?? 0) / live.leadMean : null;
+}
+
+/**
+ * At an early check point: start now when the window would cost no more at the live rate than
+ * waiting is expected to, and every member's queue would fit at that rate (queueFits); otherwise
+ * go on to the next point.
  */
 function earlyDecision(windows: readonly PlannedWindow[], observed: ReadonlyMap<string, number>): LiveDecision {
   const now = heldNow(windows, observed);
   const wait = waitingCost(windows);
   const next = windows[0]?.live?.shifts[0];
-  const what = `cost ${Math.round(now)} at the live rate now, ${Math.round(wait)} forecast at the best start left`;
-  if (next === undefined || now <= wait) return { action: 'keep', early: true, reason: `${windows[0]?.group ?? ''}: started before its planned time: ${what}` };
-  return { action: 'wait', shiftMs: next.shiftMs, reason: `${windows[0]?.group ?? ''}: ${what}` };
+  const fits = windows.every((w) => {
+    const ratio = liveRatio(w, observed);
+    return ratio === null ? !wouldOverflow(w, observed.get(w.partition) ?? 0) : queueFits(w, w.live?.heldUpper, ratio);
+  });
+  const what = `cost ${Math.round(now)} at the live rate now, ${Math.round(wait)} expected if it waits`;
+  if (next === undefined || (fits && now <= wait)) return { action: 'keep', early: true, reason: `${windows[0]?.group ?? ''}: started before its planned time: ${what}` };
+  return { action: 'wait', shiftMs: next.shiftMs, reason: `${windows[0]?.group ?? ''}: ${what}${fits ? '' : '; its queue would not fit the budget at the live rate'}` };
 }
 
 /**

@@ -33,6 +33,8 @@ export interface MemberModel {
   maxQueuedRequests: number;
   mean: Cumulative;
   upper: Cumulative;
+  /** Forecast.spread as curves, where the forecast has one. */
+  spread?: Cumulative[];
   /** Offsets from the cut instant. */
   startOffsetMs: number;
   endOffsetMs: number;
@@ -207,6 +209,7 @@ function buildGroup(
         maxQueuedRequests: p.maxQueuedRequests,
         mean: meanOf.get(p.name) as Cumulative,
         upper: new Cumulative({ ...p.forecast, values: p.forecast.upper }),
+        ...(p.forecast.spread === undefined ? {} : { spread: p.forecast.spread.map((values) => new Cumulative({ ...p.forecast, values })) }),
         startOffsetMs: -p.drainMs,
         endOffsetMs,
         dumpOffsetMs: offset,

@@ -4,14 +4,21 @@ import type { Plan, PlanInput, PartitionPlanInput } from './types.js';
 
 export const HOUR_MS = 3_600_000;
 
-export function forecastOf(mean: readonly number[], opts: { stepMs?: number; startMs?: number; upper?: readonly number[] } = {}): Forecast {
+/** `spread`: per level, writes per step (Forecast.spread), e.g. spreadOf(mean, ...). */
+export function forecastOf(mean: readonly number[], opts: { stepMs?: number; startMs?: number; upper?: readonly number[]; spread?: readonly (readonly number[])[] } = {}): Forecast {
   return {
     startMs: opts.startMs ?? 0,
     stepMs: opts.stepMs ?? HOUR_MS,
     mean: Float64Array.from(mean),
     upper: Float64Array.from(opts.upper ?? mean),
+    ...(opts.spread === undefined ? {} : { spread: opts.spread.map((l) => Float64Array.from(l)) }),
     model: 'test',
   };
+}
+
+/** A spread of `count` levels (Forecast.spread): at[h] gives step h's value per level, else the mean. */
+export function spreadOf(mean: readonly number[], count: number, at: Record<number, readonly number[]> = {}): number[][] {
+  return Array.from({ length: count }, (_, i) => mean.map((m, h) => at[h]?.[i] ?? m));
 }
 
 export function partition(name: string, mean: readonly number[], extra: Partial<PartitionPlanInput> = {}): PartitionPlanInput {

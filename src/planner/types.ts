@@ -108,6 +108,15 @@ export interface LiveSlot {
   heldMean?: number;
   /** Forecast server load beside the dump moved there (PlannedWindow.overlapCost). */
   overlap?: number;
+  /**
+   * Forecast writes inside the window moved there at each level of the forecast's spread
+   * (Forecast.spread), where it has one: early check points and the planned start carry it.
+   */
+  heldSpread?: number[];
+  /** Of `overlap`, the member's own forecast writes beside its dump: the share its live count scales. */
+  ownLoad?: number;
+  /** Forecast writes inside the window at the upper quantile (a hold queue's peak there). */
+  heldUpper?: number;
 }
 
 export interface LiveWindowInfo {
@@ -118,6 +127,10 @@ export interface LiveWindowInfo {
   leadUpper: number;
   /** PlanInput.overlapWeight / heldWeight: what the early check weighs a dump's overlap at. */
   overlapPerHeld?: number;
+  /** LiveSlot.heldSpread, ownLoad and heldUpper of the window where it stands. */
+  heldSpread?: number[];
+  ownLoad?: number;
+  heldUpper?: number;
   /**
    * The next good slots for the whole group, earliest first: the cut moved by shiftMs, with the
    * forecast for the lookback before each (a moved window is checked again at its new start).
