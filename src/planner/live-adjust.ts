@@ -5,9 +5,10 @@
  * outgrow its budget, the window moves to the next good slot the plan left for it (same hold, so
  * within the budget; a dump slot the plan leaves free), or, with none left, far above and a queue
  * the live load would overflow, is skipped with a reason. Before that, on a node that sees all
- * the writes, the window may start at one of the plan's early check points, where the live load
- * shows that hour running quieter than the best start left is forecast to be. The plan carries
- * what the check needs (PlannedWindow.live), so the node needs no forecast to decide.
+ * the writes, the window may start at one of the plan's early check points, where its cost at the
+ * live load is no more than waiting is expected to cost (the forecast's spread at the starts left,
+ * weighed by backward induction) and its queue would fit at that load. The plan carries what the
+ * check needs (PlannedWindow.live), so the node needs no forecast to decide.
  */
 import type { LiveSlot, LiveWindowInfo, PlannedWindow } from './types.js';
 
