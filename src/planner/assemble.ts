@@ -23,6 +23,10 @@ export function assemblePlan(problem: Problem, choice: ArrayLike<number>, solver
   let objective = 0;
   const lookbackMs = problem.input.liveLookbackMs ?? DEFAULT_LIVE_LOOKBACK_MS;
   const lines = lookbackMs > 0 ? occupancy(problem, choice) : null;
+  // Every group's early points are reserved before any group's later slots are chosen, so a window
+  // moved later never lands on a slot another group may start early in (maxConcurrentDumps holds
+  // whichever of them the live check takes).
+  const early = problem.groups.map((g, gi) => (lines === null || (choice[gi] ?? -1) < 0 ? [] : earlyCheckPoints(problem, lines, g, choice[gi] as number, lookbackMs)));
   problem.groups.forEach((g, gi) => {
     const k = choice[gi] ?? -1;
     if (k < 0) {
@@ -33,7 +37,7 @@ export function assemblePlan(problem: Problem, choice: ArrayLike<number>, solver
     const group = groupWindows(problem.servers, g, g.cuts[k] as number);
     if (lines !== null) {
       const shiftsMs = laterGoodSlots(problem, lines, g, k, Math.max(lookbackMs, LIVE_MIN_SHIFT_MS));
-      const earlierMs = earlyCheckPoints(problem, lines, g, k, lookbackMs);
+      const earlierMs = early[gi] as number[];
       group.forEach((w, i) => {
         const m = g.members[i] as GroupModel['members'][number];
         const load = problem.servers.find((x) => x.name === m.server)?.load;
@@ -144,7 +148,8 @@ function occupancy(problem: Problem, choice: ArrayLike<number>): SlotTimeline[] 
 /**
  * Later cuts for group g (planned at candidate k), as shifts in ms, earliest first, each at least
  * `spacingMs` after the one before (the planned cut first), costing at most GOOD_SLOT_FACTOR times
- * the planned cut, with every dump on a slot the rest of the plan leaves free.
+ * the planned cut, with every dump on a slot the rest of the plan leaves free (every planned window
+ * and every group's early check points).
  */
 function laterGoodSlots(problem: Problem, lines: SlotTimeline[], g: GroupModel, k: number, spacingMs: number): number[] {
   const cut = g.cuts[k] as number;

@@ -56,6 +56,26 @@ describe('early check points in the plan', () => {
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
   });
 
+  it('maxConcurrentDumps 1: no later slot a window may move to overlaps another group\'s dump, planned or early', () => {
+    // a is quiet from 01:00 to 05:00 (its later slots lie there), b's trough is at 04:00 (its early
+    // points in the hours before it): whichever group is planned first, the two must not share a slot.
+    const a = part('a', { forecast: forecastOf([50, 10, 11, 11, 12, 100]), dumpMs: 20 * MIN });
+    const b = part('b', { forecast: forecastOf([100, 100, 100, 100, 10, 100]), dumpMs: 20 * MIN });
+    const cases = [[a, b], [b, a]];
+    for (const parts of cases) {
+      const plan = planned(parts, { maxConcurrentDumps: 1 });
+      const spans = (w: PlannedWindow, shifts: readonly { shiftMs: number }[]): [number, number][] => shifts.map((s) => [w.dumpStartMs + s.shiftMs, w.dumpEndMs + s.shiftMs]);
+      const wa = plan.windows.find((w) => w.partition === 'a')!;
+      const wb = plan.windows.find((w) => w.partition === 'b')!;
+      expect(wa.live!.shifts.length).toBeGreaterThan(0);
+      expect(wb.live!.earlier!.length).toBeGreaterThan(0);
+      for (const [mover, other] of [[wa, wb], [wb, wa]] as const) {
+        const taken = [...spans(other, [{ shiftMs: 0 }]), ...spans(other, other.live!.earlier ?? [])];
+        for (const [s, e] of spans(mover, mover.live!.shifts)) for (const [ts, te] of taken) expect(s >= te || e <= ts, `${mover.partition} moved to ${s} overlaps ${other.partition} at ${ts}`).toBe(true);
+      }
+    }
+  });
+
   it('forecast steps under an hour: one point per clock hour, lookback and window inside it', () => {
     const fine = Array.from({ length: 72 }, (_, i) => (i >= 36 && i < 48 ? 1 : 10));
     const p = partition('p', fine, { forecast: forecastOf(fine, { stepMs: 5 * MIN }), dumpMs: 10 * MIN, maxHoldMs: HOUR_MS });
