@@ -320,7 +320,8 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
     log,
   });
   undo.push(() => fence.stop());
-  watchContact(membership, follower, fence, node, config.nodes.pollMs, log);
+  const unwatch = watchContact(membership, follower, fence, node, config.nodes.pollMs, log);
+  undo.push(unwatch);
   const backups = new NodeBackups({ catalog, activity, config: () => live.current, gate, target, pool, node, metrics, log, coordination, systemIdentifier });
   const backup: RunningNode['backup'] = (partitions, o) => backups.backup(partitions, o);
   const requests = new BackupRequests({
@@ -446,6 +447,7 @@ async function startNode(config: Config, log: Logger, runOpts: RunNodeOptions, u
       await requests.stop();
       await proxy.shutdown();
       await backups.idle();
+      unwatch();
       fence.stop();
       await follower.stop();
       await membership.stop();

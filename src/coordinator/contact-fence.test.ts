@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { GateDecision, HeldRequest } from '../proxy/gate.js';
 import { WindowGate } from '../windows/gate.js';
 import { Pause } from '../windows/pause.js';
-import { ContactFence } from './contact-fence.js';
+import { ContactFence, watchContact, type ContactMembership } from './contact-fence.js';
+import { silentLogger } from '../util/log.js';
 
 const NONE: ReadonlySet<string> = new Set();
 const PARTS = ['public.a', 'public.b'];
@@ -97,5 +98,98 @@ describe('ContactFence', () => {
     fence.raise();
     const d = gate.decide(new Set(['\0unknown:function']), false, NONE);
     expect(d.action).toBe('hold');
+  });
+});
+
+/** A membership whose trust the test sets: a renewal at `renewedAt` (fake time) with a 4 s lease. */
+class FakeMembership implements ContactMembership {
+  readonly leaseMs = 4000;
+  live: ContactMembership['live'] = [{ node: 'me', offsetMs: 0, uncertaintyMs: 0, minClientRttMs: null }];
+  renewedAt = Date.now();
+  private readonly fs: Array<(t: boolean) => void> = [];
+  get trusted(): boolean {
+    return Date.now() < this.renewedAt + this.leaseMs / 2;
+  }
+  onTrustChange(f: (t: boolean) => void): void {
+    this.fs.push(f);
+  }
+  leaseRunsOutInMs(): number {
+    return Math.max(0, this.renewedAt + this.leaseMs - Date.now());
+  }
+  /** Half a lease after the last renewal, as membership.ts's trust timer fires. */
+  loseTrust(): void {
+    vi.setSystemTime(this.renewedAt + this.leaseMs / 2);
+    for (const f of this.fs) f(false);
+  }
+  renew(): void {
+    this.renewedAt = Date.now();
+    for (const f of this.fs) f(true);
+  }
+}
+
+describe('watchContact', () => {
+  let gate: WindowGate;
+  let fence: ContactFence;
+  let m: FakeMembership;
+  let unwatch: () => void;
+  const refresh = async (): Promise<boolean> => true;
+  const writeTo = (p: string): string => gate.decide(new Set([p]), false, NONE).action;
+  beforeEach(() => {
+    vi.useFakeTimers();
+    gate = new WindowGate();
+    fence = new ContactFence({ gate, partitions: () => PARTS, budgetMs: 60_000, maxQueuedRequests: 10, maxQueuedBytes: 1000, sweepMs: 100 });
+    m = new FakeMembership();
+    unwatch = watchContact(m, { refresh }, fence, 'me', 50, silentLogger);
+  });
+  afterEach(() => {
+    unwatch();
+    fence.stop();
+    vi.useRealTimers();
+  });
+
+  test('another node was live: every partition is held the moment trust is lost', () => {
+    m.live = [...m.live, { node: 'other', offsetMs: 0, uncertaintyMs: 0, minClientRttMs: null }];
+    m.loseTrust();
+    expect(fence.active).toBe(true);
+    expect(writeTo('public.a')).toBe('hold');
+  });
+
+  test('alone: writes still pass while no node that starts could treat this one as gone, and are held a quarter lease before its lease may run out on the server', () => {
+    m.loseTrust();
+    expect(fence.active).toBe(false);
+    expect(writeTo('public.a')).toBe('pass');
+    vi.advanceTimersByTime(m.leaseMs / 4 - 1);
+    expect(writeTo('public.a')).toBe('pass');
+    vi.advanceTimersByTime(1);
+    expect(fence.active).toBe(true);
+    expect(writeTo('public.a')).toBe('hold');
+    // The lease runs out a quarter lease later: held well before.
+    expect(m.leaseRunsOutInMs()).toBe(m.leaseMs / 4);
+  });
+
+  test('alone, back in contact before then: nothing was ever held', async () => {
+    m.loseTrust();
+    vi.advanceTimersByTime(m.leaseMs / 8);
+    m.renew();
+    vi.advanceTimersByTime(10 * m.leaseMs);
+    expect(fence.active).toBe(false);
+    expect(writeTo('public.a')).toBe('pass');
+  });
+
+  test('alone, held once out of contact long enough, and let go once back and the open windows are read', async () => {
+    m.loseTrust();
+    vi.advanceTimersByTime(m.leaseMs);
+    expect(fence.active).toBe(true);
+    m.renew();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fence.active).toBe(false);
+    expect(writeTo('public.a')).toBe('pass');
+  });
+
+  test('a node shutting down raises nothing after it stopped watching', () => {
+    m.loseTrust();
+    unwatch();
+    vi.advanceTimersByTime(m.leaseMs);
+    expect(fence.active).toBe(false);
   });
 });

@@ -169,20 +169,44 @@ export class ContactFence implements HoldingWindow {
   }
 }
 
+/** What watchContact reads of the node's membership (membership.ts). */
+export type ContactMembership = Pick<Membership, 'trusted' | 'live' | 'leaseMs' | 'onTrustChange' | 'leaseRunsOutInMs'>;
+
 /**
- * Raise the fence when the node stops trusting its lease, if it last saw another live node (a node
- * that was alone has no one who could run a window it cannot see: it goes on admitting writes);
- * lower it once trusted again and the windows open now are armed, retrying that read until it
- * succeeds while trust lasts.
+ * Raise the fence when the node stops trusting its lease, if it last saw another live node; lower
+ * it once trusted again and the windows open now are armed, retrying that read until it succeeds
+ * while trust lasts.
+ *
+ * A node that saw no other live node has a little longer: until its lease may run out on the
+ * server, any node that starts sees it live and no window opens without it. Past that a newcomer
+ * would cut without it, so it raises the fence too, a quarter lease before that instant (the same
+ * slack for late timers the trust rule keeps, halved): a blip shorter than three quarters of a
+ * lease holds nothing, and a longer outage fails closed as with several nodes. Returns what stops
+ * watching (the node shuts down).
  */
-export function watchContact(membership: Membership, follower: WindowFollower, fence: ContactFence, node: string, pollMs: number, log: Logger): void {
+export function watchContact(membership: ContactMembership, follower: Pick<WindowFollower, 'refresh'>, fence: ContactFence, node: string, pollMs: number, log: Logger): () => void {
   let catchingUp = false;
+  let lone: NodeJS.Timeout | null = null;
+  let stopped = false;
   membership.onTrustChange((trusted) => {
+    if (stopped) return;
     if (!trusted) {
-      if (membership.live.some((n) => n.node !== node)) fence.raise();
-      else log.warn('out of contact with the database; no other node was live, so writes are still admitted');
+      if (membership.live.some((n) => n.node !== node)) {
+        fence.raise();
+        return;
+      }
+      const inMs = Math.max(0, membership.leaseRunsOutInMs() - membership.leaseMs / 4);
+      log.warn({ inMs }, 'out of contact with the database; no other node was live, so writes are admitted until its lease may run out on the server, then held');
+      if (lone) clearTimeout(lone);
+      lone = setTimeout(() => {
+        lone = null;
+        if (!stopped && !membership.trusted) fence.raise();
+      }, inMs);
+      lone.unref();
       return;
     }
+    if (lone) clearTimeout(lone);
+    lone = null;
     if (!fence.active || catchingUp) return;
     catchingUp = true;
     void (async () => {
@@ -196,4 +220,9 @@ export function watchContact(membership: Membership, follower: WindowFollower, f
       catchingUp = false;
     })();
   });
+  return () => {
+    stopped = true;
+    if (lone) clearTimeout(lone);
+    lone = null;
+  };
 }

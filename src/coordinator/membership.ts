@@ -50,6 +50,8 @@ export class Membership {
   private stopped = false;
   /** Local (node clock) instant until which the last renewal surely keeps this node live. */
   private trustedUntilMs = 0;
+  /** Local send time of the last renewal that succeeded: the server's lease runs from after it. */
+  private renewedFromMs = 0;
   private lastRttMs: number | null = null;
   offset: ClockOffset | null = null;
   /** Live nodes as of the last heartbeat. */
@@ -89,6 +91,15 @@ export class Membership {
    */
   get trusted(): boolean {
     return this.opts.clock.now() < this.trustedUntilMs;
+  }
+
+  /**
+   * How long until the server may let the lease go (the local send time of the last renewal plus
+   * the lease; 0 once past): before then any node that starts still sees this one live and waits
+   * for it.
+   */
+  leaseRunsOutInMs(): number {
+    return Math.max(0, this.renewedFromMs + this.leaseMs - this.opts.clock.now());
   }
 
   /** Called when trust is lost or regained (a renewal failed past the lease, or succeeded again). */
@@ -134,6 +145,7 @@ export class Membership {
         );
         // Half the lease: the node must have stopped trusting itself before the server's expiry even
         // when its timers run late on a loaded machine.
+        this.renewedFromMs = sentMs;
         this.trustedUntilMs = sentMs + this.leaseMs / 2;
         this.armTrustTimer();
         this.live = await liveNodes(c);
